@@ -1,0 +1,42 @@
+//! The vocabulary of keepit-watch.
+//!
+//! Everything the rest of the workspace talks about is named here:
+//! Keepit identifiers ([`AccountId`], [`ConnectorId`], [`JobId`]),
+//! connector kinds and health ([`ConnectorKind`], [`Health`]),
+//! jobs, their statistics and the one function that decides a job's status ([`decide_status`]),
+//! the failure-reason catalogue ([`ReasonCode`], [`catalogue`]),
+//! audit categories ([`AuditCategory`], [`categorize_audit`]),
+//! message kinds and who receives them ([`MessageKind`], [`route_message`]),
+//! and company-name normalisation for matching Keepit accounts to customers ([`normalize_company_name`]).
+//!
+//! This crate must not know about I/O, serialisation formats, XML, SQL or HTTP.
+//! It depends on no async runtime and derives no `Serialize`/`Deserialize`;
+//! the wire and storage layers convert to and from these types explicitly.
+
+mod audit;
+mod company;
+mod connector;
+mod failure;
+mod id;
+mod job;
+mod message;
+
+pub use audit::{AuditCategory, AuditFacts, categorize_audit};
+pub use company::{CustomerMatch, match_customer, normalize_company_name};
+pub use connector::{
+    ConnectorErrorCode, ConnectorKind, ConnectorState, DslAgent, Health, HealthReason,
+    ParseHealthError, SnapshotKind,
+};
+pub use failure::{
+    ConditionClass, FailureReason, ReasonCode, ReasonEntry, ReasonScope, Remedy, SupportDetail,
+    catalogue,
+};
+pub use id::{AccountId, ConnectorId, IdError, JobId, UserId};
+pub use job::{
+    BackupStatistics, JobFamily, JobObservation, JobStatistics, JobStatus, JobType,
+    ParseJobStatusError, RestoreStatistics, Volume, decide_status,
+};
+pub use message::{
+    Audience, DownloadKind, MessageKind, MessagePreference, ParseMessageKindError,
+    RecipientCandidate, route_message,
+};
