@@ -222,7 +222,6 @@ const TABLE: &[Row] = &[
         C::Account,
     ),
     row(Some("user"), &[], &[], C::User),
-    row(None, &["User"], &[], C::User),
     row(
         None,
         &[],

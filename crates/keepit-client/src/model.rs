@@ -1,0 +1,799 @@
+//! Typed results of the client's calls, built from the wire types and expressed in
+//! `keepit-domain` vocabulary.
+
+use chrono::{DateTime, Utc};
+use keepit_domain::{
+    AccountId, AuditCategory, AuditFacts, BackupStatistics, ConnectorErrorCode, ConnectorId,
+    ConnectorKind, ConnectorState, FailureReason, Health, HealthReason, JobId, JobObservation,
+    JobStatistics, JobStatus, JobType, RestoreStatistics, SnapshotKind, Volume, categorize_audit,
+    decide_status,
+};
+
+use crate::error::{Error, Result};
+use crate::wire;
+
+/// Settings of one account (`GET /users/{a}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountInfo {
+    /// The account.
+    pub id: AccountId,
+    /// Whether the account is enabled.
+    pub enabled: Option<bool>,
+    /// When it was created.
+    pub created: Option<DateTime<Utc>>,
+    /// The product directly assigned, if any (otherwise inherited from the parent).
+    pub product: Option<String>,
+    /// The parent account; `None` for a top-level account.
+    pub parent: Option<AccountId>,
+    /// Whether the account is subscribed.
+    pub subscribed: Option<bool>,
+    /// Scheduled deletion time, if any.
+    pub deletion: Option<DateTime<Utc>>,
+    /// The id of the account in a provisioning system.
+    pub external_id: Option<String>,
+}
+
+/// A direct child account (`GET /users/{a}/users`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildAccount {
+    /// The account.
+    pub id: AccountId,
+    /// The parent account, as Keepit reports it.
+    pub parent: Option<AccountId>,
+    /// When it was created.
+    pub created: Option<DateTime<Utc>>,
+    /// Company name (v1 `company_name` or v3 `contact/companyname`); `None` when empty.
+    pub company_name: Option<String>,
+    /// Contact person's name.
+    pub contact_name: Option<String>,
+    /// Contact e-mail address.
+    pub contact_email: Option<String>,
+    /// Set when the account is scheduled for deletion.
+    pub deletion_deadline: Option<DateTime<Utc>>,
+}
+
+impl ChildAccount {
+    /// The best available display name: the company, else the contact, else the GUID.
+    pub fn display_name(&self) -> String {
+        self.company_name
+            .clone()
+            .or_else(|| self.contact_name.clone())
+            .unwrap_or_else(|| self.id.to_string())
+    }
+}
+
+/// One account found by the recursive walk, with its place in the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountNode {
+    /// The account.
+    pub account: ChildAccount,
+    /// 1 for direct children of the start account, 2 for their children, and so on.
+    pub depth: usize,
+}
+
+/// Result of [`crate::KeepitClient::test_connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionReport {
+    /// The parent account the credentials reach.
+    pub account: AccountId,
+    /// Customer accounts visible under it (every descendant account).
+    pub customer_accounts: usize,
+}
+
+/// A connector (`GET /users/{a}/devices`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connector {
+    /// The connector.
+    pub id: ConnectorId,
+    /// Display name.
+    pub name: String,
+    /// What it backs up.
+    pub kind: ConnectorKind,
+    /// When it was created.
+    pub created: Option<DateTime<Utc>>,
+    /// Whether the credentials may see it; Keepit omits the element for accessible connectors in some versions.
+    pub accessible: bool,
+    /// Set when the connector is scheduled for deletion.
+    pub deletion_deadline: Option<DateTime<Utc>>,
+    /// Backup retention as an ISO 8601 duration (Keepit's wire form for "unlimited" is unknown, so kept as text).
+    pub backup_retention: Option<String>,
+    /// Link to the Microsoft 365 organisation connection.
+    pub orglink: Option<String>,
+}
+
+impl Connector {
+    /// The facts that decide whether the connector is watched.
+    pub fn state(&self) -> ConnectorState {
+        ConnectorState {
+            accessible: self.accessible,
+            deletion_deadline: self.deletion_deadline,
+        }
+    }
+}
+
+/// A connector's health (`GET .../health?reason=true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorHealth {
+    /// The health.
+    pub health: Health,
+    /// Why, when Keepit said.
+    pub reason: Option<HealthReason>,
+}
+
+impl ConnectorHealth {
+    /// The health reason mapped onto the failure catalogue.
+    pub fn failure_reason(&self) -> Option<FailureReason> {
+        self.reason
+            .as_ref()
+            .and_then(FailureReason::from_health_reason)
+    }
+}
+
+/// One entry of a connector's status list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// Keepit's numeric status (0-7, largely undocumented).
+    pub status: Option<u32>,
+    /// The error code of the entry.
+    pub error_code: Option<ConnectorErrorCode>,
+    /// Objects uploaded so far.
+    pub objects_uploaded: Option<u64>,
+    /// Objects in total.
+    pub objects_total: Option<u64>,
+}
+
+/// A connector's status (`GET .../status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceStatus {
+    /// The entries in Keepit's order.
+    pub entries: Vec<StatusEntry>,
+}
+
+impl DeviceStatus {
+    /// The current numeric status: Keepit's tools take the last entry.
+    pub fn current_status(&self) -> Option<u32> {
+        self.entries.last().and_then(|entry| entry.status)
+    }
+
+    /// The current error code: the first entry's code, as Keepit's tools read it,
+    /// else the first code found in any entry.
+    pub fn error_code(&self) -> Option<&ConnectorErrorCode> {
+        self.entries
+            .first()
+            .and_then(|entry| entry.error_code.as_ref())
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find_map(|entry| entry.error_code.as_ref())
+            })
+    }
+}
+
+/// A snapshot (`<backup>` in `<history>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub taken_at: DateTime<Utc>,
+    /// Complete or partial.
+    pub kind: SnapshotKind,
+    /// Total size in bytes.
+    pub size: Option<u64>,
+    /// The snapshot's root hash.
+    pub root: Option<String>,
+    /// The snapshot id, in newer responses.
+    pub id: Option<String>,
+    /// The owning account.
+    pub account: Option<AccountId>,
+}
+
+/// The last backup of one connector, from the account-level backup summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSummaryEntry {
+    /// The connector.
+    pub connector: ConnectorId,
+    /// Time of the last snapshot, complete or partial.
+    pub last_snapshot_at: Option<DateTime<Utc>>,
+    /// Time of the last complete snapshot; absent while onboarding.
+    pub last_complete_snapshot_at: Option<DateTime<Utc>>,
+    /// Size of the last snapshot in bytes.
+    pub last_snapshot_size: Option<u64>,
+    /// Change in size against the snapshot before (may be negative).
+    pub size_change: Option<i64>,
+}
+
+/// A job (`<job>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The job.
+    pub id: JobId,
+    /// What it does.
+    pub job_type: JobType,
+    /// Keepit's machine-ish description, such as `[backup][bl][auto][o365-admin]{...}`.
+    pub description: Option<String>,
+    /// Keepit's scheduling priority.
+    pub priority: Option<i64>,
+    /// Whether the job is running.
+    pub active: bool,
+    /// When it was queued.
+    pub scheduled: Option<DateTime<Utc>>,
+    /// The requested start.
+    pub start: Option<DateTime<Utc>>,
+    /// When it was handed to a worker.
+    pub dispatched: Option<DateTime<Utc>>,
+    /// When execution began.
+    pub started: Option<DateTime<Utc>>,
+    /// When it succeeded.
+    pub succeeded: Option<DateTime<Utc>>,
+    /// When it failed.
+    pub failed: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled: Option<DateTime<Utc>>,
+    /// Progress from 0.0 to 1.0.
+    pub progress: Option<f64>,
+    /// Statistics, when the stat names were recognised.
+    pub statistics: Option<JobStatistics>,
+    /// The human-readable outcome from the execution summary.
+    pub summary: Option<String>,
+    /// Every statistic as sent, name and value (Keepit's stat names are undocumented).
+    pub raw_stats: Vec<(String, String)>,
+    /// The snapshot time the job used or produced.
+    pub snapshot_time: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The facts that decide the job's status.
+    pub fn observation(&self) -> JobObservation {
+        JobObservation {
+            job_type: self.job_type.clone(),
+            active: self.active,
+            scheduled: self.scheduled,
+            start: self.start,
+            started: self.started,
+            succeeded: self.succeeded,
+            failed: self.failed,
+            cancelled: self.cancelled,
+            progress: self.progress,
+            statistics: self.statistics,
+            failure_summary: self.summary.clone(),
+        }
+    }
+
+    /// The job's status at `now`, decided by [`keepit_domain::decide_status`].
+    pub fn status(&self, now: DateTime<Utc>) -> JobStatus {
+        decide_status(&self.observation(), now)
+    }
+
+    /// The failure reason read from the summary, for jobs that need attention.
+    pub fn failure_reason(&self, now: DateTime<Utc>) -> Option<FailureReason> {
+        if self.status(now).needs_attention() {
+            self.observation().failure_reason()
+        } else {
+            None
+        }
+    }
+}
+
+/// One audit-log record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// When it happened.
+    pub time: DateTime<Utc>,
+    /// The account it belongs to.
+    pub account: AccountId,
+    /// Company name of that account.
+    pub company: Option<String>,
+    /// Login of the actor: an e-mail address for people, a generated login for API tokens.
+    pub actor: Option<String>,
+    /// Caller IP address (personal data: keep only if you must).
+    pub client_ip: Option<String>,
+    /// ACL name of the audited call.
+    pub acl: Option<String>,
+    /// HTTP method of the audited call, lowercased.
+    pub method: Option<String>,
+    /// False when the call was denied by permissions.
+    pub allowed: Option<bool>,
+    /// False when the audited call failed.
+    pub succeeded: Option<bool>,
+    /// Keepit's area, such as `User events`.
+    pub area: Option<String>,
+    /// Human-readable description.
+    pub message: Option<String>,
+    /// The connector concerned, if any.
+    pub connector: Option<ConnectorId>,
+    /// Extra key/value parameters.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl AuditRecord {
+    /// The record's facts for categorisation.
+    pub fn facts(&self) -> AuditFacts<'_> {
+        AuditFacts {
+            area: self.area.as_deref().unwrap_or_default(),
+            acl: self.acl.as_deref().unwrap_or_default(),
+            message: self.message.as_deref().unwrap_or_default(),
+            allowed: self.allowed,
+            succeeded: self.succeeded,
+        }
+    }
+
+    /// The record's category.
+    pub fn category(&self) -> AuditCategory {
+        categorize_audit(&self.facts())
+    }
+
+    /// The actor as it may be shown and stored: e-mail addresses as they are, API-token
+    /// logins (which identify a credential) shortened to their first four characters.
+    pub fn actor_display(&self) -> Option<String> {
+        let actor = self.actor.as_deref()?;
+        if actor.contains('@') {
+            return Some(actor.to_owned());
+        }
+        let prefix: String = actor.chars().take(4).collect();
+        Some(format!("api-token:{prefix}…"))
+    }
+}
+
+/// A page of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    /// The records of this page.
+    pub records: Vec<AuditRecord>,
+    /// The offset of the next page; `None` on the last page.
+    pub next_offset: Option<u64>,
+}
+
+/// One line of a job's skipped-items report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedItem {
+    /// When the item was skipped.
+    pub time: Option<DateTime<Utc>>,
+    /// The account.
+    pub account: Option<String>,
+    /// The connector.
+    pub connector: Option<String>,
+    /// The job.
+    pub job: Option<String>,
+    /// What went wrong, as Keepit wrote it.
+    pub message: String,
+}
+
+// --- conversion helpers -------------------------------------------------------------
+
+/// Trims a text value; an empty value counts as absent.
+pub(crate) fn text(value: Option<String>) -> Option<String> {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) endpoint: &'static str,
+    pub(crate) name: &'a str,
+}
+
+impl Field<'_> {
+    fn error(&self, value: &str, expected: &str) -> Error {
+        Error::Decode {
+            endpoint: self.endpoint,
+            reason: format!(
+                "element <{}> holds {value:?}, which is not {expected}",
+                self.name
+            ),
+            snippet: String::new(),
+        }
+    }
+
+    fn missing(&self) -> Error {
+        Error::Decode {
+            endpoint: self.endpoint,
+            reason: format!("element <{}> is missing or empty", self.name),
+            snippet: String::new(),
+        }
+    }
+}
+
+pub(crate) fn time(
+    endpoint: &'static str,
+    name: &str,
+    value: Option<String>,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(value) = text(value) else {
+        return Ok(None);
+    };
+    parse_time(&value)
+        .map(Some)
+        .ok_or_else(|| Field { endpoint, name }.error(&value, "an ISO 8601 time"))
+}
+
+pub(crate) fn parse_time(value: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+fn flag(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<bool>> {
+    let Some(value) = text(value) else {
+        return Ok(None);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(Some(true)),
+        "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(Field { endpoint, name }.error(&value, "true or false")),
+    }
+}
+
+fn unsigned(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<u64>> {
+    let Some(value) = text(value) else {
+        return Ok(None);
+    };
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| Field { endpoint, name }.error(&value, "a whole number"))
+}
+
+fn signed(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<i64>> {
+    let Some(value) = text(value) else {
+        return Ok(None);
+    };
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| Field { endpoint, name }.error(&value, "a whole number"))
+}
+
+fn fraction(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<f64>> {
+    let Some(value) = text(value) else {
+        return Ok(None);
+    };
+    match value.parse::<f64>() {
+        Ok(number) if number.is_finite() => Ok(Some(number.clamp(0.0, 1.0))),
+        _ => Err(Field { endpoint, name }.error(&value, "a number")),
+    }
+}
+
+pub(crate) fn account_id(
+    endpoint: &'static str,
+    name: &str,
+    value: Option<String>,
+) -> Result<AccountId> {
+    let value = text(value).ok_or_else(|| Field { endpoint, name }.missing())?;
+    AccountId::new(&value)
+        .map_err(|err| Field { endpoint, name }.error(&value, &format!("an account id ({err})")))
+}
+
+fn optional_account(
+    endpoint: &'static str,
+    name: &str,
+    value: Option<String>,
+) -> Result<Option<AccountId>> {
+    match text(value) {
+        None => Ok(None),
+        Some(value) => account_id(endpoint, name, Some(value)).map(Some),
+    }
+}
+
+fn connector_id(endpoint: &'static str, name: &str, value: Option<String>) -> Result<ConnectorId> {
+    let value = text(value).ok_or_else(|| Field { endpoint, name }.missing())?;
+    ConnectorId::new(&value)
+        .map_err(|err| Field { endpoint, name }.error(&value, &format!("a connector id ({err})")))
+}
+
+impl AccountInfo {
+    pub(crate) fn from_wire(
+        endpoint: &'static str,
+        id: AccountId,
+        wire: wire::AccountSettings,
+    ) -> Result<Self> {
+        Ok(AccountInfo {
+            id,
+            enabled: flag(endpoint, "enabled", wire.enabled)?,
+            created: time(endpoint, "created", wire.created)?,
+            product: text(wire.product),
+            parent: optional_account(endpoint, "parent", wire.parent)?,
+            subscribed: flag(endpoint, "subscribed", wire.subscribed)?,
+            deletion: time(endpoint, "deletion", wire.deletion)?,
+            external_id: text(wire.external_id),
+        })
+    }
+}
+
+impl ChildAccount {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::User) -> Result<Self> {
+        let contact = wire.contact.unwrap_or_default();
+        Ok(ChildAccount {
+            id: account_id(endpoint, "id", wire.id)?,
+            parent: optional_account(endpoint, "parent_id", wire.parent_id)?,
+            created: time(endpoint, "created", wire.created)?,
+            company_name: text(wire.company_name).or_else(|| text(contact.companyname)),
+            contact_name: text(wire.full_name).or_else(|| text(contact.fullname)),
+            contact_email: text(wire.email).or_else(|| text(contact.email)),
+            deletion_deadline: time(endpoint, "deletion-deadline", wire.deletion_deadline)?,
+        })
+    }
+
+    pub(crate) fn from_bare_id(
+        endpoint: &'static str,
+        parent: &AccountId,
+        id: String,
+    ) -> Result<Self> {
+        Ok(ChildAccount {
+            id: account_id(endpoint, "id", Some(id))?,
+            parent: Some(parent.clone()),
+            created: None,
+            company_name: None,
+            contact_name: None,
+            contact_email: None,
+            deletion_deadline: None,
+        })
+    }
+}
+
+impl Connector {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Device) -> Result<Self> {
+        let id = connector_id(endpoint, "guid", wire.guid)?;
+        let kind_text = text(wire.kind).ok_or_else(|| {
+            Field {
+                endpoint,
+                name: "type",
+            }
+            .missing()
+        })?;
+        let agent = text(wire.agent_type);
+        Ok(Connector {
+            name: text(wire.name).unwrap_or_else(|| id.to_string()),
+            id,
+            kind: ConnectorKind::from_wire(&kind_text, agent.as_deref()),
+            created: time(endpoint, "created", wire.created)?,
+            // Keepit's tools treat a missing `accessible` as accessible.
+            accessible: flag(endpoint, "accessible", wire.accessible)?.unwrap_or(true),
+            deletion_deadline: time(endpoint, "deletion-deadline", wire.deletion_deadline)?,
+            backup_retention: text(wire.backup_retention),
+            orglink: text(wire.orglink),
+        })
+    }
+}
+
+impl ConnectorHealth {
+    pub(crate) fn from_wire(wire: wire::DevHealth) -> Self {
+        ConnectorHealth {
+            health: text(wire.health)
+                .map(|health| Health::from_wire(&health))
+                .unwrap_or(Health::Unknown),
+            reason: text(wire.reason).map(|reason| HealthReason::from_wire(&reason)),
+        }
+    }
+}
+
+impl DeviceStatus {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::DevStatus) -> Result<Self> {
+        let entries = wire
+            .entry
+            .into_iter()
+            .map(|entry| {
+                let adata = entry.adata.unwrap_or_default();
+                let status = unsigned(endpoint, "status", entry.status)?
+                    .map(|status| status.min(u64::from(u32::MAX)) as u32);
+                Ok(StatusEntry {
+                    status,
+                    error_code: text(adata.ecode)
+                        .or_else(|| text(entry.ecode))
+                        .map(|code| ConnectorErrorCode::from_wire(&code)),
+                    objects_uploaded: unsigned(endpoint, "objectsuploaded", adata.objectsuploaded)?,
+                    objects_total: unsigned(endpoint, "objectstotal", adata.objectstotal)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DeviceStatus { entries })
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Backup) -> Result<Self> {
+        Ok(Snapshot {
+            taken_at: time(endpoint, "tstamp", wire.tstamp)?.ok_or_else(|| {
+                Field {
+                    endpoint,
+                    name: "tstamp",
+                }
+                .missing()
+            })?,
+            kind: text(wire.kind)
+                .map(|kind| SnapshotKind::from_wire(&kind))
+                .unwrap_or(SnapshotKind::Complete),
+            size: unsigned(endpoint, "size", wire.size)?,
+            root: text(wire.root),
+            id: text(wire.id),
+            account: optional_account(endpoint, "account", wire.account)?,
+        })
+    }
+
+    /// Snapshots in a `<history>`, accepting the shape with fields at the root too.
+    pub(crate) fn list_from_history(
+        endpoint: &'static str,
+        history: wire::History,
+    ) -> Result<Vec<Self>> {
+        if history.backup.is_empty() && text(history.tstamp.clone()).is_some() {
+            let single = wire::Backup {
+                tstamp: history.tstamp,
+                root: history.root,
+                id: history.id,
+                kind: history.kind,
+                size: history.size,
+                account: history.account,
+            };
+            return Ok(vec![Snapshot::from_wire(endpoint, single)?]);
+        }
+        history
+            .backup
+            .into_iter()
+            .map(|backup| Snapshot::from_wire(endpoint, backup))
+            .collect()
+    }
+}
+
+impl BackupSummaryEntry {
+    pub(crate) fn from_wire(
+        endpoint: &'static str,
+        wire: wire::BackupSummaryDevice,
+    ) -> Result<Self> {
+        Ok(BackupSummaryEntry {
+            connector: connector_id(endpoint, "guid", wire.guid)?,
+            last_snapshot_at: time(endpoint, "last-snapshot-time", wire.last_snapshot_time)?,
+            last_complete_snapshot_at: time(
+                endpoint,
+                "last-complete-snapshot-time",
+                wire.last_complete_snapshot_time,
+            )?,
+            last_snapshot_size: unsigned(endpoint, "last-snapshot-size", wire.last_snapshot_size)?,
+            size_change: signed(endpoint, "size-change", wire.size_change)?,
+        })
+    }
+}
+
+/// Reads the human-readable summary out of an `execsummary` value.
+///
+/// The value is an XML document carried as escaped text. Its schema is undocumented
+/// beyond a `<summary>` element, so a value that is not such a document is kept as
+/// plain text rather than rejected.
+pub(crate) fn exec_summary(raw: Option<String>) -> Option<String> {
+    let raw = text(raw)?;
+    if raw.starts_with('<') {
+        if let Ok(parsed) = quick_xml::de::from_str::<wire::ExecSummary>(&raw) {
+            return text(parsed.summary);
+        }
+        return None;
+    }
+    Some(raw)
+}
+
+/// Reads job statistics from Keepit's name/value list.
+///
+/// Keepit's stat names are not documented. The names recognised here are
+/// `<what>-count` and `<what>-size` (also with `_` or no separator, and `bytes`
+/// for size) for what = added, removed, skipped (backups) and restored,
+/// overwritten, skipped (restores). Unrecognised names are kept in `raw_stats`.
+fn statistics(job_type: &JobType, raw: &[(String, String)]) -> Option<JobStatistics> {
+    let mut found = false;
+    let mut read = |what: &str| -> Volume {
+        let mut volume = Volume::default();
+        for (name, value) in raw {
+            let key: String = name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            let Ok(number) = value.trim().parse::<u64>() else {
+                continue;
+            };
+            if key == format!("{what}count") || key == what || key == format!("{what}items") {
+                volume.count = number;
+                found = true;
+            } else if key == format!("{what}size") || key == format!("{what}bytes") {
+                volume.bytes = number;
+                found = true;
+            }
+        }
+        volume
+    };
+    let stats = match job_type.family() {
+        keepit_domain::JobFamily::Backup => JobStatistics::Backup(BackupStatistics {
+            added: read("added"),
+            removed: read("removed"),
+            skipped: read("skipped"),
+        }),
+        keepit_domain::JobFamily::Restore => JobStatistics::Restore(RestoreStatistics {
+            restored: read("restored"),
+            overwritten: read("overwritten"),
+            skipped: read("skipped"),
+        }),
+    };
+    found.then_some(stats)
+}
+
+impl Job {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Job) -> Result<Self> {
+        let id_text = text(wire.guid).ok_or_else(|| {
+            Field {
+                endpoint,
+                name: "guid",
+            }
+            .missing()
+        })?;
+        let id = JobId::new(&id_text).map_err(|err| {
+            Field {
+                endpoint,
+                name: "guid",
+            }
+            .error(&id_text, &format!("a job id ({err})"))
+        })?;
+        let job_type = JobType::from_wire(&text(wire.kind).unwrap_or_default());
+        let raw_stats: Vec<(String, String)> = wire
+            .stats
+            .unwrap_or_default()
+            .stat
+            .into_iter()
+            .filter_map(|stat| Some((text(stat.name)?, text(stat.value).unwrap_or_default())))
+            .collect();
+        Ok(Job {
+            statistics: statistics(&job_type, &raw_stats),
+            id,
+            job_type,
+            description: text(wire.description),
+            priority: signed(endpoint, "priority", wire.priority)?,
+            active: flag(endpoint, "active", wire.active)?.unwrap_or(false),
+            scheduled: time(endpoint, "scheduled", wire.scheduled)?,
+            start: time(endpoint, "start", wire.start)?,
+            dispatched: time(endpoint, "dispatched", wire.dispatched)?,
+            started: time(endpoint, "started", wire.started)?,
+            succeeded: time(endpoint, "succeeded", wire.succeeded)?,
+            failed: time(endpoint, "failed", wire.failed)?,
+            cancelled: time(endpoint, "cancelled", wire.cancelled)?,
+            progress: fraction(endpoint, "progress", wire.progress)?,
+            summary: exec_summary(wire.execsummary),
+            raw_stats,
+            snapshot_time: time(endpoint, "snaptime", wire.snaptime)?,
+        })
+    }
+}
+
+impl AuditRecord {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::AuditRecord) -> Result<Self> {
+        let connector = match text(wire.device) {
+            Some(device) => Some(connector_id(endpoint, "device", Some(device))?),
+            None => None,
+        };
+        Ok(AuditRecord {
+            time: time(endpoint, "time", wire.time)?.ok_or_else(|| {
+                Field {
+                    endpoint,
+                    name: "time",
+                }
+                .missing()
+            })?,
+            account: account_id(endpoint, "account", wire.account)?,
+            company: text(wire.company),
+            actor: text(wire.token),
+            client_ip: text(wire.client_ip),
+            acl: text(wire.acl),
+            method: text(wire.method).map(|method| method.to_ascii_lowercase()),
+            allowed: flag(endpoint, "allowed", wire.allowed)?,
+            succeeded: flag(endpoint, "succeeded", wire.succeeded)?,
+            area: text(wire.area),
+            message: text(wire.message),
+            connector,
+            metadata: wire
+                .metadata
+                .unwrap_or_default()
+                .parameter
+                .into_iter()
+                .filter_map(|parameter| {
+                    Some((
+                        text(parameter.key)?,
+                        text(parameter.value).unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+        })
+    }
+}
