@@ -9,10 +9,12 @@
 //! apply its decisions.
 
 pub mod engine;
+pub mod message;
 pub mod rule;
 
 pub use engine::{
     AlertState, BackupOutcome, ConnectorFacts, Decision, FailureEvent, OpenAlert, Severity, Why,
     evaluate,
 };
+pub use message::{ChangeEvent, ConnectorRef, MessageDraft, compose};
 pub use rule::{RuleConfig, RuleError, RuleId, RuleKind, RuleOverride, RuleParams, RuleScope};
