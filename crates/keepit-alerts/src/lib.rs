@@ -10,6 +10,7 @@
 
 pub mod engine;
 pub mod message;
+pub mod notify;
 pub mod rule;
 
 pub use engine::{
