@@ -1,0 +1,38 @@
+//! Persistence for keepit-watch: sea-orm entities, migrations and repositories on
+//! SQLite (the default) and PostgreSQL.
+//!
+//! [`Store`] is the one handle: [`Store::connect_and_migrate`] opens a database from a
+//! `DATABASE_URL`-style [`StoreConfig`] and applies the migrations; its methods, grouped
+//! by area in this crate's modules, take and return `keepit-domain` types or the plain
+//! record types defined here (for example [`JobRecord`], [`ConnectorRecord`],
+//! [`AuditEventRecord`]). The sea-orm entities and migrations stay inside the crate.
+//!
+//! Upserts are batched and idempotent: each returns how many rows it inserted or
+//! changed, and a re-sync of unchanged data writes nothing. A sync commits one account
+//! at a time with [`Store::commit_account_sync`], which stores the data and moves the
+//! sync cursors in one transaction. Credentials at rest are sealed with AES-256-GCM
+//! ([`secrets`]).
+//!
+//! This crate must not know about HTTP, XML or the Keepit client, and it reads no
+//! environment variables: binaries pass configuration and the master key in.
+
+mod convert;
+mod cursor;
+mod customers;
+mod entity;
+mod error;
+mod ids;
+mod integrations;
+mod migration;
+pub mod secrets;
+mod store;
+
+pub use cursor::{CursorError, JobCursor, TimelineCursor};
+pub use customers::{
+    CustomerRecord, CustomerSource, CustomerSyncOutcome, ImportReport, ImportRowError, KeepitAccountRecord,
+    KeepitAccountSighting, LinkState,
+};
+pub use error::{Error, Result};
+pub use ids::{AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId};
+pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
+pub use store::{Backend, Store, StoreConfig};
