@@ -548,3 +548,27 @@ impl Store {
         Ok(report)
     }
 }
+
+/// The customer of each given Keepit account (accounts the store has not seen are absent).
+pub(crate) async fn customers_of_accounts<C: ConnectionTrait>(
+    conn: &C,
+    accounts: impl IntoIterator<Item = &str>,
+) -> Result<std::collections::HashMap<String, Option<i64>>> {
+    let wanted: Vec<String> = accounts
+        .into_iter()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut found = std::collections::HashMap::new();
+    for chunk in wanted.chunks(500) {
+        let rows = account::Entity::find()
+            .filter(account::Column::AccountGuid.is_in(chunk.iter().cloned()))
+            .all(conn)
+            .await?;
+        for row in rows {
+            found.insert(row.account_guid, row.customer_id);
+        }
+    }
+    Ok(found)
+}

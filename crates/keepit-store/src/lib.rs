@@ -16,17 +16,28 @@
 //! This crate must not know about HTTP, XML or the Keepit client, and it reads no
 //! environment variables: binaries pass configuration and the master key in.
 
+mod audit;
 mod convert;
+mod connectors;
 mod cursor;
 mod customers;
 mod entity;
 mod error;
 mod ids;
 mod integrations;
+mod jobs;
 mod migration;
 pub mod secrets;
 mod store;
+mod sync;
+mod upsert;
 
+pub use audit::{
+    AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage, truncate_client_ip,
+};
+pub use connectors::{
+    ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, StoredConnector, StoredConnectorStatus,
+};
 pub use cursor::{CursorError, JobCursor, TimelineCursor};
 pub use customers::{
     CustomerRecord, CustomerSource, CustomerSyncOutcome, ImportReport, ImportRowError, KeepitAccountRecord,
@@ -35,4 +46,10 @@ pub use customers::{
 pub use error::{Error, Result};
 pub use ids::{AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId};
 pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
+pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
 pub use store::{Backend, Store, StoreConfig};
+pub use sync::{
+    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome, SyncRunRecord,
+    SyncRunSummary,
+};
+pub use upsert::UpsertCounts;
