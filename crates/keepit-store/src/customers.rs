@@ -208,6 +208,12 @@ pub struct ImportReport {
     pub errors: Vec<ImportRowError>,
 }
 
+/// 1-based line number of the byte at `offset` (any line ending counts once).
+fn line_of(body: &[u8], offset: u64) -> u64 {
+    let end = usize::try_from(offset).unwrap_or(usize::MAX).min(body.len());
+    body[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
 /// Keeps the customer columns of an account's rows in step with its link.
 async fn propagate_customer<C: ConnectionTrait>(
     conn: &C,
@@ -496,7 +502,7 @@ impl Store {
             let record = match record {
                 Ok(record) => record,
                 Err(error) => {
-                    let line = error.position().map_or(0, csv::Position::line);
+                    let line = error.position().map_or(0, |p| line_of(body, p.byte()));
                     report.errors.push(ImportRowError {
                         line,
                         message: format!("unreadable row: {error}"),
@@ -504,7 +510,7 @@ impl Store {
                     continue;
                 }
             };
-            let line = record.position().map_or(0, csv::Position::line);
+            let line = record.position().map_or(0, |p| line_of(body, p.byte()));
             let name = record.get(name_at).unwrap_or_default().to_owned();
             let external_id = record.get(external_at).unwrap_or_default().to_owned();
             let problem = if name.is_empty() {

@@ -53,3 +53,6 @@ pub use sync::{
     SyncRunSummary,
 };
 pub use upsert::UpsertCounts;
+
+#[cfg(test)]
+mod tests;

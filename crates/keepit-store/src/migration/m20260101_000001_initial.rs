@@ -197,7 +197,8 @@ fn tables() -> Vec<TableCreateStatement> {
             "backup_connectors",
             vec![
                 pk(),
-                text("connector_guid"),
+                // Inline UNIQUE: PostgreSQL needs it before other tables can reference the column.
+                text("connector_guid").unique_key().take(),
                 text("account_guid"),
                 big_null("customer_id"),
                 text("name"),
@@ -511,7 +512,6 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("customers", &["normalized_name"], false),
         index("keepit_accounts", &["account_guid"], true),
         index("keepit_accounts", &["customer_id"], false),
-        index("backup_connectors", &["connector_guid"], true),
         index("backup_connectors", &["account_guid"], false),
         index("backup_connectors", &["customer_id"], false),
         index("backup_connector_status", &["connector_guid"], true),
