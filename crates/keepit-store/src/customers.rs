@@ -208,9 +208,14 @@ pub struct ImportReport {
     pub errors: Vec<ImportRowError>,
 }
 
-/// 1-based line number of the byte at `offset` (any line ending counts once).
+/// 1-based line number of a record that starts at byte `offset`. With CRLF endings the
+/// csv reader reports the record as starting at the previous line's LF, so a line
+/// feed at `offset` itself is counted as well.
 fn line_of(body: &[u8], offset: u64) -> u64 {
-    let end = usize::try_from(offset).unwrap_or(usize::MAX).min(body.len());
+    let end = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        .min(body.len());
     body[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 

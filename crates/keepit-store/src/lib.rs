@@ -16,6 +16,7 @@
 //! This crate must not know about HTTP, XML or the Keepit client, and it reads no
 //! environment variables: binaries pass configuration and the master key in.
 
+mod alerts;
 mod audit;
 mod convert;
 mod connectors;
@@ -26,12 +27,19 @@ mod error;
 mod ids;
 mod integrations;
 mod jobs;
+mod messages;
 mod migration;
 pub mod secrets;
 mod store;
 mod sync;
 mod upsert;
+mod users;
 
+pub use alerts::{
+    AlertEvent, AlertFilter, AlertObservation, AlertRecord, AlertRuleKind, AlertRuleOverride, AlertRuleRecord,
+    AlertScope, AlertState, AlertThresholds, AlertTransitionRecord, AlertUpdate, NewAlertRule, NewAlertTransition,
+    Severity,
+};
 pub use audit::{
     AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage, truncate_client_ip,
 };
@@ -47,12 +55,16 @@ pub use error::{Error, Result};
 pub use ids::{AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId};
 pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
 pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
+pub use messages::{
+    DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord, NewMessage, StoredMessage,
+};
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
     AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome, SyncRunRecord,
     SyncRunSummary,
 };
 pub use upsert::UpsertCounts;
+pub use users::{ApiTokenRecord, NewUser, Role, UserRecord};
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,13 @@
 //! Repository tests. Each runs against in-memory SQLite and, when
 //! `KEEPIT_TEST_POSTGRES_URL` is set, against PostgreSQL in a schema of its own.
 
+mod alerts;
 mod customers;
 mod fixtures;
 mod jobs;
 mod store;
 mod sync;
+mod users;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -118,9 +118,10 @@ async fn csv_import_reports_bad_rows_and_is_idempotent() {
         let again = store.import_customers_csv(csv.as_bytes(), at(1)).await.unwrap();
         assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 3));
 
-        let renamed = "external_id,name\nPSA-2,Fabrikam Group\n";
+        let renamed = "external_id,name\nPSA-2,Fabrikam Group\n,\n";
         let report = store.import_customers_csv(renamed.as_bytes(), at(2)).await.unwrap();
         assert_eq!((report.inserted, report.updated), (0, 1));
+        assert_eq!(report.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3], "LF line endings");
         let names: Vec<String> = store.customers().await.unwrap().into_iter().map(|c| c.name).collect();
         assert_eq!(names, vec!["Contoso Ltd", "Fabrikam Group", "Quote \"Co\""]);
 
