@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Result};
@@ -226,7 +226,8 @@ impl Store {
         &self.db
     }
 
-    pub(crate) fn db_backend(&self) -> DbBackend {
+    #[cfg(test)]
+    pub(crate) fn db_backend(&self) -> sea_orm::DbBackend {
         self.db.get_database_backend()
     }
 }
