@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use keepit_domain::{
-    AccountId, AuditCategory, BackupStatistics, ConnectorId, ConnectorKind, FailureReason, JobId, JobStatistics,
-    JobStatus, JobType, ReasonCode, Volume,
+    AccountId, AuditCategory, BackupStatistics, ConnectorId, ConnectorKind, FailureReason, JobId,
+    JobStatistics, JobStatus, JobType, ReasonCode, Volume,
 };
 use keepit_store::{AuditEventRecord, ConnectorRecord, JobRecord, Store, StoreConfig};
 use sea_orm::sqlx::{self, Row};
@@ -57,8 +57,16 @@ fn jobs() -> Vec<JobRecord> {
                 job: JobId::new(&format!("job{n:07}-eeeeee-ffffff-gggggg")).unwrap(),
                 connector: connector_id(n),
                 account: account(n),
-                job_type: if n % 11 == 0 { JobType::Restore } else { JobType::Backup },
-                status: if failed { JobStatus::Unsuccessful } else { JobStatus::Successful },
+                job_type: if n % 11 == 0 {
+                    JobType::Restore
+                } else {
+                    JobType::Backup
+                },
+                status: if failed {
+                    JobStatus::Unsuccessful
+                } else {
+                    JobStatus::Successful
+                },
                 active: false,
                 scheduled: Some(started - TimeDelta::seconds(60)),
                 start: Some(started - TimeDelta::seconds(30)),
@@ -70,13 +78,27 @@ fn jobs() -> Vec<JobRecord> {
                 progress: Some(if failed { 0.4 } else { 1.0 }),
                 snapshot_at: Some(started + TimeDelta::seconds(590)),
                 statistics: Some(JobStatistics::Backup(BackupStatistics {
-                    added: Volume { count: n as u64 % 1000, bytes: n as u64 * 1024 },
-                    removed: Volume { count: n as u64 % 10, bytes: 2048 },
-                    skipped: Volume { count: u64::from(failed), bytes: 0 },
+                    added: Volume {
+                        count: n as u64 % 1000,
+                        bytes: n as u64 * 1024,
+                    },
+                    removed: Volume {
+                        count: n as u64 % 10,
+                        bytes: 2048,
+                    },
+                    skipped: Volume {
+                        count: u64::from(failed),
+                        bytes: 0,
+                    },
                 })),
-                failure_reason: failed.then_some(FailureReason::Known(ReasonCode::AuthenticationFailed)),
-                failure_summary: failed.then(|| "Authentication failed for the service account".to_owned()),
-                description: Some(format!("[backup][bl][auto][o365-admin]{{Connector {}}}", n % CONNECTORS)),
+                failure_reason: failed
+                    .then_some(FailureReason::Known(ReasonCode::AuthenticationFailed)),
+                failure_summary: failed
+                    .then(|| "Authentication failed for the service account".to_owned()),
+                description: Some(format!(
+                    "[backup][bl][auto][o365-admin]{{Connector {}}}",
+                    n % CONNECTORS
+                )),
             }
         })
         .collect()
@@ -97,7 +119,10 @@ fn audit_events() -> Vec<AuditEventRecord> {
             area: "Backup/Restore".to_owned(),
             category: AuditCategory::Recovery,
             message: format!("Restore of item {n} requested"),
-            metadata: vec![("job".to_owned(), format!("j{n}")), ("items".to_owned(), (n % 97).to_string())],
+            metadata: vec![
+                ("job".to_owned(), format!("j{n}")),
+                ("items".to_owned(), (n % 97).to_string()),
+            ],
         })
         .collect()
 }
@@ -245,12 +270,20 @@ struct Figures {
     jobs_plain: Duration,
 }
 
-async fn ours(store: &Store, audit: &[AuditEventRecord], jobs: &[JobRecord]) -> (Duration, Duration, u64, u64) {
+async fn ours(
+    store: &Store,
+    audit: &[AuditEventRecord],
+    jobs: &[JobRecord],
+) -> (Duration, Duration, u64, u64) {
     let now = base() + TimeDelta::days(400);
     let started = Instant::now();
     let mut audit_written = 0;
     for batch in audit.chunks(BATCH) {
-        audit_written += store.upsert_audit_events(batch, now).await.unwrap().written();
+        audit_written += store
+            .upsert_audit_events(batch, now)
+            .await
+            .unwrap()
+            .written();
     }
     let audit_time = started.elapsed();
     let started = Instant::now();
@@ -267,7 +300,10 @@ fn rate(rows: usize, time: Duration) -> f64 {
 
 fn report(backend: &str, f: &Figures) {
     println!("\n{backend} ({ROWS} rows each, {BATCH} per repository call)");
-    println!("  {:<14} {:>12} {:>12} {:>12} {:>10} {:>14}", "table", "ours rows/s", "plain rows/s", "re-upsert/s", "ours/plain", "re-upsert/first");
+    println!(
+        "  {:<14} {:>12} {:>12} {:>12} {:>10} {:>14}",
+        "table", "ours rows/s", "plain rows/s", "re-upsert/s", "ours/plain", "re-upsert/first"
+    );
     for (name, first, plain, again) in [
         ("audit events", f.audit_first, f.audit_plain, f.audit_again),
         ("jobs", f.jobs_first, f.jobs_plain, f.jobs_again),
@@ -286,7 +322,10 @@ fn report(backend: &str, f: &Figures) {
 
 async fn fresh_store(config: &StoreConfig) -> Store {
     let store = Store::connect_and_migrate(config).await.unwrap();
-    store.upsert_connectors(&connectors(), base()).await.unwrap();
+    store
+        .upsert_connectors(&connectors(), base())
+        .await
+        .unwrap();
     store
 }
 
@@ -299,7 +338,11 @@ async fn bench_sqlite(audit: &[AuditEventRecord], jobs: &[JobRecord]) -> Figures
     let (audit_first, jobs_first, a, j) = ours(&store, audit, jobs).await;
     assert_eq!((a, j), (ROWS as u64, ROWS as u64));
     let (audit_again, jobs_again, a, j) = ours(&store, audit, jobs).await;
-    assert_eq!((a, j), (0, 0), "a second upsert of the same rows writes nothing");
+    assert_eq!(
+        (a, j),
+        (0, 0),
+        "a second upsert of the same rows writes nothing"
+    );
     store.close().await.unwrap();
 
     // The same rows, read back from our database, go into a fresh one with plain INSERTs.
@@ -311,29 +354,81 @@ async fn bench_sqlite(audit: &[AuditEventRecord], jobs: &[JobRecord]) -> Figures
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
     };
-    let source = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options("ours.db")).await.unwrap();
-    let job_rows: Rows = sqlx::query("SELECT * FROM backup_jobs ORDER BY id").fetch_all(&source).await.unwrap().iter().map(|r| read_rows!(r, JOB_COLUMNS)).collect();
-    let audit_rows: Rows = sqlx::query("SELECT * FROM backup_audit_events ORDER BY id").fetch_all(&source).await.unwrap().iter().map(|r| read_rows!(r, AUDIT_COLUMNS)).collect();
+    let source = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options("ours.db"))
+        .await
+        .unwrap();
+    let job_rows: Rows = sqlx::query("SELECT * FROM backup_jobs ORDER BY id")
+        .fetch_all(&source)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| read_rows!(r, JOB_COLUMNS))
+        .collect();
+    let audit_rows: Rows = sqlx::query("SELECT * FROM backup_audit_events ORDER BY id")
+        .fetch_all(&source)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| read_rows!(r, AUDIT_COLUMNS))
+        .collect();
     source.close().await;
-    fresh_store(&StoreConfig::new(url("plain.db"))).await.close().await.unwrap();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options("plain.db")).await.unwrap();
+    fresh_store(&StoreConfig::new(url("plain.db")))
+        .await
+        .close()
+        .await
+        .unwrap();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options("plain.db"))
+        .await
+        .unwrap();
     let placeholder = |_: usize| "?".to_owned();
     let started = Instant::now();
-    plain_insert!(pool, "backup_audit_events", AUDIT_COLUMNS, audit_rows, 30_000 / 16, placeholder);
+    plain_insert!(
+        pool,
+        "backup_audit_events",
+        AUDIT_COLUMNS,
+        audit_rows,
+        30_000 / 16,
+        placeholder
+    );
     let audit_plain = started.elapsed();
     let started = Instant::now();
-    plain_insert!(pool, "backup_jobs", JOB_COLUMNS, job_rows, 30_000 / 36, placeholder);
+    plain_insert!(
+        pool,
+        "backup_jobs",
+        JOB_COLUMNS,
+        job_rows,
+        30_000 / 36,
+        placeholder
+    );
     let jobs_plain = started.elapsed();
     pool.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-    Figures { audit_first, audit_again, jobs_first, jobs_again, audit_plain, jobs_plain }
+    Figures {
+        audit_first,
+        audit_again,
+        jobs_first,
+        jobs_again,
+        audit_plain,
+        jobs_plain,
+    }
 }
 
 async fn bench_postgres(url: &str, audit: &[AuditEventRecord], jobs: &[JobRecord]) -> Figures {
     let admin = Database::connect(url).await.unwrap();
     let schema = |name: &str| format!("bench_{}_{name}", std::process::id());
     for name in ["ours", "plain"] {
-        admin.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE; CREATE SCHEMA {}", schema(name), schema(name))).await.unwrap();
+        admin
+            .execute_unprepared(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE; CREATE SCHEMA {}",
+                schema(name),
+                schema(name)
+            ))
+            .await
+            .unwrap();
     }
     let config = |name: &str| {
         let mut config = StoreConfig::new(url);
@@ -344,42 +439,87 @@ async fn bench_postgres(url: &str, audit: &[AuditEventRecord], jobs: &[JobRecord
     let (audit_first, jobs_first, a, j) = ours(&store, audit, jobs).await;
     assert_eq!((a, j), (ROWS as u64, ROWS as u64));
     let (audit_again, jobs_again, a, j) = ours(&store, audit, jobs).await;
-    assert_eq!((a, j), (0, 0), "a second upsert of the same rows writes nothing");
+    assert_eq!(
+        (a, j),
+        (0, 0),
+        "a second upsert of the same rows writes nothing"
+    );
     store.close().await.unwrap();
 
     let pool_for = |name: &str| {
         // Leaked once per pool: the callback needs a 'static statement.
-        let search_path: &'static str = Box::leak(format!("SET search_path = {}", schema(name)).into_boxed_str());
-        sqlx::postgres::PgPoolOptions::new().max_connections(2).after_connect(move |conn, _| {
-            Box::pin(async move {
-                sqlx::Executor::execute(conn, search_path).await?;
-                Ok(())
+        let search_path: &'static str =
+            Box::leak(format!("SET search_path = {}", schema(name)).into_boxed_str());
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, search_path).await?;
+                    Ok(())
+                })
             })
-        })
     };
     let source = pool_for("ours").connect(url).await.unwrap();
-    let job_rows: Rows = sqlx::query("SELECT * FROM backup_jobs ORDER BY id").fetch_all(&source).await.unwrap().iter().map(|r| read_rows!(r, JOB_COLUMNS)).collect();
-    let audit_rows: Rows = sqlx::query("SELECT * FROM backup_audit_events ORDER BY id").fetch_all(&source).await.unwrap().iter().map(|r| read_rows!(r, AUDIT_COLUMNS)).collect();
+    let job_rows: Rows = sqlx::query("SELECT * FROM backup_jobs ORDER BY id")
+        .fetch_all(&source)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| read_rows!(r, JOB_COLUMNS))
+        .collect();
+    let audit_rows: Rows = sqlx::query("SELECT * FROM backup_audit_events ORDER BY id")
+        .fetch_all(&source)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| read_rows!(r, AUDIT_COLUMNS))
+        .collect();
     source.close().await;
     fresh_store(&config("plain")).await.close().await.unwrap();
     let pool = pool_for("plain").connect(url).await.unwrap();
     let placeholder = |n: usize| format!("${n}");
     let started = Instant::now();
-    plain_insert!(pool, "backup_audit_events", AUDIT_COLUMNS, audit_rows, 2_000, placeholder);
+    plain_insert!(
+        pool,
+        "backup_audit_events",
+        AUDIT_COLUMNS,
+        audit_rows,
+        2_000,
+        placeholder
+    );
     let audit_plain = started.elapsed();
     let started = Instant::now();
-    plain_insert!(pool, "backup_jobs", JOB_COLUMNS, job_rows, 60_000 / 36, placeholder);
+    plain_insert!(
+        pool,
+        "backup_jobs",
+        JOB_COLUMNS,
+        job_rows,
+        60_000 / 36,
+        placeholder
+    );
     let jobs_plain = started.elapsed();
     pool.close().await;
     for name in ["ours", "plain"] {
-        admin.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE", schema(name))).await.unwrap();
+        admin
+            .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE", schema(name)))
+            .await
+            .unwrap();
     }
-    Figures { audit_first, audit_again, jobs_first, jobs_again, audit_plain, jobs_plain }
+    Figures {
+        audit_first,
+        audit_again,
+        jobs_first,
+        jobs_again,
+        audit_plain,
+        jobs_plain,
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // The benchmark binary picks its PostgreSQL server from the environment.
 fn postgres_url() -> Option<String> {
-    std::env::var("KEEPIT_BENCH_POSTGRES_URL").ok().filter(|url| !url.trim().is_empty())
+    std::env::var("KEEPIT_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
 }
 
 fn main() {

@@ -7,8 +7,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, ConnectorId, ConnectorKind, FailureReason, UserId};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::convert::{account_id, connector_id, micros, opt_micros};
@@ -316,16 +316,28 @@ impl TryFrom<alert_rule::Model> for AlertRuleRecord {
         let scope = match (model.scope.as_str(), model.scope_value.as_deref()) {
             ("all", _) => AlertScope::All,
             ("customer", Some(value)) => AlertScope::Customer(CustomerId(
-                value.parse().map_err(|e| Error::corrupt(table, "scope_value", value, e))?,
+                value
+                    .parse()
+                    .map_err(|e| Error::corrupt(table, "scope_value", value, e))?,
             )),
-            ("connector_kind", Some(value)) => AlertScope::ConnectorKind(ConnectorKind::from_code(value)),
-            (other, _) => return Err(Error::corrupt(table, "scope", other, "unknown scope or missing value")),
+            ("connector_kind", Some(value)) => {
+                AlertScope::ConnectorKind(ConnectorKind::from_code(value))
+            }
+            (other, _) => {
+                return Err(Error::corrupt(
+                    table,
+                    "scope",
+                    other,
+                    "unknown scope or missing value",
+                ));
+            }
         };
         Ok(AlertRuleRecord {
             id: AlertRuleId(model.id),
             rule: NewAlertRule {
-                kind: AlertRuleKind::parse(&model.kind)
-                    .ok_or_else(|| Error::corrupt(table, "kind", &model.kind, "unknown rule kind"))?,
+                kind: AlertRuleKind::parse(&model.kind).ok_or_else(|| {
+                    Error::corrupt(table, "kind", &model.kind, "unknown rule kind")
+                })?,
                 name: model.name,
                 enabled: model.enabled,
                 scope,
@@ -333,7 +345,8 @@ impl TryFrom<alert_rule::Model> for AlertRuleRecord {
                     stale_after: delta(model.stale_after_secs),
                     warn_after: model.warn_after_secs.map(delta),
                     lookback: delta(model.lookback_secs),
-                    min_consecutive_failures: u32::try_from(model.min_consecutive_failures).unwrap_or(1),
+                    min_consecutive_failures: u32::try_from(model.min_consecutive_failures)
+                        .unwrap_or(1),
                     reminder_every: delta(model.reminder_every_secs),
                 },
             },
@@ -355,8 +368,9 @@ impl TryFrom<alert::Model> for AlertRecord {
             customer: model.customer_id.map(CustomerId),
             state: AlertState::parse(&model.state)
                 .ok_or_else(|| Error::corrupt(table, "state", &model.state, "unknown state"))?,
-            severity: Severity::parse(&model.severity)
-                .ok_or_else(|| Error::corrupt(table, "severity", &model.severity, "unknown severity"))?,
+            severity: Severity::parse(&model.severity).ok_or_else(|| {
+                Error::corrupt(table, "severity", &model.severity, "unknown severity")
+            })?,
             reason: model
                 .reason_code
                 .as_deref()
@@ -379,7 +393,8 @@ impl TryFrom<alert_transition::Model> for AlertTransitionRecord {
     fn try_from(model: alert_transition::Model) -> Result<Self> {
         let table = "alert_transitions";
         let state = |text: &str, column| {
-            AlertState::parse(text).ok_or_else(|| Error::corrupt(table, column, text, "unknown state"))
+            AlertState::parse(text)
+                .ok_or_else(|| Error::corrupt(table, column, text, "unknown state"))
         };
         Ok(AlertTransitionRecord {
             id: model.id,
@@ -387,7 +402,11 @@ impl TryFrom<alert_transition::Model> for AlertTransitionRecord {
             transition: NewAlertTransition {
                 event: AlertEvent::parse(&model.event)
                     .ok_or_else(|| Error::corrupt(table, "event", &model.event, "unknown event"))?,
-                from: model.from_state.as_deref().map(|s| state(s, "from_state")).transpose()?,
+                from: model
+                    .from_state
+                    .as_deref()
+                    .map(|s| state(s, "from_state"))
+                    .transpose()?,
                 to: state(&model.to_state, "to_state")?,
                 at: model.at,
                 note: model.note,
@@ -401,7 +420,11 @@ fn open_key(rule: AlertRuleId, connector: &ConnectorId) -> String {
     format!("{}:{}", rule.0, connector)
 }
 
-async fn insert_transition<C: ConnectionTrait>(conn: &C, alert: AlertId, t: &NewAlertTransition) -> Result<()> {
+async fn insert_transition<C: ConnectionTrait>(
+    conn: &C,
+    alert: AlertId,
+    t: &NewAlertTransition,
+) -> Result<()> {
     alert_transition::ActiveModel {
         alert_id: Set(alert.0),
         event: Set(t.event.as_str().to_owned()),
@@ -458,7 +481,11 @@ impl Store {
     }
 
     /// Creates a rule.
-    pub async fn create_alert_rule(&self, rule: &NewAlertRule, now: DateTime<Utc>) -> Result<AlertRuleRecord> {
+    pub async fn create_alert_rule(
+        &self,
+        rule: &NewAlertRule,
+        now: DateTime<Utc>,
+    ) -> Result<AlertRuleRecord> {
         let now = micros(now);
         let mut model = rule_model(rule, now);
         model.created_at = Set(now);
@@ -480,11 +507,19 @@ impl Store {
 
     /// Deletes a rule with its alerts and overrides. Returns `false` when it did not exist.
     pub async fn delete_alert_rule(&self, id: AlertRuleId) -> Result<bool> {
-        Ok(alert_rule::Entity::delete_by_id(id.0).exec(self.db()).await?.rows_affected == 1)
+        Ok(alert_rule::Entity::delete_by_id(id.0)
+            .exec(self.db())
+            .await?
+            .rows_affected
+            == 1)
     }
 
     /// Sets (creates or replaces) a customer's override of a rule.
-    pub async fn set_alert_rule_override(&self, o: &AlertRuleOverride, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_alert_rule_override(
+        &self,
+        o: &AlertRuleOverride,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let model = alert_rule_override::ActiveModel {
             rule_id: Set(o.rule.0),
             customer_id: Set(o.customer.0),
@@ -492,7 +527,9 @@ impl Store {
             stale_after_secs: Set(o.stale_after.map(secs)),
             warn_after_secs: Set(o.warn_after.map(secs)),
             lookback_secs: Set(o.lookback.map(secs)),
-            min_consecutive_failures: Set(o.min_consecutive_failures.map(|n| i32::try_from(n).unwrap_or(i32::MAX))),
+            min_consecutive_failures: Set(o
+                .min_consecutive_failures
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX))),
             reminder_every_secs: Set(o.reminder_every.map(secs)),
             updated_at: Set(micros(now)),
             ..Default::default()
@@ -534,14 +571,20 @@ impl Store {
                 stale_after: m.stale_after_secs.map(delta),
                 warn_after: m.warn_after_secs.map(delta),
                 lookback: m.lookback_secs.map(delta),
-                min_consecutive_failures: m.min_consecutive_failures.map(|n| u32::try_from(n).unwrap_or(1)),
+                min_consecutive_failures: m
+                    .min_consecutive_failures
+                    .map(|n| u32::try_from(n).unwrap_or(1)),
                 reminder_every: m.reminder_every_secs.map(delta),
             })
             .collect())
     }
 
     /// Removes a customer's override. Returns `false` when there was none.
-    pub async fn delete_alert_rule_override(&self, rule: AlertRuleId, customer: CustomerId) -> Result<bool> {
+    pub async fn delete_alert_rule_override(
+        &self,
+        rule: AlertRuleId,
+        customer: CustomerId,
+    ) -> Result<bool> {
         Ok(alert_rule_override::Entity::delete_many()
             .filter(alert_rule_override::Column::RuleId.eq(rule.0))
             .filter(alert_rule_override::Column::CustomerId.eq(customer.0))
@@ -555,11 +598,17 @@ impl Store {
     /// transaction: opens one when none is open, updates it, records a transition when
     /// the state changes, and closes it on `Resolved`. Returns `None` when nothing
     /// changed (no open alert and nothing to open, or an identical observation).
-    pub async fn apply_alert_observation(&self, o: &AlertObservation) -> Result<Option<AlertUpdate>> {
+    pub async fn apply_alert_observation(
+        &self,
+        o: &AlertObservation,
+    ) -> Result<Option<AlertUpdate>> {
         let at = micros(o.at);
         let key = open_key(o.rule, &o.connector);
         let txn = self.db().begin().await?;
-        let existing = alert::Entity::find().filter(alert::Column::OpenKey.eq(key.as_str())).one(&txn).await?;
+        let existing = alert::Entity::find()
+            .filter(alert::Column::OpenKey.eq(key.as_str()))
+            .one(&txn)
+            .await?;
         let reason_code = o.reason.as_ref().map(|r| r.code().to_owned());
         let reason_raw = o.reason.as_ref().and_then(|r| r.raw()).map(str::to_owned);
         let update = match existing {
@@ -570,7 +619,8 @@ impl Store {
                     .one(&txn)
                     .await?
                     .map(|c| c.customer_id);
-                let customer = customer.ok_or_else(|| Error::not_found("connector", &o.connector))?;
+                let customer =
+                    customer.ok_or_else(|| Error::not_found("connector", &o.connector))?;
                 let model = alert::ActiveModel {
                     rule_id: Set(o.rule.0),
                     connector_guid: Set(o.connector.to_string()),
@@ -691,11 +741,21 @@ impl Store {
         if let Some(rule) = filter.rule {
             query = query.filter(alert::Column::RuleId.eq(rule.0));
         }
-        query.all(self.db()).await?.into_iter().map(TryInto::try_into).collect()
+        query
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
     }
 
     /// Records that a person acknowledged an open alert.
-    pub async fn acknowledge_alert(&self, id: AlertId, by: UserId, at: DateTime<Utc>) -> Result<AlertRecord> {
+    pub async fn acknowledge_alert(
+        &self,
+        id: AlertId,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<AlertRecord> {
         self.change_alert(id, AlertEvent::Acknowledged, Some(by), at, None, |active| {
             active.acknowledged_at = Set(Some(micros(at)));
             active.acknowledged_by = Set(Some(by.0));
@@ -730,7 +790,11 @@ impl Store {
     }
 
     /// Records a transition of an alert as given.
-    pub async fn record_alert_transition(&self, id: AlertId, transition: &NewAlertTransition) -> Result<()> {
+    pub async fn record_alert_transition(
+        &self,
+        id: AlertId,
+        transition: &NewAlertTransition,
+    ) -> Result<()> {
         self.alert(id).await?;
         insert_transition(self.db(), id, transition).await
     }

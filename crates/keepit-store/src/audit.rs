@@ -12,8 +12,8 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use keepit_domain::{AccountId, AuditCategory, ConnectorId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -96,9 +96,15 @@ impl AuditEventRecord {
         }
         let mut hasher = Sha256::new();
         field(&mut hasher, "keepit-audit-v1");
-        field(&mut hasher, &micros(self.time).to_rfc3339_opts(SecondsFormat::Micros, true));
+        field(
+            &mut hasher,
+            &micros(self.time).to_rfc3339_opts(SecondsFormat::Micros, true),
+        );
         field(&mut hasher, self.account.as_str());
-        field(&mut hasher, self.connector.as_ref().map_or("", |c| c.as_str()));
+        field(
+            &mut hasher,
+            self.connector.as_ref().map_or("", |c| c.as_str()),
+        );
         field(&mut hasher, self.actor.as_deref().unwrap_or(""));
         field(&mut hasher, self.client_network().as_deref().unwrap_or(""));
         field(&mut hasher, &self.acl);
@@ -179,8 +185,9 @@ impl TryFrom<audit_event::Model> for StoredAuditEvent {
             allowed: model.allowed,
             succeeded: model.succeeded,
             area: model.area,
-            category: AuditCategory::parse(&model.category)
-                .ok_or_else(|| Error::corrupt(table, "category", &model.category, "unknown category"))?,
+            category: AuditCategory::parse(&model.category).ok_or_else(|| {
+                Error::corrupt(table, "category", &model.category, "unknown category")
+            })?,
             message: model.message,
             metadata,
             first_seen_at: model.first_seen_at,
@@ -228,9 +235,11 @@ pub(crate) async fn upsert_audit_events<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<UpsertCounts> {
     let now = micros(now);
-    let hashed: Vec<(String, &AuditEventRecord)> = records.iter().map(|r| (r.content_hash(), r)).collect();
+    let hashed: Vec<(String, &AuditEventRecord)> =
+        records.iter().map(|r| (r.content_hash(), r)).collect();
     let hashed = dedup_last(&hashed, |(hash, _)| hash.clone());
-    let customers = customers_of_accounts(conn, hashed.iter().map(|(_, r)| r.account.as_str())).await?;
+    let customers =
+        customers_of_accounts(conn, hashed.iter().map(|(_, r)| r.account.as_str())).await?;
     let mut counts = UpsertCounts::default();
     for chunk in hashed.chunks(rows_per_statement(conn.get_database_backend(), 16)) {
         let models = chunk.iter().map(|(hash, record)| audit_event::ActiveModel {
@@ -248,12 +257,18 @@ pub(crate) async fn upsert_audit_events<C: ConnectionTrait>(
             area: Set(record.area.clone()),
             category: Set(record.category.as_str().to_owned()),
             message: Set(record.message.clone()),
-            metadata: Set(serde_json::to_string(&record.metadata).unwrap_or_else(|_| "[]".to_owned())),
+            metadata: Set(
+                serde_json::to_string(&record.metadata).unwrap_or_else(|_| "[]".to_owned())
+            ),
             first_seen_at: Set(now),
             ..Default::default()
         });
         counts.inserted += audit_event::Entity::insert_many(models)
-            .on_conflict(OnConflict::column(audit_event::Column::ContentHash).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(audit_event::Column::ContentHash)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(conn)
             .await?;
     }
@@ -298,7 +313,11 @@ pub struct TimelinePage {
 
 impl Store {
     /// Stores audit events not stored before; returns how many were new.
-    pub async fn upsert_audit_events(&self, records: &[AuditEventRecord], now: DateTime<Utc>) -> Result<UpsertCounts> {
+    pub async fn upsert_audit_events(
+        &self,
+        records: &[AuditEventRecord],
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
         let txn = self.db().begin().await?;
         let counts = upsert_audit_events(&txn, records, now).await?;
         txn.commit().await?;
@@ -321,7 +340,9 @@ impl Store {
             select = select.filter(audit_event::Column::ConnectorGuid.eq(connector.as_str()));
         }
         if !query.categories.is_empty() {
-            select = select.filter(audit_event::Column::Category.is_in(query.categories.iter().map(|c| c.as_str())));
+            select = select.filter(
+                audit_event::Column::Category.is_in(query.categories.iter().map(|c| c.as_str())),
+            );
         }
         if let Some(since) = query.since {
             select = select.filter(audit_event::Column::OccurredAt.gte(micros(since)));
@@ -347,7 +368,11 @@ impl Store {
     }
 
     /// Applies `retention` as of `now`; returns how many audit events were deleted.
-    pub async fn purge_expired(&self, retention: &RetentionConfig, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn purge_expired(
+        &self,
+        retention: &RetentionConfig,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
         self.purge_audit_events(now - retention.audit_events).await
     }
 
@@ -375,20 +400,24 @@ impl Store {
         if let Some(cursor) = cursor {
             let at = micros(cursor.time);
             jobs = jobs.filter(if cursor.source == 1 {
-                Condition::any()
-                    .add(job::Column::EndedAt.lt(at))
-                    .add(Condition::all().add(job::Column::EndedAt.eq(at)).add(job::Column::Id.lt(cursor.id)))
+                Condition::any().add(job::Column::EndedAt.lt(at)).add(
+                    Condition::all()
+                        .add(job::Column::EndedAt.eq(at))
+                        .add(job::Column::Id.lt(cursor.id)),
+                )
             } else {
                 Condition::all().add(job::Column::EndedAt.lt(at))
             });
             events = events.filter(if cursor.source == 1 {
                 Condition::all().add(audit_event::Column::OccurredAt.lte(at))
             } else {
-                Condition::any().add(audit_event::Column::OccurredAt.lt(at)).add(
-                    Condition::all()
-                        .add(audit_event::Column::OccurredAt.eq(at))
-                        .add(audit_event::Column::Id.lt(cursor.id)),
-                )
+                Condition::any()
+                    .add(audit_event::Column::OccurredAt.lt(at))
+                    .add(
+                        Condition::all()
+                            .add(audit_event::Column::OccurredAt.eq(at))
+                            .add(audit_event::Column::Id.lt(cursor.id)),
+                    )
             });
         }
         let mut job_rows = jobs
@@ -398,7 +427,8 @@ impl Store {
             .map(StoredJob::try_from)
             .collect::<Result<Vec<_>>>()?;
         attach_names(self.db(), &mut job_rows).await?;
-        let mut entries: Vec<TimelineEntry> = job_rows.into_iter().map(TimelineEntry::Job).collect();
+        let mut entries: Vec<TimelineEntry> =
+            job_rows.into_iter().map(TimelineEntry::Job).collect();
         for model in events.all(self.db()).await? {
             entries.push(TimelineEntry::Audit(model.try_into()?));
         }

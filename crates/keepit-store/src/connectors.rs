@@ -8,13 +8,18 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{
-    AccountId, ConnectorErrorCode, ConnectorId, ConnectorKind, FailureReason, Health, HealthReason, JobStatus,
-    SnapshotKind,
+    AccountId, ConnectorErrorCode, ConnectorId, ConnectorKind, FailureReason, Health, HealthReason,
+    JobStatus, SnapshotKind,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
-use crate::convert::{account_id, connector_id, micros, opt_micros, rows_per_statement, to_i64, to_u64};
+use crate::convert::{
+    account_id, connector_id, micros, opt_micros, rows_per_statement, to_i64, to_u64,
+};
 use crate::customers::{SEEN_REFRESH, customers_of_accounts};
 use crate::entity::{connector, connector_status};
 use crate::error::{Error, Result};
@@ -77,7 +82,11 @@ impl TryFrom<connector::Model> for StoredConnector {
     fn try_from(model: connector::Model) -> Result<Self> {
         Ok(StoredConnector {
             record: ConnectorRecord {
-                connector: connector_id("backup_connectors", "connector_guid", &model.connector_guid)?,
+                connector: connector_id(
+                    "backup_connectors",
+                    "connector_guid",
+                    &model.connector_guid,
+                )?,
                 account: account_id("backup_connectors", "account_guid", &model.account_guid)?,
                 name: model.name,
                 kind: ConnectorKind::from_code(&model.kind),
@@ -141,23 +150,31 @@ impl TryFrom<connector_status::Model> for StoredConnectorStatus {
             status: ConnectorStatusRecord {
                 connector: connector_id(table, "connector_guid", &model.connector_guid)?,
                 latest_snapshot_at: model.latest_snapshot_at,
-                latest_snapshot_kind: model.latest_snapshot_kind.as_deref().map(SnapshotKind::from_wire),
+                latest_snapshot_kind: model
+                    .latest_snapshot_kind
+                    .as_deref()
+                    .map(SnapshotKind::from_wire),
                 latest_snapshot_size: model.latest_snapshot_size.map(to_u64),
                 last_successful_backup_at: model.last_success_at,
                 last_job_status: model
                     .last_job_status
                     .as_deref()
-                    .map(|text| JobStatus::parse(text).map_err(|e| Error::corrupt(table, "last_job_status", text, e)))
+                    .map(|text| {
+                        JobStatus::parse(text)
+                            .map_err(|e| Error::corrupt(table, "last_job_status", text, e))
+                    })
                     .transpose()?,
                 last_attempt_at: model.last_attempt_at,
                 health: Health::parse(&model.health)
                     .map_err(|e| Error::corrupt(table, "health", &model.health, e))?,
                 health_reason: model.health_reason.as_deref().map(HealthReason::from_wire),
-                error_code: model.error_code.as_deref().map(ConnectorErrorCode::from_wire),
-                failure_reason: model
-                    .failure_reason_code
+                error_code: model
+                    .error_code
                     .as_deref()
-                    .map(|code| FailureReason::from_stored(code, model.failure_reason_raw.as_deref())),
+                    .map(ConnectorErrorCode::from_wire),
+                failure_reason: model.failure_reason_code.as_deref().map(|code| {
+                    FailureReason::from_stored(code, model.failure_reason_raw.as_deref())
+                }),
                 checked_at: model.checked_at,
             },
             updated_at: model.updated_at,
@@ -213,7 +230,10 @@ pub(crate) async fn upsert_connectors<C: ConnectionTrait>(
     let chunk_rows = rows_per_statement(conn.get_database_backend(), 14);
     for chunk in records.chunks(chunk_rows) {
         let existing: HashMap<String, connector::Model> = connector::Entity::find()
-            .filter(connector::Column::ConnectorGuid.is_in(chunk.iter().map(|r| r.connector.to_string())))
+            .filter(
+                connector::Column::ConnectorGuid
+                    .is_in(chunk.iter().map(|r| r.connector.to_string())),
+            )
             .all(conn)
             .await?
             .into_iter()
@@ -239,7 +259,13 @@ pub(crate) async fn upsert_connectors<C: ConnectionTrait>(
                         || stored.removed_at.is_some();
                     if changed {
                         counts.changed += 1;
-                        writes.push(connector_model(record, customer, stored.first_seen_at, now, now));
+                        writes.push(connector_model(
+                            record,
+                            customer,
+                            stored.first_seen_at,
+                            now,
+                            now,
+                        ));
                     } else if stored.last_seen_at + SEEN_REFRESH <= now {
                         writes.push(connector_model(
                             record,
@@ -293,25 +319,48 @@ pub(crate) async fn mark_connectors_removed<C: ConnectionTrait>(
         .filter(connector::Column::AccountGuid.eq(account.as_str()))
         .filter(connector::Column::RemovedAt.is_null());
     if !present.is_empty() {
-        update = update.filter(connector::Column::ConnectorGuid.is_not_in(present.iter().map(ToString::to_string)));
+        update = update.filter(
+            connector::Column::ConnectorGuid.is_not_in(present.iter().map(ToString::to_string)),
+        );
     }
     Ok(update.exec(conn).await?.rows_affected)
 }
 
-fn status_model(record: &ConnectorStatusRecord, updated_at: DateTime<Utc>) -> connector_status::ActiveModel {
+fn status_model(
+    record: &ConnectorStatusRecord,
+    updated_at: DateTime<Utc>,
+) -> connector_status::ActiveModel {
     connector_status::ActiveModel {
         connector_guid: Set(record.connector.to_string()),
         latest_snapshot_at: Set(opt_micros(record.latest_snapshot_at)),
-        latest_snapshot_kind: Set(record.latest_snapshot_kind.as_ref().map(|kind| kind.as_str().to_owned())),
+        latest_snapshot_kind: Set(record
+            .latest_snapshot_kind
+            .as_ref()
+            .map(|kind| kind.as_str().to_owned())),
         latest_snapshot_size: Set(record.latest_snapshot_size.map(to_i64)),
         last_success_at: Set(opt_micros(record.last_successful_backup_at)),
-        last_job_status: Set(record.last_job_status.map(|status| status.as_str().to_owned())),
+        last_job_status: Set(record
+            .last_job_status
+            .map(|status| status.as_str().to_owned())),
         last_attempt_at: Set(opt_micros(record.last_attempt_at)),
         health: Set(record.health.as_str().to_owned()),
-        health_reason: Set(record.health_reason.as_ref().map(|reason| reason.as_str().to_owned())),
-        error_code: Set(record.error_code.as_ref().map(|code| code.as_str().to_owned())),
-        failure_reason_code: Set(record.failure_reason.as_ref().map(|reason| reason.code().to_owned())),
-        failure_reason_raw: Set(record.failure_reason.as_ref().and_then(|reason| reason.raw()).map(str::to_owned)),
+        health_reason: Set(record
+            .health_reason
+            .as_ref()
+            .map(|reason| reason.as_str().to_owned())),
+        error_code: Set(record
+            .error_code
+            .as_ref()
+            .map(|code| code.as_str().to_owned())),
+        failure_reason_code: Set(record
+            .failure_reason
+            .as_ref()
+            .map(|reason| reason.code().to_owned())),
+        failure_reason_raw: Set(record
+            .failure_reason
+            .as_ref()
+            .and_then(|reason| reason.raw())
+            .map(str::to_owned)),
         checked_at: Set(micros(record.checked_at)),
         updated_at: Set(updated_at),
         ..Default::default()
@@ -329,7 +378,10 @@ pub(crate) async fn upsert_statuses<C: ConnectionTrait>(
     let chunk_rows = rows_per_statement(conn.get_database_backend(), 14);
     for chunk in records.chunks(chunk_rows) {
         let existing: HashMap<String, connector_status::Model> = connector_status::Entity::find()
-            .filter(connector_status::Column::ConnectorGuid.is_in(chunk.iter().map(|r| r.connector.to_string())))
+            .filter(
+                connector_status::Column::ConnectorGuid
+                    .is_in(chunk.iter().map(|r| r.connector.to_string())),
+            )
             .all(conn)
             .await?
             .into_iter()
@@ -401,13 +453,22 @@ fn status_model_content_from(model: &connector_status::ActiveModel) -> Vec<sea_o
         C::FailureReasonRaw,
     ]
     .into_iter()
-    .map(|column| model.get(column).into_value().unwrap_or(sea_orm::Value::Bool(None)))
+    .map(|column| {
+        model
+            .get(column)
+            .into_value()
+            .unwrap_or(sea_orm::Value::Bool(None))
+    })
     .collect()
 }
 
 impl Store {
     /// Upserts connectors in batches; returns how many were new and how many changed.
-    pub async fn upsert_connectors(&self, records: &[ConnectorRecord], seen_at: DateTime<Utc>) -> Result<UpsertCounts> {
+    pub async fn upsert_connectors(
+        &self,
+        records: &[ConnectorRecord],
+        seen_at: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
         let txn = self.db().begin().await?;
         let counts = upsert_connectors(&txn, records, seen_at).await?;
         txn.commit().await?;
@@ -469,7 +530,10 @@ impl Store {
     }
 
     /// The stored status of one connector.
-    pub async fn connector_status(&self, connector: &ConnectorId) -> Result<Option<StoredConnectorStatus>> {
+    pub async fn connector_status(
+        &self,
+        connector: &ConnectorId,
+    ) -> Result<Option<StoredConnectorStatus>> {
         connector_status::Entity::find()
             .filter(connector_status::Column::ConnectorGuid.eq(connector.as_str()))
             .one(self.db())
@@ -485,7 +549,10 @@ impl Store {
     ) -> Result<Vec<(StoredConnector, Option<StoredConnectorStatus>)>> {
         let connectors = self.connectors(filter).await?;
         let mut statuses: HashMap<String, StoredConnectorStatus> = HashMap::new();
-        let guids: Vec<String> = connectors.iter().map(|c| c.record.connector.to_string()).collect();
+        let guids: Vec<String> = connectors
+            .iter()
+            .map(|c| c.record.connector.to_string())
+            .collect();
         for chunk in guids.chunks(500) {
             for model in connector_status::Entity::find()
                 .filter(connector_status::Column::ConnectorGuid.is_in(chunk.iter().cloned()))

@@ -25,11 +25,19 @@ pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-pub(crate) fn account_id(table: &'static str, column: &'static str, value: &str) -> Result<AccountId> {
+pub(crate) fn account_id(
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<AccountId> {
     AccountId::new(value).map_err(|error| Error::corrupt(table, column, value, error))
 }
 
-pub(crate) fn connector_id(table: &'static str, column: &'static str, value: &str) -> Result<ConnectorId> {
+pub(crate) fn connector_id(
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<ConnectorId> {
     ConnectorId::new(value).map_err(|error| Error::corrupt(table, column, value, error))
 }
 

@@ -13,8 +13,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, CustomerMatch, match_customer, normalize_company_name};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::convert::{account_id, micros};
@@ -68,7 +68,14 @@ impl TryFrom<customer::Model> for CustomerRecord {
         let source = match model.source.as_str() {
             "psa" => CustomerSource::Psa,
             "keepit" => CustomerSource::Keepit,
-            other => return Err(Error::corrupt("customers", "source", other, "unknown source")),
+            other => {
+                return Err(Error::corrupt(
+                    "customers",
+                    "source",
+                    other,
+                    "unknown source",
+                ));
+            }
         };
         Ok(CustomerRecord {
             id: CustomerId(model.id),
@@ -110,7 +117,14 @@ impl LinkState {
             "created" => LinkState::Created,
             "ambiguous" => LinkState::Ambiguous,
             "manual" => LinkState::Manual,
-            other => return Err(Error::corrupt("keepit_accounts", "link_state", other, "unknown link state")),
+            other => {
+                return Err(Error::corrupt(
+                    "keepit_accounts",
+                    "link_state",
+                    other,
+                    "unknown link state",
+                ));
+            }
         })
     }
 }
@@ -225,11 +239,21 @@ async fn propagate_customer<C: ConnectionTrait>(
     account: &AccountId,
     customer: Option<CustomerId>,
 ) -> Result<()> {
-    for table in ["backup_connectors", "backup_jobs", "backup_audit_events", "alerts"] {
+    for table in [
+        "backup_connectors",
+        "backup_jobs",
+        "backup_audit_events",
+        "alerts",
+    ] {
         let update = Query::update()
             .table(sea_orm::sea_query::Alias::new(table))
-            .value(sea_orm::sea_query::Alias::new("customer_id"), customer.map(|id| id.0))
-            .and_where(Expr::col(sea_orm::sea_query::Alias::new("account_guid")).eq(account.as_str()))
+            .value(
+                sea_orm::sea_query::Alias::new("customer_id"),
+                customer.map(|id| id.0),
+            )
+            .and_where(
+                Expr::col(sea_orm::sea_query::Alias::new("account_guid")).eq(account.as_str()),
+            )
             .take();
         conn.execute(&update).await?;
     }
@@ -279,9 +303,15 @@ impl Store {
                 });
             }
         }
-        insert_customer(self.db(), name.trim(), external_id, CustomerSource::Psa, micros(now))
-            .await?
-            .try_into()
+        insert_customer(
+            self.db(),
+            name.trim(),
+            external_id,
+            CustomerSource::Psa,
+            micros(now),
+        )
+        .await?
+        .try_into()
     }
 
     /// One customer.
@@ -317,7 +347,10 @@ impl Store {
 
     /// All Keepit accounts, optionally only those in one link state (for example the
     /// ambiguous ones that wait for a person).
-    pub async fn keepit_accounts(&self, link: Option<LinkState>) -> Result<Vec<KeepitAccountRecord>> {
+    pub async fn keepit_accounts(
+        &self,
+        link: Option<LinkState>,
+    ) -> Result<Vec<KeepitAccountRecord>> {
         let mut query = account::Entity::find().order_by_asc(account::Column::Id);
         if let Some(link) = link {
             query = query.filter(account::Column::LinkState.eq(link.as_str()));
@@ -331,7 +364,10 @@ impl Store {
     }
 
     /// Records a Keepit child account seen by a sync and ties it to a customer.
-    pub async fn sync_customer(&self, sighting: &KeepitAccountSighting) -> Result<CustomerSyncOutcome> {
+    pub async fn sync_customer(
+        &self,
+        sighting: &KeepitAccountSighting,
+    ) -> Result<CustomerSyncOutcome> {
         let now = micros(sighting.seen_at);
         let txn = self.db().begin().await?;
         let existing = account::Entity::find()
@@ -340,8 +376,13 @@ impl Store {
             .await?;
         let parent = sighting.parent.as_ref().map(|parent| parent.to_string());
         if let Some(existing) = &existing {
-            let kept = match (LinkState::parse(&existing.link_state)?, existing.customer_id) {
-                (LinkState::Manual, Some(id)) => Some(CustomerSyncOutcome::KeptManual(CustomerId(id))),
+            let kept = match (
+                LinkState::parse(&existing.link_state)?,
+                existing.customer_id,
+            ) {
+                (LinkState::Manual, Some(id)) => {
+                    Some(CustomerSyncOutcome::KeptManual(CustomerId(id)))
+                }
                 (LinkState::Linked | LinkState::Created, Some(id)) => {
                     Some(CustomerSyncOutcome::AlreadyLinked(CustomerId(id)))
                 }
@@ -382,10 +423,16 @@ impl Store {
         };
         let matched = match_customer(
             &sighting.company_name,
-            candidates.iter().map(|candidate| (candidate.id, candidate.name.as_str())),
+            candidates
+                .iter()
+                .map(|candidate| (candidate.id, candidate.name.as_str())),
         );
         let (outcome, customer_id, link) = match matched {
-            CustomerMatch::Linked(id) => (CustomerSyncOutcome::Linked(CustomerId(id)), Some(id), LinkState::Linked),
+            CustomerMatch::Linked(id) => (
+                CustomerSyncOutcome::Linked(CustomerId(id)),
+                Some(id),
+                LinkState::Linked,
+            ),
             CustomerMatch::Ambiguous(ids) => (
                 CustomerSyncOutcome::Ambiguous(ids.into_iter().map(CustomerId).collect()),
                 None,
@@ -397,8 +444,13 @@ impl Store {
                 } else {
                     sighting.company_name.trim().to_owned()
                 };
-                let created = insert_customer(&txn, &name, None, CustomerSource::Keepit, now).await?;
-                (CustomerSyncOutcome::Created(CustomerId(created.id)), Some(created.id), LinkState::Created)
+                let created =
+                    insert_customer(&txn, &name, None, CustomerSource::Keepit, now).await?;
+                (
+                    CustomerSyncOutcome::Created(CustomerId(created.id)),
+                    Some(created.id),
+                    LinkState::Created,
+                )
             }
         };
         match existing {
@@ -478,7 +530,11 @@ impl Store {
     ///
     /// Idempotent by external id: a known id updates the name when it differs. Bad rows
     /// are reported with their line numbers and do not stop the others.
-    pub async fn import_customers_csv(&self, mut reader: impl Read, now: DateTime<Utc>) -> Result<ImportReport> {
+    pub async fn import_customers_csv(
+        &self,
+        mut reader: impl Read,
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport> {
         let now = micros(now);
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(Error::CsvIo)?;
@@ -496,7 +552,10 @@ impl Store {
         let (Some(name_at), Some(external_at)) = (position("name"), position("external_id")) else {
             return Err(Error::invalid(
                 "customer csv header",
-                format!("expected columns name and external_id, found {:?}", headers.iter().collect::<Vec<_>>()),
+                format!(
+                    "expected columns name and external_id, found {:?}",
+                    headers.iter().collect::<Vec<_>>()
+                ),
             ));
         };
 
@@ -523,7 +582,9 @@ impl Store {
             } else if external_id.is_empty() {
                 Some("external_id is empty".to_owned())
             } else if !seen.insert(external_id.clone()) {
-                Some(format!("external_id {external_id:?} appears more than once"))
+                Some(format!(
+                    "external_id {external_id:?} appears more than once"
+                ))
             } else {
                 None
             };
@@ -541,7 +602,8 @@ impl Store {
                 .await?;
             match existing {
                 None => {
-                    insert_customer(&txn, &name, Some(&external_id), CustomerSource::Psa, now).await?;
+                    insert_customer(&txn, &name, Some(&external_id), CustomerSource::Psa, now)
+                        .await?;
                     report.inserted += 1;
                 }
                 Some(existing) if existing.name == name => report.unchanged += 1,

@@ -4,7 +4,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::AccountId;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::convert::{account_id, micros};
@@ -148,7 +150,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<IntegrationRecord> {
         let now = micros(now);
-        if self.integration_by_parent(&new.parent_account).await?.is_some() {
+        if self
+            .integration_by_parent(&new.parent_account)
+            .await?
+            .is_some()
+        {
             return Err(Error::Conflict {
                 what: "integration for parent account",
                 key: new.parent_account.to_string(),
@@ -192,7 +198,10 @@ impl Store {
     }
 
     /// The integration of a parent account, if there is one.
-    pub async fn integration_by_parent(&self, parent: &AccountId) -> Result<Option<IntegrationRecord>> {
+    pub async fn integration_by_parent(
+        &self,
+        parent: &AccountId,
+    ) -> Result<Option<IntegrationRecord>> {
         integration::Entity::find()
             .filter(integration::Column::ParentAccountGuid.eq(parent.as_str()))
             .one(self.db())
@@ -225,7 +234,8 @@ impl Store {
             .one(self.db())
             .await?
             .ok_or_else(|| Error::not_found("integration", id))?;
-        let plaintext = secrecy::SecretSlice::from(key.decrypt(&model.credentials, &associated_data(id))?);
+        let plaintext =
+            secrecy::SecretSlice::from(key.decrypt(&model.credentials, &associated_data(id))?);
         Ok(KeepitCredentials::from_json(plaintext.expose_secret())?)
     }
 
@@ -249,7 +259,12 @@ impl Store {
     }
 
     /// Enables or disables an integration.
-    pub async fn set_integration_enabled(&self, id: IntegrationId, enabled: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_integration_enabled(
+        &self,
+        id: IntegrationId,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.update_integration(id, |active| {
             active.enabled = Set(enabled);
             active.updated_at = Set(micros(now));
@@ -258,7 +273,11 @@ impl Store {
     }
 
     /// Records when a sync of the integration finished.
-    pub async fn mark_integration_synced(&self, id: IntegrationId, at: DateTime<Utc>) -> Result<()> {
+    pub async fn mark_integration_synced(
+        &self,
+        id: IntegrationId,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         self.update_integration(id, |active| active.last_sync_at = Set(Some(micros(at))))
             .await
     }

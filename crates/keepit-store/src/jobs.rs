@@ -8,17 +8,18 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{
-    AccountId, BackupStatistics, ConnectorId, FailureReason, JobId, JobStatistics, JobStatus, JobType,
-    RestoreStatistics, Volume,
+    AccountId, BackupStatistics, ConnectorId, FailureReason, JobId, JobStatistics, JobStatus,
+    JobType, RestoreStatistics, Volume,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::convert::{
-    account_id, connector_id, distinct_from_excluded, job_id, micros, opt_micros, rows_per_statement, to_i64, to_u64,
+    account_id, connector_id, distinct_from_excluded, job_id, micros, opt_micros,
+    rows_per_statement, to_i64, to_u64,
 };
 use crate::cursor::JobCursor;
 use crate::customers::customers_of_accounts;
@@ -84,7 +85,10 @@ impl JobRecord {
 
     /// When it ended (succeeded, failed or was cancelled), if it did.
     pub fn ended_at(&self) -> Option<DateTime<Utc>> {
-        [self.cancelled, self.failed, self.succeeded].into_iter().flatten().max()
+        [self.cancelled, self.failed, self.succeeded]
+            .into_iter()
+            .flatten()
+            .max()
     }
 }
 
@@ -132,7 +136,14 @@ impl TryFrom<job::Model> for StoredJob {
                 overwritten: volume(model.overwritten_count, model.overwritten_bytes),
                 skipped: volume(model.skipped_count, model.skipped_bytes),
             })),
-            Some(other) => return Err(Error::corrupt(table, "stats_kind", other, "unknown statistics kind")),
+            Some(other) => {
+                return Err(Error::corrupt(
+                    table,
+                    "stats_kind",
+                    other,
+                    "unknown statistics kind",
+                ));
+            }
         };
         Ok(StoredJob {
             id: model.id,
@@ -141,7 +152,8 @@ impl TryFrom<job::Model> for StoredJob {
                 connector: connector_id(table, "connector_guid", &model.connector_guid)?,
                 account: account_id(table, "account_guid", &model.account_guid)?,
                 job_type: JobType::from_wire(&model.job_type),
-                status: JobStatus::parse(&model.status).map_err(|e| Error::corrupt(table, "status", &model.status, e))?,
+                status: JobStatus::parse(&model.status)
+                    .map_err(|e| Error::corrupt(table, "status", &model.status, e))?,
                 active: model.active,
                 scheduled: model.scheduled_at,
                 start: model.start_at,
@@ -153,10 +165,9 @@ impl TryFrom<job::Model> for StoredJob {
                 progress: model.progress,
                 snapshot_at: model.snapshot_at,
                 statistics,
-                failure_reason: model
-                    .failure_reason_code
-                    .as_deref()
-                    .map(|code| FailureReason::from_stored(code, model.failure_reason_raw.as_deref())),
+                failure_reason: model.failure_reason_code.as_deref().map(|code| {
+                    FailureReason::from_stored(code, model.failure_reason_raw.as_deref())
+                }),
                 failure_summary: model.failure_summary,
                 description: model.description,
             },
@@ -209,12 +220,22 @@ const CONTENT_COLUMNS: &[&str] = &[
 fn job_model(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> job::ActiveModel {
     let (stats_kind, added, removed, skipped, restored, overwritten) = match record.statistics {
         None => (None, None, None, None, None, None),
-        Some(JobStatistics::Backup(stats)) => {
-            (Some("backup"), Some(stats.added), Some(stats.removed), Some(stats.skipped), None, None)
-        }
-        Some(JobStatistics::Restore(stats)) => {
-            (Some("restore"), None, None, Some(stats.skipped), Some(stats.restored), Some(stats.overwritten))
-        }
+        Some(JobStatistics::Backup(stats)) => (
+            Some("backup"),
+            Some(stats.added),
+            Some(stats.removed),
+            Some(stats.skipped),
+            None,
+            None,
+        ),
+        Some(JobStatistics::Restore(stats)) => (
+            Some("restore"),
+            None,
+            None,
+            Some(stats.skipped),
+            Some(stats.restored),
+            Some(stats.overwritten),
+        ),
     };
     let count = |volume: Option<Volume>| volume.map(|v| to_i64(v.count));
     let bytes = |volume: Option<Volume>| volume.map(|v| to_i64(v.bytes));
@@ -249,7 +270,11 @@ fn job_model(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> j
         overwritten_count: Set(count(overwritten)),
         overwritten_bytes: Set(bytes(overwritten)),
         failure_reason_code: Set(record.failure_reason.as_ref().map(|r| r.code().to_owned())),
-        failure_reason_raw: Set(record.failure_reason.as_ref().and_then(|r| r.raw()).map(str::to_owned)),
+        failure_reason_raw: Set(record
+            .failure_reason
+            .as_ref()
+            .and_then(|r| r.raw())
+            .map(str::to_owned)),
         failure_summary: Set(record.failure_summary.clone()),
         description: Set(record.description.clone()),
         first_seen_at: Set(now),
@@ -272,7 +297,10 @@ pub(crate) async fn upsert_jobs<C: ConnectionTrait>(
         use sea_orm::Iterable;
         job::Column::iter()
             .filter(|column| {
-                !matches!(column, job::Column::Id | job::Column::JobGuid | job::Column::FirstSeenAt)
+                !matches!(
+                    column,
+                    job::Column::Id | job::Column::JobGuid | job::Column::FirstSeenAt
+                )
             })
             .collect()
     };
@@ -287,9 +315,13 @@ pub(crate) async fn upsert_jobs<C: ConnectionTrait>(
             .all(conn)
             .await?;
         let inserted = (chunk.len() - existing.len()) as u64;
-        let models = chunk
-            .iter()
-            .map(|record| job_model(record, customers.get(record.account.as_str()).copied().flatten(), now));
+        let models = chunk.iter().map(|record| {
+            job_model(
+                record,
+                customers.get(record.account.as_str()).copied().flatten(),
+                now,
+            )
+        });
         let written = job::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::column(job::Column::JobGuid)
@@ -338,7 +370,11 @@ impl JobQuery {
     pub const MAX_LIMIT: u32 = 500;
 
     fn page_size(&self) -> u64 {
-        u64::from(self.limit.unwrap_or(Self::DEFAULT_LIMIT).clamp(1, Self::MAX_LIMIT))
+        u64::from(
+            self.limit
+                .unwrap_or(Self::DEFAULT_LIMIT)
+                .clamp(1, Self::MAX_LIMIT),
+        )
     }
 }
 
@@ -370,9 +406,18 @@ fn lower_like(column: impl sea_orm::sea_query::IntoColumnRef, pattern: &str) -> 
 }
 
 /// Fills in connector and customer names for a page of jobs.
-pub(crate) async fn attach_names<C: ConnectionTrait>(conn: &C, jobs: &mut [StoredJob]) -> Result<()> {
-    let connector_guids: Vec<String> = jobs.iter().map(|j| j.record.connector.to_string()).collect();
-    let customer_ids: Vec<i64> = jobs.iter().filter_map(|j| j.customer.map(|c| c.0)).collect();
+pub(crate) async fn attach_names<C: ConnectionTrait>(
+    conn: &C,
+    jobs: &mut [StoredJob],
+) -> Result<()> {
+    let connector_guids: Vec<String> = jobs
+        .iter()
+        .map(|j| j.record.connector.to_string())
+        .collect();
+    let customer_ids: Vec<i64> = jobs
+        .iter()
+        .filter_map(|j| j.customer.map(|c| c.0))
+        .collect();
     let connector_names: HashMap<String, String> = connector::Entity::find()
         .select_only()
         .columns([connector::Column::ConnectorGuid, connector::Column::Name])
@@ -401,7 +446,11 @@ pub(crate) async fn attach_names<C: ConnectionTrait>(conn: &C, jobs: &mut [Store
 impl Store {
     /// Upserts jobs in batches; returns how many were new and how many changed.
     /// Their connectors must be stored first.
-    pub async fn upsert_jobs(&self, records: &[JobRecord], now: DateTime<Utc>) -> Result<UpsertCounts> {
+    pub async fn upsert_jobs(
+        &self,
+        records: &[JobRecord],
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
         let txn = self.db().begin().await?;
         let counts = upsert_jobs(&txn, records, now).await?;
         txn.commit().await?;
@@ -439,10 +488,13 @@ impl Store {
             select = select.filter(job::Column::ConnectorGuid.eq(connector.as_str()));
         }
         if !query.statuses.is_empty() {
-            select = select.filter(job::Column::Status.is_in(query.statuses.iter().map(|s| s.as_str())));
+            select =
+                select.filter(job::Column::Status.is_in(query.statuses.iter().map(|s| s.as_str())));
         }
         if !query.types.is_empty() {
-            select = select.filter(job::Column::JobType.is_in(query.types.iter().map(|t| t.as_str().to_owned())));
+            select = select.filter(
+                job::Column::JobType.is_in(query.types.iter().map(|t| t.as_str().to_owned())),
+            );
         }
         if let Some(from) = query.from {
             select = select.filter(job::Column::SortTime.gte(micros(from)));
@@ -450,7 +502,12 @@ impl Store {
         if let Some(to) = query.to {
             select = select.filter(job::Column::SortTime.lt(micros(to)));
         }
-        if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             let pattern = like_pattern(text);
             let connectors = Query::select()
                 .column(connector::Column::ConnectorGuid)
@@ -464,11 +521,26 @@ impl Store {
                 .take();
             select = select.filter(
                 Condition::any()
-                    .add(lower_like((job::Entity, job::Column::Description), &pattern))
-                    .add(lower_like((job::Entity, job::Column::FailureSummary), &pattern))
-                    .add(lower_like((job::Entity, job::Column::FailureReasonCode), &pattern))
-                    .add(lower_like((job::Entity, job::Column::FailureReasonRaw), &pattern))
-                    .add(Expr::col((job::Entity, job::Column::ConnectorGuid)).in_subquery(connectors))
+                    .add(lower_like(
+                        (job::Entity, job::Column::Description),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureSummary),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureReasonCode),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureReasonRaw),
+                        &pattern,
+                    ))
+                    .add(
+                        Expr::col((job::Entity, job::Column::ConnectorGuid))
+                            .in_subquery(connectors),
+                    )
                     .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers)),
             );
         }

@@ -18,8 +18,8 @@
 
 mod alerts;
 mod audit;
-mod convert;
 mod connectors;
+mod convert;
 mod cursor;
 mod customers;
 mod entity;
@@ -36,32 +36,36 @@ mod upsert;
 mod users;
 
 pub use alerts::{
-    AlertEvent, AlertFilter, AlertObservation, AlertRecord, AlertRuleKind, AlertRuleOverride, AlertRuleRecord,
-    AlertScope, AlertState, AlertThresholds, AlertTransitionRecord, AlertUpdate, NewAlertRule, NewAlertTransition,
-    Severity,
+    AlertEvent, AlertFilter, AlertObservation, AlertRecord, AlertRuleKind, AlertRuleOverride,
+    AlertRuleRecord, AlertScope, AlertState, AlertThresholds, AlertTransitionRecord, AlertUpdate,
+    NewAlertRule, NewAlertTransition, Severity,
 };
 pub use audit::{
-    AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage, truncate_client_ip,
+    AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage,
+    truncate_client_ip,
 };
 pub use connectors::{
     ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, StoredConnector, StoredConnectorStatus,
 };
 pub use cursor::{CursorError, JobCursor, TimelineCursor};
 pub use customers::{
-    CustomerRecord, CustomerSource, CustomerSyncOutcome, ImportReport, ImportRowError, KeepitAccountRecord,
-    KeepitAccountSighting, LinkState,
+    CustomerRecord, CustomerSource, CustomerSyncOutcome, ImportReport, ImportRowError,
+    KeepitAccountRecord, KeepitAccountSighting, LinkState,
 };
 pub use error::{Error, Result};
-pub use ids::{AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId};
+pub use ids::{
+    AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId,
+};
 pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
 pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
 pub use messages::{
-    DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord, NewMessage, StoredMessage,
+    DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,
+    NewMessage, StoredMessage,
 };
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
-    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome, SyncRunRecord,
-    SyncRunSummary,
+    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome,
+    SyncRunRecord, SyncRunSummary,
 };
 pub use upsert::UpsertCounts;
 pub use users::{ApiTokenRecord, NewUser, Role, UserRecord};

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use keepit_domain::{ConnectorId, JobId, MessageKind, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 
 use crate::convert::{connector_id, job_id, micros};
@@ -64,7 +64,8 @@ impl TryFrom<message::Model> for MessageRecord {
     fn try_from(model: message::Model) -> Result<Self> {
         Ok(MessageRecord {
             id: MessageId(model.id),
-            kind: MessageKind::parse(&model.kind).map_err(|e| Error::corrupt("messages", "kind", &model.kind, e))?,
+            kind: MessageKind::parse(&model.kind)
+                .map_err(|e| Error::corrupt("messages", "kind", &model.kind, e))?,
             subject: model.subject,
             body: model.body,
             customer: model.customer_id.map(CustomerId),
@@ -73,7 +74,11 @@ impl TryFrom<message::Model> for MessageRecord {
                 .as_deref()
                 .map(|guid| connector_id("messages", "connector_guid", guid))
                 .transpose()?,
-            job: model.job_guid.as_deref().map(|guid| job_id("messages", "job_guid", guid)).transpose()?,
+            job: model
+                .job_guid
+                .as_deref()
+                .map(|guid| job_id("messages", "job_guid", guid))
+                .transpose()?,
             dedup_key: model.dedup_key,
             created_at: model.created_at,
         })
@@ -134,7 +139,14 @@ impl DeliveryStatus {
             "pending" => DeliveryStatus::Pending,
             "delivered" => DeliveryStatus::Delivered,
             "failed" => DeliveryStatus::Failed,
-            other => return Err(Error::corrupt("message_deliveries", "status", other, "unknown status")),
+            other => {
+                return Err(Error::corrupt(
+                    "message_deliveries",
+                    "status",
+                    other,
+                    "unknown status",
+                ));
+            }
         })
     }
 }
@@ -201,7 +213,11 @@ pub enum DeliveryAttempt {
 impl Store {
     /// Stores a message for `recipients`, once per dedup key: storing it again changes
     /// nothing and returns the existing id.
-    pub async fn store_message(&self, new: &NewMessage, recipients: &[UserId]) -> Result<StoredMessage> {
+    pub async fn store_message(
+        &self,
+        new: &NewMessage,
+        recipients: &[UserId],
+    ) -> Result<StoredMessage> {
         let txn = self.db().begin().await?;
         let inserted = message::Entity::insert(message::ActiveModel {
             kind: Set(new.kind.as_str().to_owned()),
@@ -214,7 +230,11 @@ impl Store {
             created_at: Set(micros(new.created_at)),
             ..Default::default()
         })
-        .on_conflict(OnConflict::column(message::Column::DedupKey).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(message::Column::DedupKey)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await?;
         let id: i64 = message::Entity::find()
@@ -229,11 +249,13 @@ impl Store {
             let mut users: Vec<i64> = recipients.iter().map(|u| u.0).collect();
             users.sort_unstable();
             users.dedup();
-            message_recipient::Entity::insert_many(users.into_iter().map(|user| message_recipient::ActiveModel {
-                message_id: Set(id),
-                user_id: Set(user),
-                read_at: Set(None),
-                ..Default::default()
+            message_recipient::Entity::insert_many(users.into_iter().map(|user| {
+                message_recipient::ActiveModel {
+                    message_id: Set(id),
+                    user_id: Set(user),
+                    read_at: Set(None),
+                    ..Default::default()
+                }
             }))
             .exec_without_returning(&txn)
             .await?;
@@ -268,8 +290,13 @@ impl Store {
         }
         let recipients = recipients.all(self.db()).await?;
         let ids: Vec<i64> = recipients.iter().map(|r| r.message_id).collect();
-        let mut messages: std::collections::HashMap<i64, MessageRecord> = std::collections::HashMap::new();
-        for model in message::Entity::find().filter(message::Column::Id.is_in(ids)).all(self.db()).await? {
+        let mut messages: std::collections::HashMap<i64, MessageRecord> =
+            std::collections::HashMap::new();
+        for model in message::Entity::find()
+            .filter(message::Column::Id.is_in(ids))
+            .all(self.db())
+            .await?
+        {
             messages.insert(model.id, model.try_into()?);
         }
         Ok(recipients
@@ -294,7 +321,12 @@ impl Store {
 
     /// Marks a message read for `user`. Returns `false` when the message is not in that
     /// user's inbox (one user never touches another's) or was already read.
-    pub async fn mark_message_read(&self, user: UserId, message: MessageId, at: DateTime<Utc>) -> Result<bool> {
+    pub async fn mark_message_read(
+        &self,
+        user: UserId,
+        message: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
         let result = message_recipient::Entity::update_many()
             .col_expr(message_recipient::Column::ReadAt, Expr::value(micros(at)))
             .filter(message_recipient::Column::UserId.eq(user.0))
@@ -351,7 +383,11 @@ impl Store {
     }
 
     /// Pending deliveries whose next attempt is due, oldest first.
-    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DeliveryRecord>> {
+    pub async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>> {
         message_delivery::Entity::find()
             .filter(message_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .filter(
@@ -369,7 +405,11 @@ impl Store {
     }
 
     /// Records one delivery attempt.
-    pub async fn record_delivery_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt) -> Result<DeliveryRecord> {
+    pub async fn record_delivery_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: &DeliveryAttempt,
+    ) -> Result<DeliveryRecord> {
         let model = message_delivery::Entity::find_by_id(id.0)
             .one(self.db())
             .await?
@@ -382,13 +422,21 @@ impl Store {
                 active.delivered_at = Set(Some(micros(*at)));
                 active.next_attempt_at = Set(None);
             }
-            DeliveryAttempt::Failed { error, retry_at, .. } => {
-                let status = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
+            DeliveryAttempt::Failed {
+                error, retry_at, ..
+            } => {
+                let status = if retry_at.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Failed
+                };
                 active.status = Set(status.as_str().to_owned());
                 active.last_error = Set(Some(error.clone()));
                 active.next_attempt_at = Set(retry_at.map(micros));
             }
         }
-        sea_orm::ActiveModelTrait::update(active, self.db()).await?.try_into()
+        sea_orm::ActiveModelTrait::update(active, self.db())
+            .await?
+            .try_into()
     }
 }

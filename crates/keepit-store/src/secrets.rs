@@ -173,7 +173,11 @@ impl MasterKey {
         let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
         blob.extend_from_slice(nonce.as_slice());
         blob.extend_from_slice(&sealed);
-        Ok(format!("{VERSION}:{}:{}", self.id, URL_SAFE_NO_PAD.encode(blob)))
+        Ok(format!(
+            "{VERSION}:{}:{}",
+            self.id,
+            URL_SAFE_NO_PAD.encode(blob)
+        ))
     }
 
     /// Opens a value sealed by [`MasterKey::encrypt`] with the same associated data.

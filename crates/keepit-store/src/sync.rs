@@ -5,12 +5,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, ConnectorId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::audit::{AuditEventRecord, upsert_audit_events};
-use crate::connectors::{ConnectorRecord, ConnectorStatusRecord, mark_connectors_removed, upsert_connectors, upsert_statuses};
+use crate::connectors::{
+    ConnectorRecord, ConnectorStatusRecord, mark_connectors_removed, upsert_connectors,
+    upsert_statuses,
+};
 use crate::convert::{account_id, micros};
 use crate::entity::{sync_cursor, sync_lease, sync_run};
 use crate::error::{Error, Result};
@@ -45,9 +48,14 @@ impl SyncOutcome {
 
     /// Parses [`SyncOutcome::as_str`]'s form.
     pub fn parse(text: &str) -> Option<SyncOutcome> {
-        [SyncOutcome::Running, SyncOutcome::Ok, SyncOutcome::Partial, SyncOutcome::Failed]
-            .into_iter()
-            .find(|outcome| outcome.as_str() == text)
+        [
+            SyncOutcome::Running,
+            SyncOutcome::Ok,
+            SyncOutcome::Partial,
+            SyncOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == text)
     }
 }
 
@@ -120,8 +128,8 @@ impl TryFrom<sync_run::Model> for SyncRunRecord {
     type Error = Error;
     fn try_from(model: sync_run::Model) -> Result<Self> {
         let table = "sync_runs";
-        let errors: Vec<serde_json::Value> =
-            serde_json::from_str(&model.errors).map_err(|e| Error::corrupt(table, "errors", &model.errors, e))?;
+        let errors: Vec<serde_json::Value> = serde_json::from_str(&model.errors)
+            .map_err(|e| Error::corrupt(table, "errors", &model.errors, e))?;
         let errors = errors
             .into_iter()
             .map(|entry| {
@@ -145,8 +153,9 @@ impl TryFrom<sync_run::Model> for SyncRunRecord {
             started_at: model.started_at,
             finished_at: model.finished_at,
             summary: SyncRunSummary {
-                outcome: SyncOutcome::parse(&model.outcome)
-                    .ok_or_else(|| Error::corrupt(table, "outcome", &model.outcome, "unknown outcome"))?,
+                outcome: SyncOutcome::parse(&model.outcome).ok_or_else(|| {
+                    Error::corrupt(table, "outcome", &model.outcome, "unknown outcome")
+                })?,
                 accounts: count(model.accounts),
                 accounts_failed: count(model.accounts_failed),
                 connectors: count(model.connectors),
@@ -220,13 +229,21 @@ pub struct AccountSyncReport {
     pub cursors_moved: u64,
 }
 
-async fn move_cursors<C: ConnectionTrait>(conn: &C, moves: &[CursorMove], now: DateTime<Utc>) -> Result<u64> {
+async fn move_cursors<C: ConnectionTrait>(
+    conn: &C,
+    moves: &[CursorMove],
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let mut moved = 0;
     for chunk in moves.chunks(500) {
         let models = chunk.iter().map(|m| sync_cursor::ActiveModel {
             integration_id: Set(m.key.integration.0),
             account_guid: Set(m.key.account.to_string()),
-            connector_guid: Set(m.key.connector.as_ref().map_or_else(String::new, ToString::to_string)),
+            connector_guid: Set(m
+                .key
+                .connector
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string)),
             stream: Set(m.key.stream.clone()),
             position: Set(m.position.clone()),
             updated_at: Set(now),
@@ -240,8 +257,14 @@ async fn move_cursors<C: ConnectionTrait>(conn: &C, moves: &[CursorMove], now: D
                     sync_cursor::Column::ConnectorGuid,
                     sync_cursor::Column::Stream,
                 ])
-                .update_columns([sync_cursor::Column::Position, sync_cursor::Column::UpdatedAt])
-                .action_and_where(Expr::cust(crate::convert::distinct_from_excluded("sync_cursors", &["position"])))
+                .update_columns([
+                    sync_cursor::Column::Position,
+                    sync_cursor::Column::UpdatedAt,
+                ])
+                .action_and_where(Expr::cust(crate::convert::distinct_from_excluded(
+                    "sync_cursors",
+                    &["position"],
+                )))
                 .to_owned(),
             )
             .exec_without_returning(conn)
@@ -259,7 +282,10 @@ impl Store {
             if cursor.key.account != batch.account {
                 return Err(Error::invalid(
                     "cursor",
-                    format!("cursor of account {} in the batch of account {}", cursor.key.account, batch.account),
+                    format!(
+                        "cursor of account {} in the batch of account {}",
+                        cursor.key.account, batch.account
+                    ),
                 ));
             }
         }
@@ -270,8 +296,13 @@ impl Store {
             ..AccountSyncReport::default()
         };
         if batch.connectors_complete {
-            let present: Vec<ConnectorId> = batch.connectors.iter().map(|c| c.connector.clone()).collect();
-            report.connectors_removed = mark_connectors_removed(&txn, &batch.account, &present, now).await?;
+            let present: Vec<ConnectorId> = batch
+                .connectors
+                .iter()
+                .map(|c| c.connector.clone())
+                .collect();
+            report.connectors_removed =
+                mark_connectors_removed(&txn, &batch.account, &present, now).await?;
         }
         report.statuses = upsert_statuses(&txn, &batch.statuses, now).await?;
         report.jobs = upsert_jobs(&txn, &batch.jobs, now).await?;
@@ -288,7 +319,10 @@ impl Store {
             .column(sync_cursor::Column::Position)
             .filter(sync_cursor::Column::IntegrationId.eq(key.integration.0))
             .filter(sync_cursor::Column::AccountGuid.eq(key.account.as_str()))
-            .filter(sync_cursor::Column::ConnectorGuid.eq(key.connector.as_ref().map_or("", |c| c.as_str())))
+            .filter(
+                sync_cursor::Column::ConnectorGuid
+                    .eq(key.connector.as_ref().map_or("", |c| c.as_str())),
+            )
             .filter(sync_cursor::Column::Stream.eq(key.stream.as_str()))
             .into_tuple::<String>()
             .one(self.db())
@@ -301,7 +335,11 @@ impl Store {
     }
 
     /// Records the start of a sync run.
-    pub async fn start_sync_run(&self, integration: Option<IntegrationId>, at: DateTime<Utc>) -> Result<SyncRunId> {
+    pub async fn start_sync_run(
+        &self,
+        integration: Option<IntegrationId>,
+        at: DateTime<Utc>,
+    ) -> Result<SyncRunId> {
         let model = sync_run::ActiveModel {
             integration_id: Set(integration.map(|i| i.0)),
             started_at: Set(micros(at)),
@@ -322,7 +360,12 @@ impl Store {
     }
 
     /// Records the end of a sync run with its counts and errors.
-    pub async fn finish_sync_run(&self, id: SyncRunId, summary: &SyncRunSummary, at: DateTime<Utc>) -> Result<()> {
+    pub async fn finish_sync_run(
+        &self,
+        id: SyncRunId,
+        summary: &SyncRunSummary,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let errors: Vec<serde_json::Value> = summary
             .errors
             .iter()
@@ -330,14 +373,38 @@ impl Store {
             .collect();
         let result = sync_run::Entity::update_many()
             .col_expr(sync_run::Column::FinishedAt, Expr::value(micros(at)))
-            .col_expr(sync_run::Column::Outcome, Expr::value(summary.outcome.as_str()))
-            .col_expr(sync_run::Column::Accounts, Expr::value(to_i64(summary.accounts)))
-            .col_expr(sync_run::Column::AccountsFailed, Expr::value(to_i64(summary.accounts_failed)))
-            .col_expr(sync_run::Column::Connectors, Expr::value(to_i64(summary.connectors)))
-            .col_expr(sync_run::Column::JobsNew, Expr::value(to_i64(summary.jobs_new)))
-            .col_expr(sync_run::Column::AuditEventsNew, Expr::value(to_i64(summary.audit_events_new)))
-            .col_expr(sync_run::Column::Requests, Expr::value(to_i64(summary.requests)))
-            .col_expr(sync_run::Column::Errors, Expr::value(serde_json::Value::Array(errors).to_string()))
+            .col_expr(
+                sync_run::Column::Outcome,
+                Expr::value(summary.outcome.as_str()),
+            )
+            .col_expr(
+                sync_run::Column::Accounts,
+                Expr::value(to_i64(summary.accounts)),
+            )
+            .col_expr(
+                sync_run::Column::AccountsFailed,
+                Expr::value(to_i64(summary.accounts_failed)),
+            )
+            .col_expr(
+                sync_run::Column::Connectors,
+                Expr::value(to_i64(summary.connectors)),
+            )
+            .col_expr(
+                sync_run::Column::JobsNew,
+                Expr::value(to_i64(summary.jobs_new)),
+            )
+            .col_expr(
+                sync_run::Column::AuditEventsNew,
+                Expr::value(to_i64(summary.audit_events_new)),
+            )
+            .col_expr(
+                sync_run::Column::Requests,
+                Expr::value(to_i64(summary.requests)),
+            )
+            .col_expr(
+                sync_run::Column::Errors,
+                Expr::value(serde_json::Value::Array(errors).to_string()),
+            )
             .filter(sync_run::Column::Id.eq(id.0))
             .exec(self.db())
             .await?;
@@ -415,7 +482,10 @@ impl Store {
         ttl: TimeDelta,
     ) -> Result<bool> {
         let result = sync_lease::Entity::update_many()
-            .col_expr(sync_lease::Column::ExpiresAt, Expr::value(micros(now) + ttl))
+            .col_expr(
+                sync_lease::Column::ExpiresAt,
+                Expr::value(micros(now) + ttl),
+            )
             .filter(sync_lease::Column::IntegrationId.eq(integration.0))
             .filter(sync_lease::Column::Holder.eq(holder))
             .exec(self.db())
@@ -424,7 +494,11 @@ impl Store {
     }
 
     /// Gives a lease back. Returns `false` when `holder` did not hold it.
-    pub async fn release_sync_lease(&self, integration: IntegrationId, holder: &str) -> Result<bool> {
+    pub async fn release_sync_lease(
+        &self,
+        integration: IntegrationId,
+        holder: &str,
+    ) -> Result<bool> {
         let result = sync_lease::Entity::delete_many()
             .filter(sync_lease::Column::IntegrationId.eq(integration.0))
             .filter(sync_lease::Column::Holder.eq(holder))

@@ -19,7 +19,9 @@ use crate::{Store, StoreConfig};
 /// The PostgreSQL server to test against, if any.
 #[allow(clippy::disallowed_methods)] // tests choose their backend from the environment
 fn postgres_url() -> Option<String> {
-    std::env::var("KEEPIT_TEST_POSTGRES_URL").ok().filter(|url| !url.trim().is_empty())
+    std::env::var("KEEPIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
 }
 
 /// A migrated store on one backend, and how to clean it up.
@@ -44,14 +46,18 @@ fn unique_schema() -> String {
 impl TestBackend {
     pub(crate) async fn sqlite() -> TestBackend {
         TestBackend {
-            store: Store::connect_and_migrate(&StoreConfig::in_memory()).await.expect("sqlite store"),
+            store: Store::connect_and_migrate(&StoreConfig::in_memory())
+                .await
+                .expect("sqlite store"),
             postgres: None,
         }
     }
 
     pub(crate) async fn postgres(url: &str) -> TestBackend {
         let schema = unique_schema();
-        let admin = Database::connect(url).await.expect("connect to KEEPIT_TEST_POSTGRES_URL");
+        let admin = Database::connect(url)
+            .await
+            .expect("connect to KEEPIT_TEST_POSTGRES_URL");
         admin
             .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
             .await
@@ -61,7 +67,9 @@ impl TestBackend {
         config.schema = Some(schema.clone());
         config.max_connections = Some(4);
         TestBackend {
-            store: Store::connect_and_migrate(&config).await.expect("postgres store"),
+            store: Store::connect_and_migrate(&config)
+                .await
+                .expect("postgres store"),
             postgres: Some((url.to_owned(), schema)),
         }
     }

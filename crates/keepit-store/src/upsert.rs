@@ -26,7 +26,10 @@ impl std::ops::AddAssign for UpsertCounts {
 
 /// Keeps the last occurrence of each key, in first-occurrence order: Postgres refuses
 /// an `ON CONFLICT DO UPDATE` statement that touches the same row twice.
-pub(crate) fn dedup_last<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+pub(crate) fn dedup_last<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Vec<&T> {
     let mut index = std::collections::HashMap::with_capacity(items.len());
     let mut out: Vec<&T> = Vec::with_capacity(items.len());
     for item in items {

@@ -8,7 +8,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{MessagePreference, RecipientCandidate, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -60,7 +61,14 @@ fn parse_preference(text: &str) -> Result<MessagePreference> {
         "default" => MessagePreference::Default,
         "opted_in" => MessagePreference::OptedIn,
         "opted_out" => MessagePreference::OptedOut,
-        other => return Err(Error::corrupt("users", "message_preference", other, "unknown preference")),
+        other => {
+            return Err(Error::corrupt(
+                "users",
+                "message_preference",
+                other,
+                "unknown preference",
+            ));
+        }
     })
 }
 
@@ -105,7 +113,8 @@ impl TryFrom<user::Model> for UserRecord {
     fn try_from(model: user::Model) -> Result<Self> {
         Ok(UserRecord {
             id: UserId(model.id),
-            role: Role::parse(&model.role).ok_or_else(|| Error::corrupt("users", "role", &model.role, "unknown role"))?,
+            role: Role::parse(&model.role)
+                .ok_or_else(|| Error::corrupt("users", "role", &model.role, "unknown role"))?,
             message_preference: parse_preference(&model.message_preference)?,
             email: model.email,
             name: model.name,
@@ -156,12 +165,23 @@ impl Store {
     pub async fn create_user(&self, new: &NewUser, now: DateTime<Utc>) -> Result<UserRecord> {
         let email = new.email.trim().to_lowercase();
         if !email.contains('@') {
-            return Err(Error::invalid("email", format!("{email:?} is not an e-mail address")));
+            return Err(Error::invalid(
+                "email",
+                format!("{email:?} is not an e-mail address"),
+            ));
         }
         let now = micros(now);
         let txn = self.db().begin().await?;
-        if user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
-            return Err(Error::Conflict { what: "user", key: email });
+        if user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict {
+                what: "user",
+                key: email,
+            });
         }
         if new.primary_admin {
             user::Entity::update_many()
@@ -224,7 +244,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let result = user::Entity::update_many()
-            .col_expr(user::Column::MessagePreference, Expr::value(preference_str(preference)))
+            .col_expr(
+                user::Column::MessagePreference,
+                Expr::value(preference_str(preference)),
+            )
             .col_expr(user::Column::UpdatedAt, Expr::value(micros(now)))
             .filter(user::Column::Id.eq(id.0))
             .exec(self.db())
@@ -292,7 +315,10 @@ impl Store {
         };
         let now = micros(now);
         let mut record = ApiTokenRecord::from(model);
-        if record.last_used_at.is_none_or(|used| used + TimeDelta::minutes(1) <= now) {
+        if record
+            .last_used_at
+            .is_none_or(|used| used + TimeDelta::minutes(1) <= now)
+        {
             api_token::Entity::update_many()
                 .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
                 .filter(api_token::Column::Id.eq(record.id.0))

@@ -1,7 +1,7 @@
 //! The initial schema: every table of SPEC §5, its indexes and the two default alert rules.
 
-use sea_orm_migration::prelude::*;
 use sea_orm_migration::async_trait;
+use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
 /// Creates the whole schema of the first release.
@@ -92,7 +92,11 @@ fn fk(
         .take()
 }
 
-fn table(table_name: &str, columns: Vec<ColumnDef>, keys: Vec<ForeignKeyCreateStatement>) -> TableCreateStatement {
+fn table(
+    table_name: &str,
+    columns: Vec<ColumnDef>,
+    keys: Vec<ForeignKeyCreateStatement>,
+) -> TableCreateStatement {
     let mut statement = Table::create();
     statement.table(name(table_name));
     for mut column in columns {
@@ -107,7 +111,12 @@ fn table(table_name: &str, columns: Vec<ColumnDef>, keys: Vec<ForeignKeyCreateSt
 fn index(table_name: &str, columns: &[&str], unique: bool) -> IndexCreateStatement {
     let mut statement = Index::create();
     statement
-        .name(format!("{}_{}_{}", if unique { "uq" } else { "ix" }, table_name, columns.join("_")))
+        .name(format!(
+            "{}_{}_{}",
+            if unique { "uq" } else { "ix" },
+            table_name,
+            columns.join("_")
+        ))
         .table(name(table_name));
     for column in columns {
         statement.col(name(column));
@@ -189,7 +198,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 time("updated_at"),
             ],
             vec![
-                fk("keepit_accounts", "integration_id", "keepit_integrations", "id", Cascade),
+                fk(
+                    "keepit_accounts",
+                    "integration_id",
+                    "keepit_integrations",
+                    "id",
+                    Cascade,
+                ),
                 fk("keepit_accounts", "customer_id", "customers", "id", SetNull),
             ],
         ),
@@ -212,7 +227,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 time_null("removed_at"),
                 time("updated_at"),
             ],
-            vec![fk("backup_connectors", "customer_id", "customers", "id", SetNull)],
+            vec![fk(
+                "backup_connectors",
+                "customer_id",
+                "customers",
+                "id",
+                SetNull,
+            )],
         ),
         table(
             "backup_connector_status",
@@ -282,7 +303,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 time("updated_at"),
             ],
             vec![
-                fk("backup_jobs", "connector_guid", "backup_connectors", "connector_guid", Restrict),
+                fk(
+                    "backup_jobs",
+                    "connector_guid",
+                    "backup_connectors",
+                    "connector_guid",
+                    Restrict,
+                ),
                 fk("backup_jobs", "customer_id", "customers", "id", SetNull),
             ],
         ),
@@ -307,7 +334,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 text("metadata"),
                 time("first_seen_at"),
             ],
-            vec![fk("backup_audit_events", "customer_id", "customers", "id", SetNull)],
+            vec![fk(
+                "backup_audit_events",
+                "customer_id",
+                "customers",
+                "id",
+                SetNull,
+            )],
         ),
         table(
             "users",
@@ -370,8 +403,20 @@ fn tables() -> Vec<TableCreateStatement> {
                 time("updated_at"),
             ],
             vec![
-                fk("alert_rule_overrides", "rule_id", "alert_rules", "id", Cascade),
-                fk("alert_rule_overrides", "customer_id", "customers", "id", Cascade),
+                fk(
+                    "alert_rule_overrides",
+                    "rule_id",
+                    "alert_rules",
+                    "id",
+                    Cascade,
+                ),
+                fk(
+                    "alert_rule_overrides",
+                    "customer_id",
+                    "customers",
+                    "id",
+                    Cascade,
+                ),
             ],
         ),
         table(
@@ -399,7 +444,13 @@ fn tables() -> Vec<TableCreateStatement> {
             ],
             vec![
                 fk("alerts", "rule_id", "alert_rules", "id", Cascade),
-                fk("alerts", "connector_guid", "backup_connectors", "connector_guid", Cascade),
+                fk(
+                    "alerts",
+                    "connector_guid",
+                    "backup_connectors",
+                    "connector_guid",
+                    Cascade,
+                ),
                 fk("alerts", "customer_id", "customers", "id", SetNull),
                 fk("alerts", "acknowledged_by", "users", "id", SetNull),
             ],
@@ -438,9 +489,20 @@ fn tables() -> Vec<TableCreateStatement> {
         ),
         table(
             "message_recipients",
-            vec![pk(), big("message_id"), big("user_id"), time_null("read_at")],
             vec![
-                fk("message_recipients", "message_id", "messages", "id", Cascade),
+                pk(),
+                big("message_id"),
+                big("user_id"),
+                time_null("read_at"),
+            ],
+            vec![
+                fk(
+                    "message_recipients",
+                    "message_id",
+                    "messages",
+                    "id",
+                    Cascade,
+                ),
                 fk("message_recipients", "user_id", "users", "id", Cascade),
             ],
         ),
@@ -458,7 +520,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 time_null("next_attempt_at"),
                 time("created_at"),
             ],
-            vec![fk("message_deliveries", "message_id", "messages", "id", Cascade)],
+            vec![fk(
+                "message_deliveries",
+                "message_id",
+                "messages",
+                "id",
+                Cascade,
+            )],
         ),
         table(
             "sync_runs",
@@ -476,7 +544,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 big("requests"),
                 text("errors"),
             ],
-            vec![fk("sync_runs", "integration_id", "keepit_integrations", "id", SetNull)],
+            vec![fk(
+                "sync_runs",
+                "integration_id",
+                "keepit_integrations",
+                "id",
+                SetNull,
+            )],
         ),
         table(
             "sync_cursors",
@@ -489,7 +563,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 text("position"),
                 time("updated_at"),
             ],
-            vec![fk("sync_cursors", "integration_id", "keepit_integrations", "id", Cascade)],
+            vec![fk(
+                "sync_cursors",
+                "integration_id",
+                "keepit_integrations",
+                "id",
+                Cascade,
+            )],
         ),
         table(
             "sync_leases",
@@ -500,7 +580,13 @@ fn tables() -> Vec<TableCreateStatement> {
                 time("acquired_at"),
                 time("expires_at"),
             ],
-            vec![fk("sync_leases", "integration_id", "keepit_integrations", "id", Cascade)],
+            vec![fk(
+                "sync_leases",
+                "integration_id",
+                "keepit_integrations",
+                "id",
+                Cascade,
+            )],
         ),
     ]
 }
@@ -527,9 +613,21 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("backup_jobs", &["customer_id", "ended_at"], false),
         index("backup_audit_events", &["content_hash"], true),
         index("backup_audit_events", &["occurred_at"], false),
-        index("backup_audit_events", &["customer_id", "occurred_at"], false),
-        index("backup_audit_events", &["account_guid", "occurred_at"], false),
-        index("backup_audit_events", &["connector_guid", "occurred_at"], false),
+        index(
+            "backup_audit_events",
+            &["customer_id", "occurred_at"],
+            false,
+        ),
+        index(
+            "backup_audit_events",
+            &["account_guid", "occurred_at"],
+            false,
+        ),
+        index(
+            "backup_audit_events",
+            &["connector_guid", "occurred_at"],
+            false,
+        ),
         index("users", &["email"], true),
         index("api_tokens", &["token_hash"], true),
         index("api_tokens", &["user_id"], false),
@@ -545,7 +643,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("messages", &["created_at"], false),
         index("message_recipients", &["message_id", "user_id"], true),
         index("message_recipients", &["user_id", "message_id"], false),
-        index("message_deliveries", &["message_id", "channel", "target"], true),
+        index(
+            "message_deliveries",
+            &["message_id", "channel", "target"],
+            true,
+        ),
         index("message_deliveries", &["status", "next_attempt_at"], false),
         index("sync_runs", &["started_at"], false),
         index(

@@ -6,8 +6,8 @@ use keepit_domain::{ConnectorKind, FailureReason, MessagePreference, ReasonCode}
 use super::each_backend;
 use super::fixtures::{account, at, connector, connector_id};
 use crate::{
-    AlertEvent, AlertFilter, AlertObservation, AlertRuleKind, AlertRuleOverride, AlertScope, AlertState,
-    AlertThresholds, NewAlertRule, NewUser, Role, Severity,
+    AlertEvent, AlertFilter, AlertObservation, AlertRuleKind, AlertRuleOverride, AlertScope,
+    AlertState, AlertThresholds, NewAlertRule, NewUser, Role, Severity,
 };
 
 #[tokio::test]
@@ -26,14 +26,32 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
             name: "Entra only".to_owned(),
             enabled: true,
             scope: AlertScope::ConnectorKind(ConnectorKind::EntraId),
-            thresholds: AlertThresholds { min_consecutive_failures: 3, warn_after: None, ..AlertThresholds::default() },
+            thresholds: AlertThresholds {
+                min_consecutive_failures: 3,
+                warn_after: None,
+                ..AlertThresholds::default()
+            },
         };
         let created = store.create_alert_rule(&new, at(0)).await.unwrap();
         assert_eq!(created.rule, new);
-        let changed = NewAlertRule { enabled: false, ..new };
-        assert_eq!(store.update_alert_rule(created.id, &changed, at(1)).await.unwrap().rule, changed);
+        let changed = NewAlertRule {
+            enabled: false,
+            ..new
+        };
+        assert_eq!(
+            store
+                .update_alert_rule(created.id, &changed, at(1))
+                .await
+                .unwrap()
+                .rule,
+            changed
+        );
 
-        let customer = store.create_customer("Contoso", None, at(0)).await.unwrap().id;
+        let customer = store
+            .create_customer("Contoso", None, at(0))
+            .await
+            .unwrap()
+            .id;
         let mut o = AlertRuleOverride {
             rule: rules[0].id,
             customer,
@@ -47,8 +65,16 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
         store.set_alert_rule_override(&o, at(2)).await.unwrap();
         o.enabled = Some(false);
         store.set_alert_rule_override(&o, at(3)).await.unwrap();
-        assert_eq!(store.alert_rule_overrides(rules[0].id).await.unwrap(), vec![o]);
-        assert!(store.delete_alert_rule_override(rules[0].id, customer).await.unwrap());
+        assert_eq!(
+            store.alert_rule_overrides(rules[0].id).await.unwrap(),
+            vec![o]
+        );
+        assert!(
+            store
+                .delete_alert_rule_override(rules[0].id, customer)
+                .await
+                .unwrap()
+        );
         assert!(store.delete_alert_rule(created.id).await.unwrap());
         assert_eq!(store.alert_rules().await.unwrap().len(), 2);
     })

@@ -4,7 +4,12 @@ use super::each_backend;
 use super::fixtures::{account, at, integration};
 use crate::{CustomerId, CustomerSyncOutcome, KeepitAccountSighting, LinkState, Store};
 
-fn sighting(integration: crate::IntegrationId, n: u32, company: &str, seen: i64) -> KeepitAccountSighting {
+fn sighting(
+    integration: crate::IntegrationId,
+    n: u32,
+    company: &str,
+    seen: i64,
+) -> KeepitAccountSighting {
     KeepitAccountSighting {
         integration,
         account: account(n),
@@ -15,7 +20,11 @@ fn sighting(integration: crate::IntegrationId, n: u32, company: &str, seen: i64)
 }
 
 async fn psa(store: &Store, name: &str, external_id: &str) -> CustomerId {
-    store.create_customer(name, Some(external_id), at(0)).await.unwrap().id
+    store
+        .create_customer(name, Some(external_id), at(0))
+        .await
+        .unwrap()
+        .id
 }
 
 #[tokio::test]
@@ -30,11 +39,25 @@ async fn matching_exact_suffix_accents_ambiguous_none_and_manual() {
 
         let outcome = |n, name: &'static str| {
             let store = store.clone();
-            async move { store.sync_customer(&sighting(integration, n, name, 10)).await.unwrap() }
+            async move {
+                store
+                    .sync_customer(&sighting(integration, n, name, 10))
+                    .await
+                    .unwrap()
+            }
         };
-        assert_eq!(outcome(1, "Contoso").await, CustomerSyncOutcome::Linked(contoso));
-        assert_eq!(outcome(2, "Fabrikam Limited").await, CustomerSyncOutcome::Linked(fabrikam));
-        assert_eq!(outcome(3, "Societe Generale S.A.").await, CustomerSyncOutcome::Linked(societe));
+        assert_eq!(
+            outcome(1, "Contoso").await,
+            CustomerSyncOutcome::Linked(contoso)
+        );
+        assert_eq!(
+            outcome(2, "Fabrikam Limited").await,
+            CustomerSyncOutcome::Linked(fabrikam)
+        );
+        assert_eq!(
+            outcome(3, "Societe Generale S.A.").await,
+            CustomerSyncOutcome::Linked(societe)
+        );
         assert_eq!(
             outcome(4, "Tailspin Toys").await,
             CustomerSyncOutcome::Ambiguous(vec![tailspin_a, tailspin_b])
@@ -48,19 +71,34 @@ async fn matching_exact_suffix_accents_ambiguous_none_and_manual() {
 
         // A re-sync keeps every link and creates nothing.
         let before = store.customers().await.unwrap().len();
-        assert_eq!(outcome(1, "Contoso").await, CustomerSyncOutcome::AlreadyLinked(contoso));
-        assert_eq!(outcome(5, "Wingtip Partners").await, CustomerSyncOutcome::AlreadyLinked(created));
+        assert_eq!(
+            outcome(1, "Contoso").await,
+            CustomerSyncOutcome::AlreadyLinked(contoso)
+        );
+        assert_eq!(
+            outcome(5, "Wingtip Partners").await,
+            CustomerSyncOutcome::AlreadyLinked(created)
+        );
         assert_eq!(store.customers().await.unwrap().len(), before);
 
         // The ambiguous account waits for a person; a manual link then survives syncs,
         // even when the Keepit name would now match another customer.
-        let waiting = store.keepit_accounts(Some(LinkState::Ambiguous)).await.unwrap();
+        let waiting = store
+            .keepit_accounts(Some(LinkState::Ambiguous))
+            .await
+            .unwrap();
         assert_eq!(waiting.len(), 1);
         assert_eq!(waiting[0].account, account(4));
         assert_eq!(waiting[0].customer, None);
-        store.link_customer_manually(&account(4), tailspin_b, at(20)).await.unwrap();
+        store
+            .link_customer_manually(&account(4), tailspin_b, at(20))
+            .await
+            .unwrap();
         assert_eq!(
-            store.sync_customer(&sighting(integration, 4, "Contoso", 30)).await.unwrap(),
+            store
+                .sync_customer(&sighting(integration, 4, "Contoso", 30))
+                .await
+                .unwrap(),
             CustomerSyncOutcome::KeptManual(tailspin_b)
         );
         let linked = store.keepit_account(&account(4)).await.unwrap().unwrap();
@@ -68,8 +106,14 @@ async fn matching_exact_suffix_accents_ambiguous_none_and_manual() {
         assert_eq!(linked.link, LinkState::Manual);
         assert_eq!(linked.company_name, "Contoso");
 
-        let missing = store.link_customer_manually(&account(9), contoso, at(40)).await.unwrap_err();
-        assert!(matches!(missing, crate::Error::NotFound { .. }), "{missing:?}");
+        let missing = store
+            .link_customer_manually(&account(9), contoso, at(40))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, crate::Error::NotFound { .. }),
+            "{missing:?}"
+        );
     })
     .await;
 }
@@ -78,8 +122,10 @@ async fn matching_exact_suffix_accents_ambiguous_none_and_manual() {
 async fn a_manual_link_moves_the_accounts_connectors_and_jobs() {
     each_backend(|store| async move {
         let integration = integration(&store).await;
-        let CustomerSyncOutcome::Created(first) =
-            store.sync_customer(&sighting(integration, 1, "Northwind", 0)).await.unwrap()
+        let CustomerSyncOutcome::Created(first) = store
+            .sync_customer(&sighting(integration, 1, "Northwind", 0))
+            .await
+            .unwrap()
         else {
             panic!("created");
         };
@@ -88,14 +134,33 @@ async fn a_manual_link_moves_the_accounts_connectors_and_jobs() {
             .await
             .unwrap();
         store
-            .upsert_jobs(&[super::fixtures::job(1, 1, 100, keepit_domain::JobStatus::Successful)], at(0))
+            .upsert_jobs(
+                &[super::fixtures::job(
+                    1,
+                    1,
+                    100,
+                    keepit_domain::JobStatus::Successful,
+                )],
+                at(0),
+            )
             .await
             .unwrap();
         let other = psa(&store, "Northwind Traders", "n-1").await;
-        store.link_customer_manually(&account(1), other, at(5)).await.unwrap();
-        let connector = store.connector(&super::fixtures::connector_id(1)).await.unwrap().unwrap();
+        store
+            .link_customer_manually(&account(1), other, at(5))
+            .await
+            .unwrap();
+        let connector = store
+            .connector(&super::fixtures::connector_id(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(connector.customer, Some(other));
-        let job = store.job(&super::fixtures::job_id(1)).await.unwrap().unwrap();
+        let job = store
+            .job(&super::fixtures::job_id(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(job.customer, Some(other));
         assert_eq!(job.customer_name.as_deref(), Some("Northwind Traders"));
         assert_ne!(first, other);

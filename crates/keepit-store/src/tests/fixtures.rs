@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use keepit_domain::{
-    AccountId, AuditCategory, BackupStatistics, ConnectorId, ConnectorKind, FailureReason, Health, JobId,
-    JobStatistics, JobStatus, JobType, ReasonCode, Volume,
+    AccountId, AuditCategory, BackupStatistics, ConnectorId, ConnectorKind, FailureReason, Health,
+    JobId, JobStatistics, JobStatus, JobType, ReasonCode, Volume,
 };
 
 use crate::{
-    AuditEventRecord, ConnectorRecord, ConnectorStatusRecord, IntegrationId, JobRecord, KeepitCredentials,
-    NewIntegration, Store, secrets::MasterKey,
+    AuditEventRecord, ConnectorRecord, ConnectorStatusRecord, IntegrationId, JobRecord,
+    KeepitCredentials, NewIntegration, Store, secrets::MasterKey,
 };
 
 /// 2026-01-01T00:00:00Z plus `seconds`.
@@ -73,18 +73,24 @@ pub(crate) fn job(n: u32, connector_n: u32, started: i64, status: JobStatus) -> 
         dispatched: None,
         started: Some(at(started)),
         succeeded: (status == JobStatus::Successful).then_some(ended).flatten(),
-        failed: (status == JobStatus::Unsuccessful).then_some(ended).flatten(),
+        failed: (status == JobStatus::Unsuccessful)
+            .then_some(ended)
+            .flatten(),
         cancelled: None,
         progress: Some(1.0),
         snapshot_at: None,
         statistics: Some(JobStatistics::Backup(BackupStatistics {
-            added: Volume { count: 10, bytes: 1_000 },
+            added: Volume {
+                count: 10,
+                bytes: 1_000,
+            },
             removed: Volume::default(),
             skipped: Volume { count: 1, bytes: 5 },
         })),
         failure_reason: (status == JobStatus::Unsuccessful)
             .then_some(FailureReason::Known(ReasonCode::AuthenticationFailed)),
-        failure_summary: (status == JobStatus::Unsuccessful).then(|| "Authentication failed".to_owned()),
+        failure_summary: (status == JobStatus::Unsuccessful)
+            .then(|| "Authentication failed".to_owned()),
         description: Some(format!("[backup][bl][auto][o365-admin]{{job {n}}}")),
     }
 }

@@ -1,7 +1,7 @@
 //! Connecting, migrating, configuration and credentials at rest.
 
-use secrecy::ExposeSecret;
 use sea_orm::ConnectionTrait;
+use secrecy::ExposeSecret;
 
 use super::each_backend;
 use super::fixtures::{at, integration_with_key};
@@ -52,11 +52,16 @@ async fn default_url_creates_a_sqlite_file_in_wal_mode() {
     let path = dir.join("keepit-watch.db");
     let _ = std::fs::remove_file(&path);
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = Store::connect_and_migrate(&StoreConfig::new(url)).await.unwrap();
+    let store = Store::connect_and_migrate(&StoreConfig::new(url))
+        .await
+        .unwrap();
     assert!(path.exists());
     let row = store
         .db()
-        .query_one_raw(sea_orm::Statement::from_string(store.db_backend(), "PRAGMA journal_mode"))
+        .query_one_raw(sea_orm::Statement::from_string(
+            store.db_backend(),
+            "PRAGMA journal_mode",
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -64,7 +69,10 @@ async fn default_url_creates_a_sqlite_file_in_wal_mode() {
     assert_eq!(mode, "wal");
     store.close().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(StoreConfig::default().database_url, "sqlite://keepit-watch.db?mode=rwc");
+    assert_eq!(
+        StoreConfig::default().database_url,
+        "sqlite://keepit-watch.db?mode=rwc"
+    );
 }
 
 #[tokio::test]
@@ -72,15 +80,23 @@ async fn passwords_never_appear_in_config_debug_or_errors() {
     let mut config = StoreConfig::new("postgres://keepit:s3cret@127.0.0.1:1/none?password=other");
     config.connect_timeout = std::time::Duration::from_millis(300);
     let debug = format!("{config:?}");
-    assert!(!debug.contains("s3cret") && !debug.contains("other"), "{debug}");
+    assert!(
+        !debug.contains("s3cret") && !debug.contains("other"),
+        "{debug}"
+    );
     assert!(debug.contains("keepit:***@127.0.0.1"), "{debug}");
     let error = Store::connect(&config).await.unwrap_err();
     let text = format!("{error} {error:?}");
     assert!(!text.contains("s3cret"), "{text}");
     assert!(matches!(error, Error::Connect { .. }));
 
-    let error = Store::connect(&StoreConfig::new("mysql://u:pw@host/db")).await.unwrap_err();
-    assert_eq!(error.to_string(), "invalid database url mysql://u:***@host/db: expected a sqlite: or postgres:// url");
+    let error = Store::connect(&StoreConfig::new("mysql://u:pw@host/db"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid database url mysql://u:***@host/db: expected a sqlite: or postgres:// url"
+    );
 }
 
 #[tokio::test]
@@ -90,7 +106,10 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
         let id = integration_with_key(&store, &key).await;
         let credentials = store.integration_credentials(id, &key).await.unwrap();
         assert_eq!(credentials.username.as_deref(), Some("msp@example.com"));
-        assert_eq!(credentials.password.as_ref().unwrap().expose_secret(), "hunter2");
+        assert_eq!(
+            credentials.password.as_ref().unwrap().expose_secret(),
+            "hunter2"
+        );
         assert!(!format!("{credentials:?}").contains("hunter2"));
 
         // Stored sealed, never in plaintext.
@@ -107,8 +126,14 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
             .unwrap();
         assert!(stored.starts_with("kw1:") && !stored.contains("hunter2"));
 
-        let wrong = store.integration_credentials(id, &MasterKey::from_bytes([2; 32])).await.unwrap_err();
-        assert!(matches!(wrong, Error::Secret(SecretError::WrongKey { .. })), "{wrong:?}");
+        let wrong = store
+            .integration_credentials(id, &MasterKey::from_bytes([2; 32]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(wrong, Error::Secret(SecretError::WrongKey { .. })),
+            "{wrong:?}"
+        );
 
         let mut tampered = stored.clone().into_bytes();
         let last = tampered.len() - 5;
@@ -122,7 +147,10 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
             .await
             .unwrap();
         let error = store.integration_credentials(id, &key).await.unwrap_err();
-        assert!(matches!(error, Error::Secret(SecretError::Tampered)), "{error:?}");
+        assert!(
+            matches!(error, Error::Secret(SecretError::Tampered)),
+            "{error:?}"
+        );
 
         // Replacing the credentials seals them again.
         let replacement = KeepitCredentials {
@@ -130,12 +158,21 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
             api_token_password: Some("token-pass".to_owned().into()),
             ..KeepitCredentials::default()
         };
-        store.set_integration_credentials(id, &replacement, &key, at(5)).await.unwrap();
+        store
+            .set_integration_credentials(id, &replacement, &key, at(5))
+            .await
+            .unwrap();
         let read = store.integration_credentials(id, &key).await.unwrap();
-        assert_eq!(read.api_token_password.unwrap().expose_secret(), "token-pass");
+        assert_eq!(
+            read.api_token_password.unwrap().expose_secret(),
+            "token-pass"
+        );
         assert!(read.username.is_none());
 
-        store.set_integration_enabled(id, false, at(6)).await.unwrap();
+        store
+            .set_integration_enabled(id, false, at(6))
+            .await
+            .unwrap();
         store.mark_integration_synced(id, at(7)).await.unwrap();
         let record = store.integration(id).await.unwrap();
         assert!(!record.enabled);
