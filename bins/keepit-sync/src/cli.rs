@@ -1,0 +1,235 @@
+//! The command line of `keepit-sync`, as SPEC'd: subcommands, flags and their environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Sync an MSP's Keepit account tree into keepit-watch's database, and report on it.
+#[derive(Debug, Parser)]
+#[command(name = "keepit-sync", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// How results are printed on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub(crate) output: OutputFormat,
+
+    /// How logs are written on stderr (filter them with RUST_LOG, for example RUST_LOG=keepit=debug).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run one sync pass over every enabled integration, or over the one given by the Keepit flags.
+    Run(RunArgs),
+    /// Sync again and again at a fixed interval until stopped (SIGTERM or Ctrl-C finish the account in hand first).
+    Daemon(DaemonArgs),
+    /// Check Keepit credentials: print the parent account and how many customer accounts it sees.
+    TestConnection(KeepitArgs),
+    /// Start a generated fake Keepit fleet in this process, sync it into a local database and show what an MSP would see.
+    Demo(DemoArgs),
+    /// Manage the MSP's own customer list.
+    Customers {
+        #[command(subcommand)]
+        command: CustomersCommand,
+    },
+    /// Show what is stale or failing now: every open alert, grouped by customer.
+    Status(DatabaseArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CustomersCommand {
+    /// Import existing customers from a CSV file with the columns name and external_id, so Keepit accounts match them by name.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DatabaseArgs {
+    /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://keepit-watch.db?mode=rwc", hide_env_values = true)]
+    pub(crate) database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeepitArgs {
+    /// Keepit data-centre prefix of your Keepit address, for example us-dc for https://us-dc.keepit.com.
+    #[arg(long, env = "KEEPIT_REGION")]
+    pub(crate) region: Option<String>,
+
+    /// Full Keepit base URL; overrides --region (for proxies and tests).
+    #[arg(long, env = "KEEPIT_BASE_URL")]
+    pub(crate) base_url: Option<String>,
+
+    /// The MSP's parent account GUID (the value after /users/ in the Keepit address).
+    #[arg(long, env = "KEEPIT_ACCOUNT_GUID")]
+    pub(crate) account_guid: Option<String>,
+
+    /// Keepit login (usually an e-mail address).
+    #[arg(long, env = "KEEPIT_USERNAME")]
+    pub(crate) username: Option<String>,
+
+    /// Keepit password. Prefer --password-file or the environment: command lines are visible to other users.
+    #[arg(long, env = "KEEPIT_PASSWORD", hide_env_values = true, conflicts_with = "password_file")]
+    pub(crate) password: Option<String>,
+
+    /// Read the Keepit password from this file (its first line).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) password_file: Option<PathBuf>,
+
+    /// Login of a Keepit API token; with --api-token-password it takes priority over username and password.
+    #[arg(long, env = "KEEPIT_API_TOKEN_LOGIN", hide_env_values = true)]
+    pub(crate) api_token_login: Option<String>,
+
+    /// Password of a Keepit API token.
+    #[arg(long, env = "KEEPIT_API_TOKEN_PASSWORD", hide_env_values = true)]
+    pub(crate) api_token_password: Option<String>,
+
+    /// Most Keepit requests in flight at once.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) concurrency: u16,
+}
+
+impl KeepitArgs {
+    /// Whether any Keepit connection flag was given (an ad-hoc integration).
+    pub(crate) fn any_given(&self) -> bool {
+        self.region.is_some()
+            || self.base_url.is_some()
+            || self.account_guid.is_some()
+            || self.username.is_some()
+            || self.api_token_login.is_some()
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+    #[command(flatten)]
+    pub(crate) keepit: KeepitArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DaemonArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+    #[command(flatten)]
+    pub(crate) keepit: KeepitArgs,
+    /// Time between the starts of two passes, such as 15m, 1h or 90s.
+    #[arg(long, default_value = "15m", value_parser = parse_interval)]
+    pub(crate) interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Database URL for the demo data.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://keepit-watch-demo.db?mode=rwc", hide_env_values = true)]
+    pub(crate) database_url: String,
+    /// Number of customer accounts in the generated fleet.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub(crate) accounts: u32,
+    /// Seed of the generated fleet: the same seed gives the same fleet.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The CSV file (header row: name,external_id).
+    pub(crate) csv: PathBuf,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Aligned text for people.
+    Table,
+    /// One JSON object for programs.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses `15m`, `1h`, `90s`, `2h30m` or a bare number of seconds.
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return check_interval(Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("{text:?} is not an interval; use a number with s, m, h or d, such as 15m")),
+        };
+        let value: u64 = number.parse().map_err(|_| format!("{text:?} is not an interval; a number must come before each unit"))?;
+        total = total.saturating_add(value.saturating_mul(unit));
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(format!("{text:?} is not an interval; the last number has no unit"));
+    }
+    check_interval(Duration::from_secs(total))
+}
+
+fn check_interval(interval: Duration) -> Result<Duration, String> {
+    if interval < Duration::from_secs(10) {
+        return Err("the interval must be at least 10s".into());
+    }
+    Ok(interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_interval("2h30m"), Ok(Duration::from_secs(9000)));
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_interval("5s").is_err());
+        assert!(parse_interval("fast").is_err());
+        assert!(parse_interval("15").is_ok());
+        assert!(parse_interval("10x").is_err());
+        assert!(parse_interval("m").is_err());
+    }
+
+    #[test]
+    fn run_help_names_every_flag_and_variable() {
+        let help = Cli::command().find_subcommand_mut("run").unwrap().render_long_help().to_string();
+        for needle in [
+            "--database-url", "--region", "--base-url", "--account-guid", "--username", "--password", "--password-file",
+            "--api-token-login", "--api-token-password", "--output", "--log-format", "DATABASE_URL", "KEEPIT_REGION",
+            "KEEPIT_BASE_URL", "KEEPIT_ACCOUNT_GUID", "KEEPIT_USERNAME", "KEEPIT_PASSWORD", "KEEPIT_API_TOKEN_LOGIN",
+            "KEEPIT_API_TOKEN_PASSWORD",
+        ] {
+            assert!(help.contains(needle), "run --help lacks {needle}");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Entity of the `keepit_integrations` table: a Keepit parent connection with its encrypted credentials.
+
+use sea_orm::entity::prelude::*;
+
+/// A Keepit parent connection with its encrypted credentials.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "keepit_integrations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    pub parent_account_guid: String,
+    pub credentials: String,
+    pub enabled: bool,
+    pub last_sync_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM; joins are written as queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

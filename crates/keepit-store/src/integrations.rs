@@ -1,0 +1,305 @@
+//! Keepit integrations (parent-account connections) and their encrypted credentials.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use keepit_domain::AccountId;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::convert::{account_id, micros};
+use crate::entity::integration;
+use crate::error::{Error, Result};
+use crate::ids::IntegrationId;
+use crate::secrets::{MasterKey, SecretError};
+use crate::store::Store;
+
+/// Credentials of a Keepit integration, in plaintext, as secrets.
+///
+/// When both API-token halves are set they take priority over username and password
+/// (the client decides; the store keeps all four). `Debug` never prints the secrets.
+#[derive(Clone, Default)]
+pub struct KeepitCredentials {
+    /// Keepit login of an administrator.
+    pub username: Option<String>,
+    /// That administrator's password.
+    pub password: Option<SecretString>,
+    /// Login half of a Keepit API token.
+    pub api_token_login: Option<String>,
+    /// Password half of a Keepit API token.
+    pub api_token_password: Option<SecretString>,
+}
+
+impl fmt::Debug for KeepitCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |secret: &Option<SecretString>| secret.as_ref().map(|_| "***");
+        f.debug_struct("KeepitCredentials")
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("api_token_login", &self.api_token_login)
+            .field("api_token_password", &hidden(&self.api_token_password))
+            .finish()
+    }
+}
+
+impl KeepitCredentials {
+    fn to_json(&self) -> SecretString {
+        let value = serde_json::json!({
+            "username": self.username,
+            "password": self.password.as_ref().map(|s| s.expose_secret()),
+            "api_token_login": self.api_token_login,
+            "api_token_password": self.api_token_password.as_ref().map(|s| s.expose_secret()),
+        });
+        SecretString::from(value.to_string())
+    }
+
+    fn from_json(bytes: &[u8]) -> Result<KeepitCredentials, SecretError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|_| SecretError::Payload("not a json document".to_owned()))?;
+        let field = |name: &str| -> Result<Option<String>, SecretError> {
+            match value.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+                Some(_) => Err(SecretError::Payload(format!("field {name} is not text"))),
+            }
+        };
+        Ok(KeepitCredentials {
+            username: field("username")?,
+            password: field("password")?.map(SecretString::from),
+            api_token_login: field("api_token_login")?,
+            api_token_password: field("api_token_password")?.map(SecretString::from),
+        })
+    }
+}
+
+/// Everything needed to create an integration.
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    /// A name for people ("Keepit EU").
+    pub name: String,
+    /// Keepit region (`us-dc`, `dk-co`, ...), when no base URL is given.
+    pub region: Option<String>,
+    /// Full base URL override (tests, proxies).
+    pub base_url: Option<String>,
+    /// The MSP's parent account.
+    pub parent_account: AccountId,
+    /// The credentials, encrypted before they are stored.
+    pub credentials: KeepitCredentials,
+    /// Whether syncs include this integration.
+    pub enabled: bool,
+}
+
+/// A stored integration, without its credentials (see [`Store::integration_credentials`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationRecord {
+    /// Row id.
+    pub id: IntegrationId,
+    /// Name for people.
+    pub name: String,
+    /// Keepit region.
+    pub region: Option<String>,
+    /// Base URL override.
+    pub base_url: Option<String>,
+    /// The MSP's parent account.
+    pub parent_account: AccountId,
+    /// Whether syncs include it.
+    pub enabled: bool,
+    /// When the last sync of it finished.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<integration::Model> for IntegrationRecord {
+    type Error = Error;
+    fn try_from(model: integration::Model) -> Result<Self> {
+        Ok(IntegrationRecord {
+            id: IntegrationId(model.id),
+            parent_account: account_id(
+                "keepit_integrations",
+                "parent_account_guid",
+                &model.parent_account_guid,
+            )?,
+            name: model.name,
+            region: model.region,
+            base_url: model.base_url,
+            enabled: model.enabled,
+            last_sync_at: model.last_sync_at,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        })
+    }
+}
+
+fn associated_data(id: IntegrationId) -> Vec<u8> {
+    format!("keepit_integrations:{}", id.0).into_bytes()
+}
+
+impl Store {
+    /// Creates an integration; its credentials are encrypted with `key`, bound to the new id.
+    ///
+    /// Fails with [`Error::Conflict`] when the parent account already has an integration.
+    pub async fn create_integration(
+        &self,
+        new: &NewIntegration,
+        key: &MasterKey,
+        now: DateTime<Utc>,
+    ) -> Result<IntegrationRecord> {
+        let now = micros(now);
+        if self
+            .integration_by_parent(&new.parent_account)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict {
+                what: "integration for parent account",
+                key: new.parent_account.to_string(),
+            });
+        }
+        let txn = sea_orm::TransactionTrait::begin(self.db()).await?;
+        // The id is the associated data, so the row is created first and sealed after.
+        let inserted = integration::ActiveModel {
+            name: Set(new.name.clone()),
+            region: Set(new.region.clone()),
+            base_url: Set(new.base_url.clone()),
+            parent_account_guid: Set(new.parent_account.to_string()),
+            credentials: Set(String::new()),
+            enabled: Set(new.enabled),
+            last_sync_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let id = IntegrationId(inserted.id);
+        let sealed = key.encrypt(
+            new.credentials.to_json().expose_secret().as_bytes(),
+            &associated_data(id),
+        )?;
+        let mut active: integration::ActiveModel = inserted.into();
+        active.credentials = Set(sealed);
+        let model = active.update(&txn).await?;
+        txn.commit().await?;
+        model.try_into()
+    }
+
+    /// One integration.
+    pub async fn integration(&self, id: IntegrationId) -> Result<IntegrationRecord> {
+        integration::Entity::find_by_id(id.0)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| Error::not_found("integration", id))?
+            .try_into()
+    }
+
+    /// The integration of a parent account, if there is one.
+    pub async fn integration_by_parent(
+        &self,
+        parent: &AccountId,
+    ) -> Result<Option<IntegrationRecord>> {
+        integration::Entity::find()
+            .filter(integration::Column::ParentAccountGuid.eq(parent.as_str()))
+            .one(self.db())
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    /// All integrations, oldest first.
+    pub async fn integrations(&self) -> Result<Vec<IntegrationRecord>> {
+        integration::Entity::find()
+            .order_by_asc(integration::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Decrypts the credentials of an integration.
+    ///
+    /// A different key gives [`SecretError::WrongKey`]; an altered value gives
+    /// [`SecretError::Tampered`]; never garbage.
+    pub async fn integration_credentials(
+        &self,
+        id: IntegrationId,
+        key: &MasterKey,
+    ) -> Result<KeepitCredentials> {
+        let model = integration::Entity::find_by_id(id.0)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| Error::not_found("integration", id))?;
+        let plaintext =
+            secrecy::SecretSlice::from(key.decrypt(&model.credentials, &associated_data(id))?);
+        Ok(KeepitCredentials::from_json(plaintext.expose_secret())?)
+    }
+
+    /// Replaces the credentials of an integration.
+    pub async fn set_integration_credentials(
+        &self,
+        id: IntegrationId,
+        credentials: &KeepitCredentials,
+        key: &MasterKey,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let sealed = key.encrypt(
+            credentials.to_json().expose_secret().as_bytes(),
+            &associated_data(id),
+        )?;
+        self.update_integration(id, |active| {
+            active.credentials = Set(sealed);
+            active.updated_at = Set(micros(now));
+        })
+        .await
+    }
+
+    /// Enables or disables an integration.
+    pub async fn set_integration_enabled(
+        &self,
+        id: IntegrationId,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.update_integration(id, |active| {
+            active.enabled = Set(enabled);
+            active.updated_at = Set(micros(now));
+        })
+        .await
+    }
+
+    /// Records when a sync of the integration finished.
+    pub async fn mark_integration_synced(
+        &self,
+        id: IntegrationId,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.update_integration(id, |active| active.last_sync_at = Set(Some(micros(at))))
+            .await
+    }
+
+    async fn update_integration(
+        &self,
+        id: IntegrationId,
+        change: impl FnOnce(&mut integration::ActiveModel),
+    ) -> Result<()> {
+        let mut active = integration::ActiveModel {
+            id: Set(id.0),
+            ..Default::default()
+        };
+        change(&mut active);
+        let result = integration::Entity::update_many()
+            .set(active)
+            .filter(integration::Column::Id.eq(id.0))
+            .exec(self.db())
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(Error::not_found("integration", id));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,575 @@
+//! Jobs: the batched upsert and the Job Monitor query.
+//!
+//! The Job Monitor lists jobs newest first by `(sort_time desc, id desc)`, where
+//! `sort_time` is the first of started, requested start and scheduled time that Keepit
+//! gave (stored as a column so it can be indexed), and pages with a [`JobCursor`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use keepit_domain::{
+    AccountId, BackupStatistics, ConnectorId, FailureReason, JobId, JobStatistics, JobStatus,
+    JobType, RestoreStatistics, Volume,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::convert::{
+    account_id, connector_id, distinct_from_excluded, job_id, micros, opt_micros,
+    rows_per_statement, to_i64, to_u64,
+};
+use crate::cursor::JobCursor;
+use crate::customers::customers_of_accounts;
+use crate::entity::{connector, customer, job};
+use crate::error::{Error, Result};
+use crate::ids::CustomerId;
+use crate::store::Store;
+use crate::upsert::{UpsertCounts, dedup_last};
+
+/// A job as the sync read it from Keepit, with its decided status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// The job.
+    pub job: JobId,
+    /// The connector it ran for.
+    pub connector: ConnectorId,
+    /// The account of that connector.
+    pub account: AccountId,
+    /// Backup, restore, ...
+    pub job_type: JobType,
+    /// The status decided by `keepit_domain::decide_status`.
+    pub status: JobStatus,
+    /// Whether Keepit says it is running.
+    pub active: bool,
+    /// When it was scheduled.
+    pub scheduled: Option<DateTime<Utc>>,
+    /// Requested start.
+    pub start: Option<DateTime<Utc>>,
+    /// Handed to a worker.
+    pub dispatched: Option<DateTime<Utc>>,
+    /// Execution began.
+    pub started: Option<DateTime<Utc>>,
+    /// End, if it succeeded.
+    pub succeeded: Option<DateTime<Utc>>,
+    /// End, if it failed.
+    pub failed: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled: Option<DateTime<Utc>>,
+    /// Progress from 0.0 to 1.0.
+    pub progress: Option<f64>,
+    /// The snapshot it used or produced.
+    pub snapshot_at: Option<DateTime<Utc>>,
+    /// Item counts and sizes.
+    pub statistics: Option<JobStatistics>,
+    /// Why it failed, mapped onto the catalogue.
+    pub failure_reason: Option<FailureReason>,
+    /// Keepit's own failure summary text.
+    pub failure_summary: Option<String>,
+    /// Keepit's job description.
+    pub description: Option<String>,
+}
+
+impl JobRecord {
+    /// The time the Job Monitor sorts by: started, else requested start, else scheduled,
+    /// else the end; `fallback` when Keepit gave none of them.
+    pub fn sort_time(&self, fallback: DateTime<Utc>) -> DateTime<Utc> {
+        self.started
+            .or(self.start)
+            .or(self.scheduled)
+            .or(self.ended_at())
+            .unwrap_or(fallback)
+    }
+
+    /// When it ended (succeeded, failed or was cancelled), if it did.
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        [self.cancelled, self.failed, self.succeeded]
+            .into_iter()
+            .flatten()
+            .max()
+    }
+}
+
+/// A stored job with the names the Job Monitor shows next to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJob {
+    /// Row id (part of the pagination cursor).
+    pub id: i64,
+    /// What Keepit said about it last.
+    pub record: JobRecord,
+    /// The customer of its account.
+    pub customer: Option<CustomerId>,
+    /// That customer's name.
+    pub customer_name: Option<String>,
+    /// Its connector's name.
+    pub connector_name: Option<String>,
+    /// The stored sort time.
+    pub sort_time: DateTime<Utc>,
+    /// First sync that saw it.
+    pub first_seen_at: DateTime<Utc>,
+    /// When its stored content last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn volume(count: Option<i64>, bytes: Option<i64>) -> Volume {
+    Volume {
+        count: count.map_or(0, to_u64),
+        bytes: bytes.map_or(0, to_u64),
+    }
+}
+
+impl TryFrom<job::Model> for StoredJob {
+    type Error = Error;
+    fn try_from(model: job::Model) -> Result<Self> {
+        let table = "backup_jobs";
+        let statistics = match model.stats_kind.as_deref() {
+            None => None,
+            Some("backup") => Some(JobStatistics::Backup(BackupStatistics {
+                added: volume(model.added_count, model.added_bytes),
+                removed: volume(model.removed_count, model.removed_bytes),
+                skipped: volume(model.skipped_count, model.skipped_bytes),
+            })),
+            Some("restore") => Some(JobStatistics::Restore(RestoreStatistics {
+                restored: volume(model.restored_count, model.restored_bytes),
+                overwritten: volume(model.overwritten_count, model.overwritten_bytes),
+                skipped: volume(model.skipped_count, model.skipped_bytes),
+            })),
+            Some(other) => {
+                return Err(Error::corrupt(
+                    table,
+                    "stats_kind",
+                    other,
+                    "unknown statistics kind",
+                ));
+            }
+        };
+        Ok(StoredJob {
+            id: model.id,
+            record: JobRecord {
+                job: job_id(table, "job_guid", &model.job_guid)?,
+                connector: connector_id(table, "connector_guid", &model.connector_guid)?,
+                account: account_id(table, "account_guid", &model.account_guid)?,
+                job_type: JobType::from_wire(&model.job_type),
+                status: JobStatus::parse(&model.status)
+                    .map_err(|e| Error::corrupt(table, "status", &model.status, e))?,
+                active: model.active,
+                scheduled: model.scheduled_at,
+                start: model.start_at,
+                dispatched: model.dispatched_at,
+                started: model.started_at,
+                succeeded: model.succeeded_at,
+                failed: model.failed_at,
+                cancelled: model.cancelled_at,
+                progress: model.progress,
+                snapshot_at: model.snapshot_at,
+                statistics,
+                failure_reason: model.failure_reason_code.as_deref().map(|code| {
+                    FailureReason::from_stored(code, model.failure_reason_raw.as_deref())
+                }),
+                failure_summary: model.failure_summary,
+                description: model.description,
+            },
+            customer: model.customer_id.map(CustomerId),
+            customer_name: None,
+            connector_name: None,
+            sort_time: model.sort_time,
+            first_seen_at: model.first_seen_at,
+            updated_at: model.updated_at,
+        })
+    }
+}
+
+/// Every column an upsert may change, in the order of [`job_model`]'s values.
+const CONTENT_COLUMNS: &[&str] = &[
+    "connector_guid",
+    "account_guid",
+    "customer_id",
+    "job_type",
+    "status",
+    "active",
+    "scheduled_at",
+    "start_at",
+    "dispatched_at",
+    "started_at",
+    "succeeded_at",
+    "failed_at",
+    "cancelled_at",
+    "ended_at",
+    "sort_time",
+    "progress",
+    "snapshot_at",
+    "stats_kind",
+    "added_count",
+    "added_bytes",
+    "removed_count",
+    "removed_bytes",
+    "skipped_count",
+    "skipped_bytes",
+    "restored_count",
+    "restored_bytes",
+    "overwritten_count",
+    "overwritten_bytes",
+    "failure_reason_code",
+    "failure_reason_raw",
+    "failure_summary",
+    "description",
+];
+
+fn job_model(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> job::ActiveModel {
+    let (stats_kind, added, removed, skipped, restored, overwritten) = match record.statistics {
+        None => (None, None, None, None, None, None),
+        Some(JobStatistics::Backup(stats)) => (
+            Some("backup"),
+            Some(stats.added),
+            Some(stats.removed),
+            Some(stats.skipped),
+            None,
+            None,
+        ),
+        Some(JobStatistics::Restore(stats)) => (
+            Some("restore"),
+            None,
+            None,
+            Some(stats.skipped),
+            Some(stats.restored),
+            Some(stats.overwritten),
+        ),
+    };
+    let count = |volume: Option<Volume>| volume.map(|v| to_i64(v.count));
+    let bytes = |volume: Option<Volume>| volume.map(|v| to_i64(v.bytes));
+    job::ActiveModel {
+        job_guid: Set(record.job.to_string()),
+        connector_guid: Set(record.connector.to_string()),
+        account_guid: Set(record.account.to_string()),
+        customer_id: Set(customer),
+        job_type: Set(record.job_type.as_str().to_owned()),
+        status: Set(record.status.as_str().to_owned()),
+        active: Set(record.active),
+        scheduled_at: Set(opt_micros(record.scheduled)),
+        start_at: Set(opt_micros(record.start)),
+        dispatched_at: Set(opt_micros(record.dispatched)),
+        started_at: Set(opt_micros(record.started)),
+        succeeded_at: Set(opt_micros(record.succeeded)),
+        failed_at: Set(opt_micros(record.failed)),
+        cancelled_at: Set(opt_micros(record.cancelled)),
+        ended_at: Set(opt_micros(record.ended_at())),
+        sort_time: Set(micros(record.sort_time(now))),
+        progress: Set(record.progress),
+        snapshot_at: Set(opt_micros(record.snapshot_at)),
+        stats_kind: Set(stats_kind.map(str::to_owned)),
+        added_count: Set(count(added)),
+        added_bytes: Set(bytes(added)),
+        removed_count: Set(count(removed)),
+        removed_bytes: Set(bytes(removed)),
+        skipped_count: Set(count(skipped)),
+        skipped_bytes: Set(bytes(skipped)),
+        restored_count: Set(count(restored)),
+        restored_bytes: Set(bytes(restored)),
+        overwritten_count: Set(count(overwritten)),
+        overwritten_bytes: Set(bytes(overwritten)),
+        failure_reason_code: Set(record.failure_reason.as_ref().map(|r| r.code().to_owned())),
+        failure_reason_raw: Set(record
+            .failure_reason
+            .as_ref()
+            .and_then(|r| r.raw())
+            .map(str::to_owned)),
+        failure_summary: Set(record.failure_summary.clone()),
+        description: Set(record.description.clone()),
+        first_seen_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Inserts new jobs and rewrites only those whose content differs from the stored row
+/// (`ON CONFLICT DO UPDATE ... WHERE <some column IS DISTINCT FROM the new value>`).
+pub(crate) async fn upsert_jobs<C: ConnectionTrait>(
+    conn: &C,
+    records: &[JobRecord],
+    now: DateTime<Utc>,
+) -> Result<UpsertCounts> {
+    let now = micros(now);
+    let records = dedup_last(records, |record| record.job.clone());
+    let customers = customers_of_accounts(conn, records.iter().map(|r| r.account.as_str())).await?;
+    let update_columns: Vec<job::Column> = {
+        use sea_orm::Iterable;
+        job::Column::iter()
+            .filter(|column| {
+                !matches!(
+                    column,
+                    job::Column::Id | job::Column::JobGuid | job::Column::FirstSeenAt
+                )
+            })
+            .collect()
+    };
+    let changed_condition = distinct_from_excluded("backup_jobs", CONTENT_COLUMNS);
+    let mut counts = UpsertCounts::default();
+    for chunk in records.chunks(rows_per_statement(conn.get_database_backend(), 36)) {
+        let existing: Vec<String> = job::Entity::find()
+            .select_only()
+            .column(job::Column::JobGuid)
+            .filter(job::Column::JobGuid.is_in(chunk.iter().map(|r| r.job.to_string())))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let inserted = (chunk.len() - existing.len()) as u64;
+        let models = chunk.iter().map(|record| {
+            job_model(
+                record,
+                customers.get(record.account.as_str()).copied().flatten(),
+                now,
+            )
+        });
+        let written = job::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(job::Column::JobGuid)
+                    .update_columns(update_columns.iter().copied())
+                    .action_and_where(Expr::cust(changed_condition.clone()))
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+        counts.inserted += inserted;
+        counts.changed += written.saturating_sub(inserted);
+    }
+    Ok(counts)
+}
+
+/// Filters and paging of the Job Monitor.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    /// Only this customer's jobs.
+    pub customer: Option<CustomerId>,
+    /// Only this account's jobs.
+    pub account: Option<AccountId>,
+    /// Only this connector's jobs.
+    pub connector: Option<ConnectorId>,
+    /// Only jobs in one of these statuses (empty: all).
+    pub statuses: Vec<JobStatus>,
+    /// Only jobs of one of these types (empty: all).
+    pub types: Vec<JobType>,
+    /// Only jobs whose sort time is at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Only jobs whose sort time is before this.
+    pub to: Option<DateTime<Utc>>,
+    /// Case-insensitive text in the description, failure summary or reason, connector
+    /// name or customer name.
+    pub text: Option<String>,
+    /// Page size: default 50, at most 500.
+    pub limit: Option<u32>,
+    /// Continue after this position (from the previous page's `next`).
+    pub cursor: Option<JobCursor>,
+}
+
+impl JobQuery {
+    /// Page size when none is asked for.
+    pub const DEFAULT_LIMIT: u32 = 50;
+    /// Largest page size; larger requests are clamped.
+    pub const MAX_LIMIT: u32 = 500;
+
+    fn page_size(&self) -> u64 {
+        u64::from(
+            self.limit
+                .unwrap_or(Self::DEFAULT_LIMIT)
+                .clamp(1, Self::MAX_LIMIT),
+        )
+    }
+}
+
+/// One page of the Job Monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    /// The jobs, newest first.
+    pub jobs: Vec<StoredJob>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<JobCursor>,
+}
+
+/// `%`, `_` and `\` are literal in the user's text.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn lower_like(column: impl sea_orm::sea_query::IntoColumnRef, pattern: &str) -> Expr {
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+/// Fills in connector and customer names for a page of jobs.
+pub(crate) async fn attach_names<C: ConnectionTrait>(
+    conn: &C,
+    jobs: &mut [StoredJob],
+) -> Result<()> {
+    let connector_guids: Vec<String> = jobs
+        .iter()
+        .map(|j| j.record.connector.to_string())
+        .collect();
+    let customer_ids: Vec<i64> = jobs
+        .iter()
+        .filter_map(|j| j.customer.map(|c| c.0))
+        .collect();
+    let connector_names: HashMap<String, String> = connector::Entity::find()
+        .select_only()
+        .columns([connector::Column::ConnectorGuid, connector::Column::Name])
+        .filter(connector::Column::ConnectorGuid.is_in(connector_guids))
+        .into_tuple::<(String, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let customer_names: HashMap<i64, String> = customer::Entity::find()
+        .select_only()
+        .columns([customer::Column::Id, customer::Column::Name])
+        .filter(customer::Column::Id.is_in(customer_ids))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    for job in jobs {
+        job.connector_name = connector_names.get(job.record.connector.as_str()).cloned();
+        job.customer_name = job.customer.and_then(|c| customer_names.get(&c.0).cloned());
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Upserts jobs in batches; returns how many were new and how many changed.
+    /// Their connectors must be stored first.
+    pub async fn upsert_jobs(
+        &self,
+        records: &[JobRecord],
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
+        let txn = self.db().begin().await?;
+        let counts = upsert_jobs(&txn, records, now).await?;
+        txn.commit().await?;
+        Ok(counts)
+    }
+
+    /// One job, with names.
+    pub async fn job(&self, job: &JobId) -> Result<Option<StoredJob>> {
+        let Some(model) = job::Entity::find()
+            .filter(job::Column::JobGuid.eq(job.as_str()))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut jobs = vec![StoredJob::try_from(model)?];
+        attach_names(self.db(), &mut jobs).await?;
+        Ok(jobs.pop())
+    }
+
+    /// The Job Monitor: jobs matching `query`, newest first, one page at a time.
+    pub async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
+        let page_size = query.page_size();
+        let mut select = job::Entity::find()
+            .order_by_desc(job::Column::SortTime)
+            .order_by_desc(job::Column::Id)
+            .limit(page_size + 1);
+        if let Some(customer) = query.customer {
+            select = select.filter(job::Column::CustomerId.eq(customer.0));
+        }
+        if let Some(account) = &query.account {
+            select = select.filter(job::Column::AccountGuid.eq(account.as_str()));
+        }
+        if let Some(connector) = &query.connector {
+            select = select.filter(job::Column::ConnectorGuid.eq(connector.as_str()));
+        }
+        if !query.statuses.is_empty() {
+            select =
+                select.filter(job::Column::Status.is_in(query.statuses.iter().map(|s| s.as_str())));
+        }
+        if !query.types.is_empty() {
+            select = select.filter(
+                job::Column::JobType.is_in(query.types.iter().map(|t| t.as_str().to_owned())),
+            );
+        }
+        if let Some(from) = query.from {
+            select = select.filter(job::Column::SortTime.gte(micros(from)));
+        }
+        if let Some(to) = query.to {
+            select = select.filter(job::Column::SortTime.lt(micros(to)));
+        }
+        if let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let pattern = like_pattern(text);
+            let connectors = Query::select()
+                .column(connector::Column::ConnectorGuid)
+                .from(connector::Entity)
+                .and_where(lower_like(connector::Column::Name, &pattern))
+                .take();
+            let customers = Query::select()
+                .column(customer::Column::Id)
+                .from(customer::Entity)
+                .and_where(lower_like(customer::Column::Name, &pattern))
+                .take();
+            select = select.filter(
+                Condition::any()
+                    .add(lower_like(
+                        (job::Entity, job::Column::Description),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureSummary),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureReasonCode),
+                        &pattern,
+                    ))
+                    .add(lower_like(
+                        (job::Entity, job::Column::FailureReasonRaw),
+                        &pattern,
+                    ))
+                    .add(
+                        Expr::col((job::Entity, job::Column::ConnectorGuid))
+                            .in_subquery(connectors),
+                    )
+                    .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers)),
+            );
+        }
+        if let Some(cursor) = query.cursor {
+            let at = micros(cursor.sort_time);
+            select = select.filter(
+                Condition::any().add(job::Column::SortTime.lt(at)).add(
+                    Condition::all()
+                        .add(job::Column::SortTime.eq(at))
+                        .add(job::Column::Id.lt(cursor.id)),
+                ),
+            );
+        }
+        let mut jobs = select
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(StoredJob::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if jobs.len() as u64 > page_size {
+            jobs.truncate(page_size as usize);
+            jobs.last().map(|last| JobCursor {
+                sort_time: last.sort_time,
+                id: last.id,
+            })
+        } else {
+            None
+        };
+        attach_names(self.db(), &mut jobs).await?;
+        Ok(JobPage { jobs, next })
+    }
+}

@@ -1,0 +1,74 @@
+//! Persistence for keepit-watch: sea-orm entities, migrations and repositories on
+//! SQLite (the default) and PostgreSQL.
+//!
+//! [`Store`] is the one handle: [`Store::connect_and_migrate`] opens a database from a
+//! `DATABASE_URL`-style [`StoreConfig`] and applies the migrations; its methods, grouped
+//! by area in this crate's modules, take and return `keepit-domain` types or the plain
+//! record types defined here (for example [`JobRecord`], [`ConnectorRecord`],
+//! [`AuditEventRecord`]). The sea-orm entities and migrations stay inside the crate.
+//!
+//! Upserts are batched and idempotent: each returns how many rows it inserted or
+//! changed, and a re-sync of unchanged data writes nothing. A sync commits one account
+//! at a time with [`Store::commit_account_sync`], which stores the data and moves the
+//! sync cursors in one transaction. Credentials at rest are sealed with AES-256-GCM
+//! ([`secrets`]).
+//!
+//! This crate must not know about HTTP, XML or the Keepit client, and it reads no
+//! environment variables: binaries pass configuration and the master key in.
+
+mod alerts;
+mod audit;
+mod connectors;
+mod convert;
+mod cursor;
+mod customers;
+mod entity;
+mod error;
+mod ids;
+mod integrations;
+mod jobs;
+mod messages;
+mod migration;
+pub mod secrets;
+mod store;
+mod sync;
+mod upsert;
+mod users;
+
+pub use alerts::{
+    AlertEvent, AlertFilter, AlertObservation, AlertRecord, AlertRuleKind, AlertRuleOverride,
+    AlertRuleRecord, AlertScope, AlertState, AlertThresholds, AlertTransitionRecord, AlertUpdate,
+    NewAlertRule, NewAlertTransition, Severity,
+};
+pub use audit::{
+    AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage,
+    truncate_client_ip,
+};
+pub use connectors::{
+    ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, StoredConnector, StoredConnectorStatus,
+};
+pub use cursor::{CursorError, JobCursor, TimelineCursor};
+pub use customers::{
+    CustomerRecord, CustomerSource, CustomerSyncOutcome, ImportReport, ImportRowError,
+    KeepitAccountRecord, KeepitAccountSighting, LinkState,
+};
+pub use error::{Error, Result};
+pub use ids::{
+    AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId,
+};
+pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
+pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
+pub use messages::{
+    DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,
+    NewMessage, StoredMessage,
+};
+pub use store::{Backend, Store, StoreConfig};
+pub use sync::{
+    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome,
+    SyncRunRecord, SyncRunSummary,
+};
+pub use upsert::UpsertCounts;
+pub use users::{ApiTokenRecord, NewUser, Role, UserRecord};
+
+#[cfg(test)]
+mod tests;

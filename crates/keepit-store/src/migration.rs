@@ -1,0 +1,18 @@
+//! The migration set: one ordered list of schema changes that runs on SQLite and PostgreSQL.
+//!
+//! Migrations use only sea-query's backend-neutral schema builders, so the same code
+//! creates the same tables on both backends. Everything here is private to the crate
+//! except [`crate::Store::migrate`], which applies whatever has not been applied yet.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20260101_000001_initial;
+
+/// The migrator: every migration of the crate, oldest first.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260101_000001_initial::Migration)]
+    }
+}

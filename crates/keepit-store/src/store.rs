@@ -1,0 +1,233 @@
+//! Connecting to the database, applying migrations, and the [`Store`] handle.
+
+use std::fmt;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::{Error, Result};
+use crate::migration::Migrator;
+
+/// Where the database is and how to talk to it.
+///
+/// `Debug` prints the URL with its password replaced by `***`.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// A `DATABASE_URL`-style URL: `sqlite://path.db?mode=rwc`, `sqlite::memory:`,
+    /// or `postgres://user:password@host:port/database`.
+    pub database_url: String,
+    /// Largest number of pooled connections. `None` picks a default: one for SQLite
+    /// (SQLite has a single writer; one connection avoids lock upgrades between
+    /// connections of the same process), ten for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// How long SQLite waits for a lock held by another process before giving up.
+    pub busy_timeout: Duration,
+    /// How long to wait for a connection (PostgreSQL) or for the pool to hand one out.
+    pub connect_timeout: Duration,
+    /// PostgreSQL only: the schema to use instead of `public` (set as `search_path`
+    /// on every connection). The schema must exist.
+    pub schema: Option<String>,
+}
+
+impl StoreConfig {
+    /// The default database: a SQLite file in the working directory, created on first use.
+    pub const DEFAULT_URL: &'static str = "sqlite://keepit-watch.db?mode=rwc";
+
+    /// A configuration for `database_url` with default settings.
+    pub fn new(database_url: impl Into<String>) -> StoreConfig {
+        StoreConfig {
+            database_url: database_url.into(),
+            max_connections: None,
+            busy_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            schema: None,
+        }
+    }
+
+    /// A private in-memory SQLite database, gone when the store is dropped.
+    pub fn in_memory() -> StoreConfig {
+        StoreConfig::new("sqlite::memory:")
+    }
+
+    /// The database URL with any password replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig::new(StoreConfig::DEFAULT_URL)
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("database_url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// Replaces the password of a URL (`user:password@`, or a `password=` parameter) by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let at = authority_start + at;
+            if let Some(colon) = out[authority_start..at].find(':') {
+                out.replace_range(authority_start + colon + 1..at, "***");
+            }
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (head, query) = out.split_at(query_start + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", redacted.join("&"));
+    }
+    out
+}
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file, or in memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The handle to keepit-watch's database. Cheap to clone: clones share one pool.
+///
+/// Repository methods are grouped by area in the crate's modules; each takes and
+/// returns domain types or the plain record types of this crate.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to the database named by `config`.
+    ///
+    /// SQLite files are created when the URL says `mode=rwc`, and run in WAL mode with
+    /// a busy timeout and foreign keys on. PostgreSQL gets a connection pool.
+    pub async fn connect(config: &StoreConfig) -> Result<Store> {
+        let url = config.database_url.trim();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(Error::InvalidUrl {
+                url: config.redacted_url(),
+                reason: "expected a sqlite: or postgres:// url",
+            });
+        };
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(config.connect_timeout)
+            .acquire_timeout(config.connect_timeout);
+        match backend {
+            Backend::Sqlite => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let busy_timeout = config.busy_timeout;
+                options.map_sqlx_sqlite_opts(move |sqlite: SqliteConnectOptions| {
+                    let sqlite = sqlite.busy_timeout(busy_timeout).foreign_keys(true);
+                    if in_memory {
+                        sqlite
+                    } else {
+                        sqlite
+                            .journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Normal)
+                    }
+                });
+                if in_memory {
+                    // Every connection to `:memory:` is its own database: keep exactly one
+                    // connection open for the life of the pool.
+                    options
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                } else {
+                    options.max_connections(config.max_connections.unwrap_or(1));
+                }
+            }
+            Backend::Postgres => {
+                options.max_connections(config.max_connections.unwrap_or(10));
+                if let Some(schema) = &config.schema {
+                    options.set_schema_search_path(schema.clone());
+                }
+            }
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| Error::Connect {
+                url: config.redacted_url(),
+                source,
+            })?;
+        Ok(Store { db, backend })
+    }
+
+    /// Applies every migration that has not been applied yet.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await.map_err(Error::Migration)
+    }
+
+    /// [`Store::connect`] followed by [`Store::migrate`], as both binaries do at startup.
+    pub async fn connect_and_migrate(config: &StoreConfig) -> Result<Store> {
+        let store = Store::connect(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(Error::Database)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(Error::Database)
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    #[cfg(test)]
+    pub(crate) fn db_backend(&self) -> sea_orm::DbBackend {
+        self.db.get_database_backend()
+    }
+}

@@ -1,0 +1,509 @@
+//! Sync bookkeeping: runs, cursors, leases, and the one transaction per account that
+//! stores a sync's data together with the cursors that cover it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use keepit_domain::{AccountId, ConnectorId};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::audit::{AuditEventRecord, upsert_audit_events};
+use crate::connectors::{
+    ConnectorRecord, ConnectorStatusRecord, mark_connectors_removed, upsert_connectors,
+    upsert_statuses,
+};
+use crate::convert::{account_id, micros};
+use crate::entity::{sync_cursor, sync_lease, sync_run};
+use crate::error::{Error, Result};
+use crate::ids::{IntegrationId, SyncRunId};
+use crate::jobs::{JobRecord, upsert_jobs};
+use crate::store::Store;
+use crate::upsert::UpsertCounts;
+
+/// How a sync run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// Still running (or died without finishing).
+    Running,
+    /// Every account synced.
+    Ok,
+    /// Some accounts failed; the others were stored.
+    Partial,
+    /// Nothing could be synced.
+    Failed,
+}
+
+impl SyncOutcome {
+    /// The stored and wire form: `running`, `ok`, `partial`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncOutcome::Running => "running",
+            SyncOutcome::Ok => "ok",
+            SyncOutcome::Partial => "partial",
+            SyncOutcome::Failed => "failed",
+        }
+    }
+
+    /// Parses [`SyncOutcome::as_str`]'s form.
+    pub fn parse(text: &str) -> Option<SyncOutcome> {
+        [
+            SyncOutcome::Running,
+            SyncOutcome::Ok,
+            SyncOutcome::Partial,
+            SyncOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == text)
+    }
+}
+
+/// Why one account could not be synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncAccountError {
+    /// The account (none when the failure was before any account, e.g. login).
+    pub account: Option<AccountId>,
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+/// The counts and errors of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRunSummary {
+    /// How it ended.
+    pub outcome: SyncOutcome,
+    /// Accounts visited.
+    pub accounts: u64,
+    /// Accounts that failed.
+    pub accounts_failed: u64,
+    /// Connectors seen.
+    pub connectors: u64,
+    /// Jobs stored for the first time.
+    pub jobs_new: u64,
+    /// Audit events stored for the first time.
+    pub audit_events_new: u64,
+    /// Requests made to Keepit.
+    pub requests: u64,
+    /// One entry per failed account.
+    pub errors: Vec<SyncAccountError>,
+}
+
+impl SyncRunSummary {
+    /// A summary with no counts yet.
+    pub fn new(outcome: SyncOutcome) -> SyncRunSummary {
+        SyncRunSummary {
+            outcome,
+            accounts: 0,
+            accounts_failed: 0,
+            connectors: 0,
+            jobs_new: 0,
+            audit_events_new: 0,
+            requests: 0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// A stored sync run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRunRecord {
+    /// Row id.
+    pub id: SyncRunId,
+    /// The integration synced (none for an ad-hoc run).
+    pub integration: Option<IntegrationId>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End, once finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Outcome and counts.
+    pub summary: SyncRunSummary,
+}
+
+fn to_i64(value: u64) -> i64 {
+    crate::convert::to_i64(value)
+}
+
+impl TryFrom<sync_run::Model> for SyncRunRecord {
+    type Error = Error;
+    fn try_from(model: sync_run::Model) -> Result<Self> {
+        let table = "sync_runs";
+        let errors: Vec<serde_json::Value> = serde_json::from_str(&model.errors)
+            .map_err(|e| Error::corrupt(table, "errors", &model.errors, e))?;
+        let errors = errors
+            .into_iter()
+            .map(|entry| {
+                let account = entry
+                    .get("account")
+                    .and_then(serde_json::Value::as_str)
+                    .map(|guid| account_id(table, "errors", guid))
+                    .transpose()?;
+                let error = entry
+                    .get("error")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(SyncAccountError { account, error })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let count = crate::convert::to_u64;
+        Ok(SyncRunRecord {
+            id: SyncRunId(model.id),
+            integration: model.integration_id.map(IntegrationId),
+            started_at: model.started_at,
+            finished_at: model.finished_at,
+            summary: SyncRunSummary {
+                outcome: SyncOutcome::parse(&model.outcome).ok_or_else(|| {
+                    Error::corrupt(table, "outcome", &model.outcome, "unknown outcome")
+                })?,
+                accounts: count(model.accounts),
+                accounts_failed: count(model.accounts_failed),
+                connectors: count(model.connectors),
+                jobs_new: count(model.jobs_new),
+                audit_events_new: count(model.audit_events_new),
+                requests: count(model.requests),
+                errors,
+            },
+        })
+    }
+}
+
+/// Names one sync cursor: a stream of one account (or of one of its connectors).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CursorKey {
+    /// The integration.
+    pub integration: IntegrationId,
+    /// The account.
+    pub account: AccountId,
+    /// The connector, for per-connector streams.
+    pub connector: Option<ConnectorId>,
+    /// The stream ("jobs", "audit", ...).
+    pub stream: String,
+}
+
+/// A cursor position to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorMove {
+    /// Which cursor.
+    pub key: CursorKey,
+    /// Its new position (for time windows, an RFC 3339 time).
+    pub position: String,
+}
+
+/// Everything one account's sync learned, committed in one transaction.
+#[derive(Debug, Clone)]
+pub struct AccountSyncBatch {
+    /// The account.
+    pub account: AccountId,
+    /// Its connectors.
+    pub connectors: Vec<ConnectorRecord>,
+    /// When `true`, `connectors` is the complete listing: stored connectors of the
+    /// account that are missing from it are marked removed.
+    pub connectors_complete: bool,
+    /// Their statuses.
+    pub statuses: Vec<ConnectorStatusRecord>,
+    /// Jobs.
+    pub jobs: Vec<JobRecord>,
+    /// Audit events.
+    pub audit_events: Vec<AuditEventRecord>,
+    /// Cursors that this data moves.
+    pub cursors: Vec<CursorMove>,
+    /// The sync's clock.
+    pub now: DateTime<Utc>,
+}
+
+/// What [`Store::commit_account_sync`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountSyncReport {
+    /// Connectors inserted and changed.
+    pub connectors: UpsertCounts,
+    /// Connectors marked removed.
+    pub connectors_removed: u64,
+    /// Statuses inserted and changed.
+    pub statuses: UpsertCounts,
+    /// Jobs inserted and changed.
+    pub jobs: UpsertCounts,
+    /// Audit events inserted.
+    pub audit_events: UpsertCounts,
+    /// Cursors created or moved.
+    pub cursors_moved: u64,
+}
+
+async fn move_cursors<C: ConnectionTrait>(
+    conn: &C,
+    moves: &[CursorMove],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut moved = 0;
+    for chunk in moves.chunks(500) {
+        let models = chunk.iter().map(|m| sync_cursor::ActiveModel {
+            integration_id: Set(m.key.integration.0),
+            account_guid: Set(m.key.account.to_string()),
+            connector_guid: Set(m
+                .key
+                .connector
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string)),
+            stream: Set(m.key.stream.clone()),
+            position: Set(m.position.clone()),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        moved += sync_cursor::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([
+                    sync_cursor::Column::IntegrationId,
+                    sync_cursor::Column::AccountGuid,
+                    sync_cursor::Column::ConnectorGuid,
+                    sync_cursor::Column::Stream,
+                ])
+                .update_columns([
+                    sync_cursor::Column::Position,
+                    sync_cursor::Column::UpdatedAt,
+                ])
+                .action_and_where(Expr::cust(crate::convert::distinct_from_excluded(
+                    "sync_cursors",
+                    &["position"],
+                )))
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(moved)
+}
+
+impl Store {
+    /// Stores one account's connectors, statuses, jobs and audit events and moves its
+    /// cursors, all in one transaction: if any write fails, nothing changes, and the
+    /// cursors stay where they were.
+    pub async fn commit_account_sync(&self, batch: &AccountSyncBatch) -> Result<AccountSyncReport> {
+        for cursor in &batch.cursors {
+            if cursor.key.account != batch.account {
+                return Err(Error::invalid(
+                    "cursor",
+                    format!(
+                        "cursor of account {} in the batch of account {}",
+                        cursor.key.account, batch.account
+                    ),
+                ));
+            }
+        }
+        let now = micros(batch.now);
+        let txn = self.db().begin().await?;
+        let mut report = AccountSyncReport {
+            connectors: upsert_connectors(&txn, &batch.connectors, now).await?,
+            ..AccountSyncReport::default()
+        };
+        if batch.connectors_complete {
+            let present: Vec<ConnectorId> = batch
+                .connectors
+                .iter()
+                .map(|c| c.connector.clone())
+                .collect();
+            report.connectors_removed =
+                mark_connectors_removed(&txn, &batch.account, &present, now).await?;
+        }
+        report.statuses = upsert_statuses(&txn, &batch.statuses, now).await?;
+        report.jobs = upsert_jobs(&txn, &batch.jobs, now).await?;
+        report.audit_events = upsert_audit_events(&txn, &batch.audit_events, now).await?;
+        report.cursors_moved = move_cursors(&txn, &batch.cursors, now).await?;
+        txn.commit().await?;
+        Ok(report)
+    }
+
+    /// The stored position of a cursor.
+    pub async fn sync_cursor(&self, key: &CursorKey) -> Result<Option<String>> {
+        Ok(sync_cursor::Entity::find()
+            .select_only()
+            .column(sync_cursor::Column::Position)
+            .filter(sync_cursor::Column::IntegrationId.eq(key.integration.0))
+            .filter(sync_cursor::Column::AccountGuid.eq(key.account.as_str()))
+            .filter(
+                sync_cursor::Column::ConnectorGuid
+                    .eq(key.connector.as_ref().map_or("", |c| c.as_str())),
+            )
+            .filter(sync_cursor::Column::Stream.eq(key.stream.as_str()))
+            .into_tuple::<String>()
+            .one(self.db())
+            .await?)
+    }
+
+    /// Moves cursors on their own (when no data came with them).
+    pub async fn move_sync_cursors(&self, moves: &[CursorMove], now: DateTime<Utc>) -> Result<u64> {
+        move_cursors(self.db(), moves, micros(now)).await
+    }
+
+    /// Records the start of a sync run.
+    pub async fn start_sync_run(
+        &self,
+        integration: Option<IntegrationId>,
+        at: DateTime<Utc>,
+    ) -> Result<SyncRunId> {
+        let model = sync_run::ActiveModel {
+            integration_id: Set(integration.map(|i| i.0)),
+            started_at: Set(micros(at)),
+            finished_at: Set(None),
+            outcome: Set(SyncOutcome::Running.as_str().to_owned()),
+            accounts: Set(0),
+            accounts_failed: Set(0),
+            connectors: Set(0),
+            jobs_new: Set(0),
+            audit_events_new: Set(0),
+            requests: Set(0),
+            errors: Set("[]".to_owned()),
+            ..Default::default()
+        }
+        .insert(self.db())
+        .await?;
+        Ok(SyncRunId(model.id))
+    }
+
+    /// Records the end of a sync run with its counts and errors.
+    pub async fn finish_sync_run(
+        &self,
+        id: SyncRunId,
+        summary: &SyncRunSummary,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let errors: Vec<serde_json::Value> = summary
+            .errors
+            .iter()
+            .map(|e| serde_json::json!({"account": e.account.as_ref().map(AccountId::as_str), "error": e.error}))
+            .collect();
+        let result = sync_run::Entity::update_many()
+            .col_expr(sync_run::Column::FinishedAt, Expr::value(micros(at)))
+            .col_expr(
+                sync_run::Column::Outcome,
+                Expr::value(summary.outcome.as_str()),
+            )
+            .col_expr(
+                sync_run::Column::Accounts,
+                Expr::value(to_i64(summary.accounts)),
+            )
+            .col_expr(
+                sync_run::Column::AccountsFailed,
+                Expr::value(to_i64(summary.accounts_failed)),
+            )
+            .col_expr(
+                sync_run::Column::Connectors,
+                Expr::value(to_i64(summary.connectors)),
+            )
+            .col_expr(
+                sync_run::Column::JobsNew,
+                Expr::value(to_i64(summary.jobs_new)),
+            )
+            .col_expr(
+                sync_run::Column::AuditEventsNew,
+                Expr::value(to_i64(summary.audit_events_new)),
+            )
+            .col_expr(
+                sync_run::Column::Requests,
+                Expr::value(to_i64(summary.requests)),
+            )
+            .col_expr(
+                sync_run::Column::Errors,
+                Expr::value(serde_json::Value::Array(errors).to_string()),
+            )
+            .filter(sync_run::Column::Id.eq(id.0))
+            .exec(self.db())
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(Error::not_found("sync run", id));
+        }
+        Ok(())
+    }
+
+    /// One sync run.
+    pub async fn sync_run(&self, id: SyncRunId) -> Result<SyncRunRecord> {
+        sync_run::Entity::find_by_id(id.0)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| Error::not_found("sync run", id))?
+            .try_into()
+    }
+
+    /// The latest sync runs, newest first.
+    pub async fn sync_runs(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
+        sync_run::Entity::find()
+            .order_by_desc(sync_run::Column::StartedAt)
+            .order_by_desc(sync_run::Column::Id)
+            .limit(u64::from(limit.clamp(1, 1000)))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Takes the sync lease of an integration for `ttl`, if it is free, expired, or
+    /// already held by `holder`. Returns whether `holder` now holds it.
+    ///
+    /// One conditional upsert, so two processes racing for it cannot both win.
+    pub async fn acquire_sync_lease(
+        &self,
+        integration: IntegrationId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<bool> {
+        let now = micros(now);
+        let taken = sync_lease::Entity::insert(sync_lease::ActiveModel {
+            integration_id: Set(integration.0),
+            holder: Set(holder.to_owned()),
+            acquired_at: Set(now),
+            expires_at: Set(now + ttl),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::column(sync_lease::Column::IntegrationId)
+                .update_columns([
+                    sync_lease::Column::Holder,
+                    sync_lease::Column::AcquiredAt,
+                    sync_lease::Column::ExpiresAt,
+                ])
+                .action_and_where(Expr::cust(
+                    "\"sync_leases\".\"expires_at\" <= excluded.\"acquired_at\" \
+                     OR \"sync_leases\".\"holder\" = excluded.\"holder\"",
+                ))
+                .to_owned(),
+        )
+        .exec_without_returning(self.db())
+        .await?;
+        Ok(taken == 1)
+    }
+
+    /// Extends a lease `holder` still holds. Returns `false` when another process took it over.
+    pub async fn renew_sync_lease(
+        &self,
+        integration: IntegrationId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<bool> {
+        let result = sync_lease::Entity::update_many()
+            .col_expr(
+                sync_lease::Column::ExpiresAt,
+                Expr::value(micros(now) + ttl),
+            )
+            .filter(sync_lease::Column::IntegrationId.eq(integration.0))
+            .filter(sync_lease::Column::Holder.eq(holder))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Gives a lease back. Returns `false` when `holder` did not hold it.
+    pub async fn release_sync_lease(
+        &self,
+        integration: IntegrationId,
+        holder: &str,
+    ) -> Result<bool> {
+        let result = sync_lease::Entity::delete_many()
+            .filter(sync_lease::Column::IntegrationId.eq(integration.0))
+            .filter(sync_lease::Column::Holder.eq(holder))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}

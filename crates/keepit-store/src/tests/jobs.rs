@@ -1,0 +1,421 @@
+//! Job upserts, the Job Monitor query and the customer timeline.
+
+use keepit_domain::{JobStatus, JobType};
+use sea_orm::ConnectionTrait;
+
+use super::each_backend;
+use super::fixtures::{account, at, audit, connector, connector_id, integration, job, job_id};
+use crate::{
+    CursorError, Error, JobCursor, JobQuery, KeepitAccountSighting, Store, TimelineCursor,
+    TimelineEntry, UpsertCounts,
+};
+
+/// Every column of every job row, as text, ordered by GUID.
+async fn job_rows(store: &Store) -> Vec<String> {
+    let rows = store
+        .db()
+        .query_all_raw(sea_orm::Statement::from_string(
+            store.db_backend(),
+            "SELECT * FROM backup_jobs ORDER BY job_guid",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            let columns = row.column_names();
+            columns
+                .iter()
+                .map(|name| {
+                    let value = row
+                        .try_get::<Option<String>>("", name)
+                        .map(|v| v.unwrap_or_default())
+                        .or_else(|_| {
+                            row.try_get::<Option<i64>>("", name)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .or_else(|_| {
+                            row.try_get::<Option<f64>>("", name)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .or_else(|_| {
+                            row.try_get::<Option<bool>>("", name)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .or_else(|_| {
+                            row.try_get::<Option<chrono::DateTime<chrono::Utc>>>("", name)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                    format!("{name}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+async fn seed(store: &Store) {
+    let integration = integration(store).await;
+    store
+        .sync_customer(&KeepitAccountSighting {
+            integration,
+            account: account(1),
+            parent: None,
+            company_name: "Contoso".to_owned(),
+            seen_at: at(0),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_connectors(
+            &[
+                connector(1, 1, "Exchange mail"),
+                connector(2, 1, "SharePoint"),
+            ],
+            at(0),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_leaves_identical_rows_and_counts_nothing() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        let batch: Vec<_> = (0..25)
+            .map(|n| {
+                job(
+                    n,
+                    1 + n % 2,
+                    i64::from(n) * 3600,
+                    if n % 5 == 0 {
+                        JobStatus::Unsuccessful
+                    } else {
+                        JobStatus::Successful
+                    },
+                )
+            })
+            .collect();
+        let first = store.upsert_jobs(&batch, at(10)).await.unwrap();
+        assert_eq!(
+            first,
+            UpsertCounts {
+                inserted: 25,
+                changed: 0
+            }
+        );
+        let rows = job_rows(&store).await;
+        let second = store.upsert_jobs(&batch, at(20)).await.unwrap();
+        assert_eq!(second, UpsertCounts::default());
+        assert_eq!(
+            job_rows(&store).await,
+            rows,
+            "an unchanged re-sync must not rewrite rows"
+        );
+
+        // One job changes: exactly one row is rewritten and only it gets a new updated_at.
+        let mut changed = batch.clone();
+        changed[3].status = JobStatus::Incomplete;
+        changed[3].progress = Some(0.5);
+        let third = store.upsert_jobs(&changed, at(30)).await.unwrap();
+        assert_eq!(
+            third,
+            UpsertCounts {
+                inserted: 0,
+                changed: 1
+            }
+        );
+        let stored = store.job(&job_id(3)).await.unwrap().unwrap();
+        assert_eq!(stored.record.status, JobStatus::Incomplete);
+        assert_eq!(stored.updated_at, at(30));
+        assert_eq!(stored.first_seen_at, at(10));
+        assert_eq!(
+            store.job(&job_id(4)).await.unwrap().unwrap().updated_at,
+            at(10)
+        );
+        // Round trip of every field.
+        let mut expected = changed[3].clone();
+        expected.started = expected.started.map(crate::convert::micros);
+        assert_eq!(stored.record, expected);
+        assert_eq!(stored.connector_name.as_deref(), Some("SharePoint"));
+        assert_eq!(stored.customer_name.as_deref(), Some("Contoso"));
+
+        // Duplicates inside one batch: the last one wins.
+        let mut duplicated = vec![
+            job(100, 1, 10, JobStatus::Scheduled),
+            job(100, 1, 10, JobStatus::InProgress),
+        ];
+        duplicated[1].active = true;
+        assert_eq!(
+            store
+                .upsert_jobs(&duplicated, at(40))
+                .await
+                .unwrap()
+                .inserted,
+            1
+        );
+        assert_eq!(
+            store
+                .job(&job_id(100))
+                .await
+                .unwrap()
+                .unwrap()
+                .record
+                .status,
+            JobStatus::InProgress
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn job_monitor_filters_orders_newest_first_and_pages() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        let mut batch: Vec<_> = (0..30)
+            .map(|n| {
+                let status = match n % 3 {
+                    0 => JobStatus::Successful,
+                    1 => JobStatus::Unsuccessful,
+                    _ => JobStatus::InProgress,
+                };
+                job(n, 1 + n % 2, i64::from(n % 10) * 60, status)
+            })
+            .collect();
+        batch[7].job_type = JobType::Restore;
+        batch[7].description = Some("Restore of 100% mail_box".to_owned());
+        store.upsert_jobs(&batch, at(0)).await.unwrap();
+
+        // Paging through everything with small pages returns each job once, in order.
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .jobs(&JobQuery {
+                    limit: Some(7),
+                    cursor,
+                    ..JobQuery::default()
+                })
+                .await
+                .unwrap();
+            seen.extend(page.jobs.iter().map(|j| (j.sort_time, j.id)));
+            match page.next {
+                Some(next) => cursor = Some(JobCursor::decode(&next.encode()).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 30);
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, sorted, "newest first, ties by id descending");
+
+        let only = |query: JobQuery| {
+            let store = store.clone();
+            async move {
+                let mut guids: Vec<String> = store
+                    .jobs(&query)
+                    .await
+                    .unwrap()
+                    .jobs
+                    .into_iter()
+                    .map(|j| j.record.job.to_string())
+                    .collect();
+                guids.sort();
+                guids
+            }
+        };
+        let failed = only(JobQuery {
+            statuses: vec![JobStatus::Unsuccessful],
+            ..JobQuery::default()
+        })
+        .await;
+        assert_eq!(failed.len(), 10);
+        let conn2_failed = only(JobQuery {
+            statuses: vec![JobStatus::Unsuccessful],
+            connector: Some(connector_id(2)),
+            ..JobQuery::default()
+        })
+        .await;
+        assert_eq!(conn2_failed.len(), 5);
+        let restores = only(JobQuery {
+            types: vec![JobType::Restore],
+            ..JobQuery::default()
+        })
+        .await;
+        assert_eq!(restores, vec![job_id(7).to_string()]);
+        let window = only(JobQuery {
+            from: Some(at(120)),
+            to: Some(at(240)),
+            ..JobQuery::default()
+        })
+        .await;
+        assert_eq!(window.len(), 6, "sort times 120 and 180, three jobs each");
+        let customer = store
+            .keepit_account(&account(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer;
+        assert_eq!(
+            only(JobQuery {
+                customer,
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            30
+        );
+
+        // Free text: description (with LIKE metacharacters taken literally), reason, names.
+        assert_eq!(
+            only(JobQuery {
+                text: Some("100% MAIL_box".to_owned()),
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            1
+        );
+        assert_eq!(
+            only(JobQuery {
+                text: Some("0% x".to_owned()),
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            0
+        );
+        assert_eq!(
+            only(JobQuery {
+                text: Some("authentication".to_owned()),
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            10
+        );
+        assert_eq!(
+            only(JobQuery {
+                text: Some("sharepoint".to_owned()),
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            15
+        );
+        assert_eq!(
+            only(JobQuery {
+                text: Some("CONTOSO".to_owned()),
+                ..JobQuery::default()
+            })
+            .await
+            .len(),
+            30
+        );
+
+        // Limits are clamped.
+        let page = store
+            .jobs(&JobQuery {
+                limit: Some(10_000),
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.jobs.len(), 30);
+        assert!(page.next.is_none());
+        assert_eq!(
+            store.jobs(&JobQuery::default()).await.unwrap().jobs.len(),
+            30
+        );
+    })
+    .await;
+}
+
+#[test]
+fn cursors_decode_with_typed_errors() {
+    let cursor = JobCursor {
+        sort_time: at(5),
+        id: 42,
+    };
+    assert_eq!(JobCursor::decode(&cursor.encode()), Ok(cursor));
+    assert_eq!(
+        JobCursor::decode("%%%"),
+        Err(CursorError::Invalid("not base64url"))
+    );
+    let timeline = TimelineCursor {
+        time: at(1),
+        source: 1,
+        id: 3,
+    };
+    assert_eq!(TimelineCursor::decode(&timeline.encode()), Ok(timeline));
+    assert_eq!(
+        JobCursor::decode(&timeline.encode()),
+        Err(CursorError::WrongListing)
+    );
+    let error: Error = JobCursor::decode("aGVsbG8").unwrap_err().into();
+    assert_eq!(error.to_string(), "invalid cursor: unknown cursor kind");
+}
+
+#[tokio::test]
+async fn customer_timeline_merges_jobs_and_audit_events_newest_first() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        let customer = store
+            .keepit_account(&account(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer
+            .unwrap();
+        // Jobs end at 600, 1200+600, ...; audit events every 500 s; one at the same time as a job.
+        let jobs: Vec<_> = (0..4)
+            .map(|n| job(n, 1, i64::from(n) * 1200, JobStatus::Successful))
+            .collect();
+        let mut running = job(9, 1, 10_000, JobStatus::InProgress);
+        running.active = true;
+        store
+            .upsert_jobs(&[jobs.clone(), vec![running]].concat(), at(0))
+            .await
+            .unwrap();
+        let events: Vec<_> = (0..8)
+            .map(|n| audit(n, 1, at(i64::from(n) * 500)))
+            .collect();
+        store.upsert_audit_events(&events, at(0)).await.unwrap();
+        // An event of another account must not appear.
+        store
+            .upsert_audit_events(&[audit(99, 2, at(1))], at(0))
+            .await
+            .unwrap();
+
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .customer_timeline(customer, Some(3), cursor)
+                .await
+                .unwrap();
+            all.extend(page.entries);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(
+            all.len(),
+            12,
+            "4 finished jobs and 8 events; the running job is not an outcome"
+        );
+        let positions: Vec<_> = all.iter().map(TimelineEntry::position).collect();
+        let mut sorted = positions.clone();
+        sorted.sort_by_key(|p| std::cmp::Reverse((p.time, p.source, p.id)));
+        assert_eq!(positions, sorted);
+        // At 3000 s a job ended and an event happened: the job comes first.
+        let at_3000: Vec<bool> = all
+            .iter()
+            .filter(|e| e.position().time == at(3000))
+            .map(|e| matches!(e, TimelineEntry::Job(_)))
+            .collect();
+        assert_eq!(at_3000, vec![true, false]);
+    })
+    .await;
+}
