@@ -1,0 +1,91 @@
+//! How a sync pass behaves: windows, overlaps, concurrency and the clock.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Where the sync reads the time from. Tests and the demo use a fixed clock.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock that reads `now` from a function.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// A clock that always says `at`.
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock(Arc::new(move || at))
+    }
+
+    /// The current time, truncated to whole seconds (Keepit's precision).
+    pub fn now(&self) -> DateTime<Utc> {
+        let now = (self.0)();
+        DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Settings of a sync pass.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Accounts synced at the same time (Keepit requests are further capped by the client).
+    pub account_concurrency: usize,
+    /// Connectors of one account synced at the same time.
+    pub connector_concurrency: usize,
+    /// How far back the first sync of a connector reads job history.
+    pub first_sync_window: TimeDelta,
+    /// The audit log is read on a window this long, rolling forward from the cursor.
+    pub audit_window: TimeDelta,
+    /// Audit records are re-read this far behind the cursor (late arrivals); duplicates
+    /// are dropped by their content hash.
+    pub audit_overlap: TimeDelta,
+    /// Job history is re-read this far behind the cursor, so jobs that finished just
+    /// around the previous pass are not missed.
+    pub job_overlap: TimeDelta,
+    /// Job history is asked for in windows no longer than this.
+    pub job_window: Duration,
+    /// A connector's job history is refreshed at least this often; sooner when its
+    /// health, its latest snapshot or a running job says something happened.
+    pub history_max_age: TimeDelta,
+    /// Audit records per page.
+    pub audit_page_size: u32,
+    /// How long the sync lease of an integration lasts without renewal.
+    pub lease_ttl: TimeDelta,
+    /// Who holds the lease (host and process).
+    pub holder: String,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            account_concurrency: 4,
+            connector_concurrency: 8,
+            first_sync_window: TimeDelta::days(14),
+            audit_window: TimeDelta::days(14),
+            audit_overlap: TimeDelta::minutes(15),
+            job_overlap: TimeDelta::hours(1),
+            job_window: Duration::from_secs(7 * 86_400),
+            history_max_age: TimeDelta::hours(1),
+            audit_page_size: 500,
+            lease_ttl: TimeDelta::minutes(30),
+            holder: format!("keepit-sync-{}", std::process::id()),
+            clock: Clock::system(),
+        }
+    }
+}
