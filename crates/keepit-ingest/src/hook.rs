@@ -34,3 +34,25 @@ impl PassHook for NoopHook {
         Ok(())
     }
 }
+
+/// The shipped hook: evaluate alerts, store messages, deliver notifications.
+impl PassHook for keepit_alerts::AlertPass {
+    async fn after_pass(&self, pass: PassContext<'_>) -> Result<(), String> {
+        match self.run(pass.store, pass.changes, pass.now).await {
+            Ok(summary) => {
+                tracing::info!(
+                    opened = summary.opened,
+                    changed = summary.changed,
+                    reminded = summary.reminded,
+                    resolved = summary.resolved,
+                    messages = summary.messages,
+                    delivered = summary.delivered,
+                    delivery_failures = summary.delivery_failures,
+                    "alerts evaluated"
+                );
+                Ok(())
+            }
+            Err(error) => Err(crate::error::chain(&error)),
+        }
+    }
+}
