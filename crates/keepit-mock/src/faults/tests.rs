@@ -1,0 +1,1 @@
+//! Tests of fault decisions and body spoiling.

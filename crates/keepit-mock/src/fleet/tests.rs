@@ -1,0 +1,1 @@
+//! Tests of fleet generation and serving.

@@ -1,0 +1,1 @@
+//! Tests of the mock over HTTP: auth, fixtures, faults, accounting.
