@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use keepit_domain::{
-    AccountId, AuditCategory, ConnectorId, ConnectorKind, Health, HealthReason, JobFamily, JobId,
+    AccountId, AuditCategory, ConnectorId, ConnectorKind, Health, HealthReason, JobFamily,
     JobStatistics, JobStatus, JobType, ReasonCode, SnapshotKind, categorize_audit,
 };
 use rand::rngs::StdRng;
