@@ -50,6 +50,8 @@ mod fleet;
 mod gate;
 mod log;
 mod mock;
+#[cfg(test)]
+mod test_support;
 mod xml;
 
 pub use auth::{ApiToken, MockCredentials, basic_auth_header};

@@ -261,6 +261,7 @@ pub(crate) fn parse_duration(raw: &str) -> Option<chrono::TimeDelta> {
     let mut in_time = false;
     let mut number = String::new();
     let mut any = false;
+    let mut time_units = 0;
     for c in rest.chars() {
         if c == 'T' {
             if in_time || !number.is_empty() {
@@ -287,8 +288,11 @@ pub(crate) fn parse_duration(raw: &str) -> Option<chrono::TimeDelta> {
         };
         seconds = seconds.checked_add(value.checked_mul(unit)?)?;
         any = true;
+        if in_time {
+            time_units += 1;
+        }
     }
-    if !number.is_empty() || !any {
+    if !number.is_empty() || !any || (in_time && time_units == 0) {
         return None;
     }
     chrono::TimeDelta::try_seconds(seconds)
