@@ -9,6 +9,7 @@
 //! that makes the server close the connection. Every other responder (fixtures, the
 //! fleet, the catch-all) picks the decision up in [`Shared::finish`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ pub(crate) struct Shared {
     faults: Mutex<(Faults, FaultEngine)>,
     pub(crate) log: Mutex<RequestLog>,
     pending: Mutex<Option<Pending>>,
+    tail_generation: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -115,7 +117,17 @@ impl Shared {
             faults: Mutex::new((faults.clone(), FaultEngine::new(faults))),
             log: Mutex::new(RequestLog::new()),
             pending: Mutex::new(None),
+            tail_generation: AtomicU64::new(0),
         }
+    }
+
+    /// The generation of tail mocks (fleet, catch-all) that currently answers.
+    pub(crate) fn tail_generation(&self) -> u64 {
+        self.tail_generation.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_tail_generation(&self, generation: u64) {
+        self.tail_generation.store(generation, Ordering::SeqCst);
     }
 
     pub(crate) fn set_faults(&self, faults: Faults) {

@@ -2,8 +2,8 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use wiremock::http::Method;
 use wiremock::matchers::body_string_contains;
@@ -18,14 +18,11 @@ use crate::gate::{
 };
 use crate::log::{RecordedRequest, RequestStats};
 
-/// Priority of the gates: wiremock's highest.
+/// Priority of the gates: wiremock's highest. Every other mock keeps wiremock's default
+/// priority, because wiremock sorts its mocks by priority in place while scoped mocks
+/// remember their insertion index: with mixed priorities, dropping a `MockGuard` would
+/// switch off the wrong mock. The gates are mounted first, so they never move.
 const GATE_PRIORITY: u8 = 1;
-/// Priority of fixture mounts: wiremock's default.
-const FIXTURE_PRIORITY: u8 = 5;
-/// Priority of a served fleet: below fixtures, so a fixture can override one answer.
-const FLEET_PRIORITY: u8 = 10;
-/// Priority of the catch-all: wiremock's lowest.
-const CATCH_ALL_PRIORITY: u8 = 255;
 
 /// A fake Keepit API on a local wiremock server.
 ///
@@ -50,6 +47,10 @@ const CATCH_ALL_PRIORITY: u8 = 255;
 pub struct MockKeepit {
     server: MockServer,
     shared: Arc<Shared>,
+    /// The served fleet, re-mounted behind every new fixture mount.
+    fleet: Mutex<Option<FleetServer>>,
+    /// Serialises mounting, so tails are re-mounted in order.
+    mounting: tokio::sync::Mutex<()>,
 }
 
 /// Configures a [`MockKeepit`] before it starts.
@@ -82,7 +83,12 @@ impl MockKeepitBuilder {
             .start()
             .await;
         let shared = Arc::new(Shared::new(self.credentials, self.faults));
-        let mock = MockKeepit { server, shared };
+        let mock = MockKeepit {
+            server,
+            shared,
+            fleet: Mutex::new(None),
+            mounting: tokio::sync::Mutex::new(()),
+        };
         mock.mount_infrastructure().await;
         mock
     }
@@ -119,12 +125,51 @@ impl MockKeepit {
             .named("keepit-mock gate: 401 and injected error answers")
             .mount(&self.server)
             .await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(CatchAll(self.shared.clone()))
-            .with_priority(CATCH_ALL_PRIORITY)
-            .named("keepit-mock catch-all")
+        self.remount_tails().await;
+    }
+
+    /// Mounts a fresh copy of the mocks that must come after every fixture (the served
+    /// fleet, then the catch-all) and retires the previous copies.
+    ///
+    /// wiremock tries mocks of equal priority in mounting order, so the answers of last
+    /// resort have to be mounted again after each new fixture. The new copies match only
+    /// once the generation is switched, so no request falls between two generations.
+    async fn remount_tails(&self) {
+        let generation = self.shared.tail_generation() + 1;
+        let fleet = lock(&self.fleet).clone();
+        if let Some(fleet) = fleet {
+            Mock::given(Tail {
+                shared: self.shared.clone(),
+                generation,
+            })
+            .and(crate::fleet::server::FleetPaths)
+            .respond_with(crate::fleet::server::FleetResponder {
+                shared: self.shared.clone(),
+                fleet,
+            })
+            .named("keepit-mock fleet")
             .mount(&self.server)
             .await;
+        }
+        Mock::given(Tail {
+            shared: self.shared.clone(),
+            generation,
+        })
+        .respond_with(CatchAll(self.shared.clone()))
+        .named("keepit-mock catch-all")
+        .mount(&self.server)
+        .await;
+        self.shared.set_tail_generation(generation);
+    }
+
+    /// Mounts a hand-made wiremock mock before the served fleet and the catch-all.
+    ///
+    /// Keep wiremock's default priority. The mock's responder is not part of the gate:
+    /// its answers get no latency or body faults and are logged without a status.
+    pub async fn mount(&self, mock: Mock) {
+        let _mounting = self.mounting.lock().await;
+        mock.mount(&self.server).await;
+        self.remount_tails().await;
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -132,10 +177,11 @@ impl MockKeepit {
         self.server.uri()
     }
 
-    /// The underlying wiremock server, for mounting hand-made mocks.
+    /// The underlying wiremock server, for inspection.
     ///
-    /// Mount them with a priority between 2 and 254 so the gates still see every
-    /// request first; do not reset the server (that removes the gates).
+    /// Mount hand-made mocks with [`MockKeepit::mount`], not on the server directly
+    /// (they would come after the catch-all), and do not reset the server (that removes
+    /// the gates).
     pub fn server(&self) -> &MockServer {
         &self.server
     }
@@ -239,24 +285,24 @@ impl MockKeepit {
     }
 
     /// Serves a generated fleet: one wiremock mock whose responder looks every answer up
-    /// by GUID. Fixture mounts still take precedence over it.
+    /// by GUID. Fixtures mounted later take precedence over it; serving another fleet
+    /// replaces this one.
     pub async fn serve_fleet(&self, fleet: Fleet) -> FleetServer {
         let served = FleetServer::new(fleet);
-        Mock::given(crate::fleet::server::FleetPaths)
-            .respond_with(crate::fleet::server::FleetResponder {
-                shared: self.shared.clone(),
-                fleet: served.clone(),
-            })
-            .with_priority(FLEET_PRIORITY)
-            .named("keepit-mock fleet")
-            .mount(&self.server)
-            .await;
+        let _mounting = self.mounting.lock().await;
+        *lock(&self.fleet) = Some(served.clone());
+        self.remount_tails().await;
         served
     }
 
     // ---- fixture mounts -------------------------------------------------------------
 
-    fn mount(&self, method: Method, path: String, responder: FixtureResponder) -> FixtureMount<'_> {
+    fn route_mount(
+        &self,
+        method: Method,
+        path: String,
+        responder: FixtureResponder,
+    ) -> FixtureMount<'_> {
         let name = format!("{method} {path}");
         self.mount_builder(Mock::given(Route::new(method, &path)), name, responder)
     }
@@ -269,10 +315,7 @@ impl MockKeepit {
     ) -> FixtureMount<'_> {
         FixtureMount {
             mock: self,
-            inner: builder
-                .respond_with(responder)
-                .with_priority(FIXTURE_PRIORITY)
-                .named(name),
+            inner: builder.respond_with(responder).named(name),
         }
     }
 
@@ -293,7 +336,7 @@ impl MockKeepit {
             shared: self.shared.clone(),
             kind: Kind::Static(reply),
         };
-        self.mount(method, path, responder)
+        self.route_mount(method, path, responder)
     }
 
     /// `GET /users/` (who am I) answers `fixtures/keepit/whoami/<case>`.
@@ -565,7 +608,7 @@ impl MockKeepit {
                 next: AtomicUsize::new(0),
             },
         };
-        self.mount(method, path, responder)
+        self.route_mount(method, path, responder)
     }
 }
 
@@ -620,7 +663,10 @@ impl<'a> FixtureMount<'a> {
 
     /// Mounts until the returned guard is dropped; expectations are checked then.
     pub async fn mount_as_scoped(self) -> MockGuard {
-        self.inner.mount_as_scoped(&self.mock.server).await
+        let _mounting = self.mock.mounting.lock().await;
+        let guard = self.inner.mount_as_scoped(&self.mock.server).await;
+        self.mock.remount_tails().await;
+        guard
     }
 }
 
@@ -629,7 +675,23 @@ impl<'a> IntoFuture for FixtureMount<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.inner.mount(&self.mock.server).await })
+        Box::pin(async move {
+            let _mounting = self.mock.mounting.lock().await;
+            self.inner.mount(&self.mock.server).await;
+            self.mock.remount_tails().await;
+        })
+    }
+}
+
+/// Matches while its generation of tail mocks is the current one.
+struct Tail {
+    shared: Arc<Shared>,
+    generation: u64,
+}
+
+impl Match for Tail {
+    fn matches(&self, _request: &Request) -> bool {
+        self.shared.tail_generation() == self.generation
     }
 }
 

@@ -115,7 +115,7 @@ fn account_faults_only_touch_their_account() {
         panic!("the target account is refused");
     };
     assert_eq!(denied.status, 401);
-    assert_eq!(denied.body, crate::bodies::UNAUTHORIZED);
+    assert_eq!(denied.body, bodies::UNAUTHORIZED);
     assert_eq!(denied.delay, Duration::from_millis(5));
     assert!(matches!(
         engine.decide(Some(&other)),
