@@ -596,3 +596,6 @@ fn audit(fleet: &Fleet, request: &Request) -> Reply {
     }
     reply
 }
+
+#[cfg(test)]
+mod tests;
