@@ -267,7 +267,7 @@ impl FaultEngine {
         }
         if let Some(limit) = self.faults.rate_limit {
             self.rate_counter += 1;
-            if limit.every_nth > 0 && self.rate_counter % limit.every_nth == 0 {
+            if limit.every_nth > 0 && self.rate_counter.is_multiple_of(limit.every_nth) {
                 return Decision::Early(EarlyAnswer {
                     status: 429,
                     body: format!(
@@ -288,7 +288,7 @@ impl FaultEngine {
                 true
             } else {
                 let starts = match errors.trigger {
-                    BurstTrigger::EveryNth(n) => n > 0 && self.burst_counter % n == 0,
+                    BurstTrigger::EveryNth(n) => n > 0 && self.burst_counter.is_multiple_of(n),
                     BurstTrigger::Probability(p) => draw_burst < p,
                 };
                 if starts {

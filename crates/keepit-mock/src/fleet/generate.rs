@@ -538,7 +538,7 @@ pub(crate) fn generate(spec: &FleetSpec) -> Fleet {
         seq += 1;
     }
     for events in &mut audit {
-        events.sort_by(|a, b| (a.time, a.seq).cmp(&(b.time, b.seq)));
+        events.sort_by_key(|event| (event.time, event.seq));
     }
 
     // ---- indexes ------------------------------------------------------------------------
@@ -1002,7 +1002,7 @@ fn make_event(
     let metadata = match template.meta {
         Meta::None => Vec::new(),
         Meta::Job => vec![("job".to_owned(), names::guid(rng, 4))],
-        Meta::Aname => vec![("aname".to_owned(), user.clone())],
+        Meta::Aname => vec![("aname".to_owned(), user)],
         Meta::Subaccount => child
             .as_ref()
             .map(|(id, _)| vec![("subaccount".to_owned(), id.to_string())])

@@ -446,7 +446,7 @@ impl Fleet {
             .iter()
             .flat_map(|events| events.iter().cloned())
             .collect();
-        audit_events.sort_by(|a, b| (a.time, a.seq).cmp(&(b.time, b.seq)));
+        audit_events.sort_by_key(|event| (event.time, event.seq));
         GroundTruth {
             now,
             parent: self.parent.clone(),

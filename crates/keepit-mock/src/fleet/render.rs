@@ -215,6 +215,63 @@ pub(crate) fn backup_summary(connectors: &[&TruthConnector]) -> String {
     xml.finish()
 }
 
+/// The newest snapshot's size minus the one before it (0 with fewer than two snapshots).
+fn size_change(connector: &TruthConnector) -> i128 {
+    match connector.snapshots.as_slice() {
+        [.., previous, latest] => i128::from(latest.size) - i128::from(previous.size),
+        _ => 0,
+    }
+}
+
+/// `GET …/devices/{d}/monitoring/backup/summary` (M2).
+pub(crate) fn device_backup_summary(connector: &TruthConnector) -> String {
+    let mut xml = XmlWriter::new();
+    xml.open("backup-summary");
+    if let Some(latest) = connector.latest_snapshot() {
+        let change = size_change(connector);
+        xml.time("last-snapshot-time", latest.tstamp)
+            .opt_time(
+                "last-complete-snapshot-time",
+                connector
+                    .latest_complete_snapshot()
+                    .map(|snapshot| snapshot.tstamp),
+            )
+            .display("last-snapshot-size", latest.size)
+            .display("size-change", change);
+    }
+    xml.close("backup-summary");
+    xml.finish()
+}
+
+/// `GET …/devices/{d}/monitoring/summary?from=&to=` (M1): added, removed and (never
+/// reported by the fleet) modified items and bytes of the backups that ended in the window.
+pub(crate) fn monitoring_summary(backups: &[&TruthJob]) -> String {
+    let mut added = keepit_domain::Volume::default();
+    let mut removed = keepit_domain::Volume::default();
+    for job in backups {
+        if let Some(JobStatistics::Backup(stats)) = job.statistics() {
+            added.count += stats.added.count;
+            added.bytes += stats.added.bytes;
+            removed.count += stats.removed.count;
+            removed.bytes += stats.removed.bytes;
+        }
+    }
+    let mut xml = XmlWriter::new();
+    xml.open("summary")
+        .open("size")
+        .display("added", added.bytes)
+        .display("removed", removed.bytes)
+        .display("modified", 0)
+        .close("size")
+        .open("count")
+        .display("added", added.count)
+        .display("removed", removed.count)
+        .display("modified", 0)
+        .close("count")
+        .close("summary");
+    xml.finish()
+}
+
 /// `<jobs>` (J1, J2).
 pub(crate) fn jobs(jobs: &[&TruthJob]) -> String {
     let mut xml = XmlWriter::new();

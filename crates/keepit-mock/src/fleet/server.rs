@@ -282,6 +282,12 @@ fn route(fleet: &Fleet, request: &Request, method: &str, segments: &[&str]) -> R
                     None => Reply::not_found(),
                 },
                 ["jobs"] => active_jobs(fleet, request, found),
+                ["monitoring", "backup", "summary"] => match found.latest_snapshot() {
+                    Some(_) => Reply::xml(render::device_backup_summary(found)),
+                    // Keepit answers 404 while a connector is onboarding.
+                    None => Reply::not_found(),
+                },
+                ["monitoring", "summary"] => monitoring_summary(fleet, request, found),
                 ["jobs", job] => match find_job(fleet, account, connector, job) {
                     Some(job) => Reply::xml(render::job(job)),
                     None => Reply::not_found(),
@@ -427,6 +433,29 @@ fn snapshot_range(request: &Request, connector: &TruthConnector, count_only: boo
         in_window.take(limit).collect()
     };
     Reply::xml(render::history(&selected, &connector.account))
+}
+
+fn monitoring_summary(fleet: &Fleet, request: &Request, connector: &TruthConnector) -> Reply {
+    let bound = |key: &str| match query(request, key) {
+        None => Ok(None),
+        Some(raw) => xml::parse_time(&raw)
+            .map(Some)
+            .ok_or_else(|| Reply::bad_request(&format!("{key} is not an ISO 8601 timestamp"))),
+    };
+    let (from, to) = match (bound("from"), bound("to")) {
+        (Ok(from), Ok(to)) => (
+            from.unwrap_or(fleet.now() - TimeDelta::days(1)),
+            to.unwrap_or(fleet.now()),
+        ),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    let backups: Vec<&TruthJob> = fleet
+        .jobs_of(&connector.id)
+        .iter()
+        .filter(|job| *job.job_type() == JobType::Backup)
+        .filter(|job| job.ended_at().is_some_and(|end| end >= from && end < to))
+        .collect();
+    Reply::xml(render::monitoring_summary(&backups))
 }
 
 fn active_jobs(fleet: &Fleet, request: &Request, connector: &TruthConnector) -> Reply {
@@ -586,7 +615,7 @@ fn audit(fleet: &Fleet, request: &Request) -> Reply {
                 .is_none_or(|area| event.area.to_ascii_lowercase() == area)
         }));
     }
-    events.sort_by(|a, b| (a.time, a.seq).cmp(&(b.time, b.seq)));
+    events.sort_by_key(|event| (event.time, event.seq));
     let total = events.len();
     let page: Vec<&TruthAuditEvent> = events.into_iter().skip(offset).take(limit).collect();
     let mut reply = Reply::xml(render::audit(&page));

@@ -307,7 +307,7 @@ fn stale_and_failing_connectors_are_there_on_purpose() {
             let latest_status = latest.map(|job| job.status);
             match connector.scenario {
                 ConnectorScenario::Healthy => {
-                    assert_eq!(latest_status, Some(JobStatus::Successful))
+                    assert_eq!(latest_status, Some(JobStatus::Successful));
                 }
                 ConnectorScenario::LatestBackupUnsuccessful
                 | ConnectorScenario::AuthenticationFailed

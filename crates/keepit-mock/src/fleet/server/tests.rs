@@ -350,6 +350,51 @@ async fn the_backup_summary_has_one_device_per_connector_with_a_snapshot() {
 }
 
 #[tokio::test]
+async fn per_connector_monitoring_summaries_follow_the_backups() {
+    let (_mock, served, caller) = served(&FleetSpec::default()).await;
+    let truth = served.ground_truth();
+    for connector in truth.connectors.iter().take(20) {
+        let base = format!(
+            "/users/{}/devices/{}/monitoring",
+            connector.account, connector.id
+        );
+        let summary = caller.get(&format!("{base}/backup/summary")).await;
+        match connector.latest_snapshot() {
+            Some(latest) => {
+                let summary = parse(&summary.body);
+                assert_eq!(
+                    summary.child_text("last-snapshot-time").map(time),
+                    Some(latest.tstamp)
+                );
+            }
+            None => assert_eq!(summary.status, 404),
+        }
+        let from = truth.now - TimeDelta::days(3);
+        let window = format!(
+            "{base}/summary?from={}&to={}",
+            timestamp(from),
+            timestamp(truth.now)
+        );
+        let changes = parse(&caller.get(&window).await.body);
+        let added: u64 = truth
+            .jobs_of(&connector.id)
+            .iter()
+            .filter(|job| *job.job_type() == JobType::Backup)
+            .filter(|job| {
+                job.ended_at()
+                    .is_some_and(|end| end >= from && end < truth.now)
+            })
+            .filter_map(|job| match job.statistics() {
+                Some(JobStatistics::Backup(stats)) => Some(stats.added.count),
+                _ => None,
+            })
+            .sum();
+        let counted = changes.child("count").unwrap().child_text("added").unwrap();
+        assert_eq!(counted, added.to_string());
+    }
+}
+
+#[tokio::test]
 async fn snapshot_ranges_page_by_restarting_after_the_last_tstamp() {
     let (_mock, served, caller) = served(&FleetSpec::default()).await;
     let truth = served.ground_truth();
