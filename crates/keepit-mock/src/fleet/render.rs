@@ -192,12 +192,7 @@ pub(crate) fn backup_summary(connectors: &[&TruthConnector]) -> String {
         let Some(latest) = connector.latest_snapshot() else {
             continue;
         };
-        let previous = connector
-            .snapshots
-            .len()
-            .checked_sub(2)
-            .map(|index| connector.snapshots[index].size);
-        let change = previous.map_or(0, |previous| i128::from(latest.size) - i128::from(previous));
+        let change = size_change(connector);
         xml.open("device")
             .text("guid", connector.id.as_str())
             .time("last-snapshot-time", latest.tstamp)
