@@ -167,7 +167,9 @@ impl JobOutcome {
 }
 
 /// A generated fleet: accounts, connectors, jobs and audit events, indexed by GUID.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output is a summary (seed, clock and counts), not the whole fleet.
+#[derive(Clone)]
 pub struct Fleet {
     spec: FleetSpec,
     now: DateTime<Utc>,
@@ -182,6 +184,20 @@ pub struct Fleet {
     /// Drives every change made after generation, so changes are reproducible too.
     rng: StdRng,
     next_audit_seq: u64,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("seed", &self.spec.seed)
+            .field("now", &self.now)
+            .field("parent", &self.parent)
+            .field("accounts", &self.accounts.len())
+            .field("connectors", &self.connectors.len())
+            .field("jobs", &self.job_index.len())
+            .field("audit_events", &self.audit_event_count())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -39,6 +39,14 @@ fn the_same_seed_gives_the_same_fleet() {
 }
 
 #[test]
+fn debug_output_is_a_summary() {
+    let fleet = default_fleet();
+    let debug = format!("{fleet:?}");
+    assert!(debug.starts_with("Fleet { seed: 42, "), "{debug}");
+    assert!(debug.len() < 400, "{debug}");
+}
+
+#[test]
 fn the_account_tree_has_resellers_between_the_msp_and_customers() {
     for fleet in fleets() {
         let truth = fleet.ground_truth();
