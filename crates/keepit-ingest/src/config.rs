@@ -58,9 +58,10 @@ pub struct SyncConfig {
     pub job_overlap: TimeDelta,
     /// Job history is asked for in windows no longer than this.
     pub job_window: Duration,
-    /// A connector's job history is refreshed at least this often; sooner when its
-    /// health, its latest snapshot or a running job says something happened.
-    pub history_max_age: TimeDelta,
+    /// A connector's health, error code and running jobs are read again at least this
+    /// often; sooner when new jobs arrived or a job was running. (Job history itself is
+    /// read on every pass.)
+    pub refresh_every: TimeDelta,
     /// Audit records per page.
     pub audit_page_size: u32,
     /// How long the sync lease of an integration lasts without renewal.
@@ -81,7 +82,7 @@ impl Default for SyncConfig {
             audit_overlap: TimeDelta::minutes(15),
             job_overlap: TimeDelta::hours(1),
             job_window: Duration::from_secs(7 * 86_400),
-            history_max_age: TimeDelta::hours(1),
+            refresh_every: TimeDelta::hours(1),
             audit_page_size: 500,
             lease_ttl: TimeDelta::minutes(30),
             holder: format!("keepit-sync-{}", std::process::id()),

@@ -128,8 +128,16 @@ async fn run_pass<H: PassHook>(
                 error: chain(&error),
             });
         }
-        Ok(accounts) => {
-            summary.accounts = accounts.len() as u64;
+        Ok(Discovery { accounts, failed }) => {
+            summary.accounts = (accounts.len() + failed.len()) as u64;
+            for (account, error) in failed {
+                tracing::warn!(%account, error = %chain(&error), "account could not be listed");
+                summary.accounts_failed += 1;
+                summary.errors.push(SyncAccountError {
+                    account: Some(account),
+                    error: chain(&error),
+                });
+            }
             let pass = Pass {
                 store,
                 integration,
@@ -231,16 +239,62 @@ fn rows(report: &keepit_store::AccountSyncReport) -> u64 {
         + report.cursors_moved
 }
 
+/// The account tree, and the accounts whose children could not be listed.
+struct Discovery {
+    accounts: Vec<AccountNode>,
+    failed: Vec<(AccountId, Error)>,
+}
+
 /// Checks the credentials, walks the tree and records every account as a customer.
+///
+/// Only a failure at the top (the credentials, the parent account) fails the pass. An
+/// account whose children cannot be listed is reported as failed and skipped; the rest
+/// of the tree is synced.
 async fn discover(
     store: &Store,
     integration: &Integration,
     now: DateTime<Utc>,
-) -> Result<Vec<AccountNode>> {
+) -> Result<Discovery> {
+    let client = &integration.client;
     // whoami proves the credentials and the region before anything else.
-    integration.client.whoami().await?;
-    let tree = integration.client.account_tree(&integration.parent).await?;
-    for node in &tree {
+    client.whoami().await?;
+    let mut accounts: Vec<AccountNode> = Vec::new();
+    let mut failed: Vec<(AccountId, Error)> = Vec::new();
+    let mut seen: HashSet<AccountId> = HashSet::from([integration.parent.clone()]);
+    let mut level = vec![integration.parent.clone()];
+    let mut depth = 0;
+    while !level.is_empty() && depth < MAX_DEPTH {
+        depth += 1;
+        let listings: Vec<(
+            AccountId,
+            keepit_client::Result<Vec<keepit_client::ChildAccount>>,
+        )> = stream::iter(level.drain(..))
+            .map(|parent| async move {
+                let children = client.child_accounts(&parent).await;
+                (parent, children)
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        for (parent, listing) in listings {
+            match listing {
+                Ok(children) => {
+                    for child in children {
+                        if seen.insert(child.id.clone()) {
+                            level.push(child.id.clone());
+                            accounts.push(AccountNode {
+                                account: child,
+                                depth,
+                            });
+                        }
+                    }
+                }
+                Err(error) if parent == integration.parent => return Err(error.into()),
+                Err(error) => failed.push((parent, error.into())),
+            }
+        }
+    }
+    for node in &accounts {
         let sighting = KeepitAccountSighting {
             integration: integration.id,
             account: node.account.id.clone(),
@@ -251,8 +305,16 @@ async fn discover(
         let outcome = store.sync_customer(&sighting).await?;
         tracing::debug!(account = %node.account.id, ?outcome, "customer matched");
     }
-    Ok(tree)
+    let broken: HashSet<&AccountId> = failed.iter().map(|(account, _)| account).collect();
+    let accounts = accounts
+        .into_iter()
+        .filter(|node| !broken.contains(&node.account.id))
+        .collect();
+    Ok(Discovery { accounts, failed })
 }
+
+/// Deepest account tree followed.
+const MAX_DEPTH: usize = 16;
 
 struct Pass<'a> {
     store: &'a Store,
@@ -340,6 +402,7 @@ impl Pass<'_> {
             .collect();
 
         let unfinished = self.unfinished_jobs(account).await?;
+        let known_jobs = self.known_jobs(account).await?;
         let done: Vec<ConnectorDone> = stream::iter(connectors.iter())
             .map(|connector| {
                 let previous = previous.get(&connector.id);
@@ -355,6 +418,7 @@ impl Pass<'_> {
                     summary,
                     summary_supported,
                     unfinished,
+                    &known_jobs,
                 )
             })
             .buffered(self.config.connector_concurrency.max(1))
@@ -377,9 +441,6 @@ impl Pass<'_> {
             .try_collect()
             .await?;
         let audit_events: Vec<AuditEventRecord> = records.iter().map(audit_record).collect();
-
-        // Jobs already stored for this account, to tell new and finished jobs from known ones.
-        let known_jobs = self.known_jobs(account, &done).await?;
 
         let records: Vec<ConnectorRecord> = connectors
             .iter()
@@ -459,6 +520,10 @@ impl Pass<'_> {
         loop {
             let page = self.store.jobs(&query).await?;
             for job in page.jobs {
+                // A job scheduled for later changes nothing until its start passes.
+                if job.record.status == JobStatus::Scheduled && job.sort_time > self.now {
+                    continue;
+                }
                 unfinished
                     .entry(job.record.connector.clone())
                     .or_default()
@@ -472,23 +537,16 @@ impl Pass<'_> {
         Ok(unfinished)
     }
 
+    /// Jobs of the account stored with a start inside the history window, with their
+    /// status, to tell new and newly finished jobs from known ones.
     async fn known_jobs(
         &self,
         account: &AccountId,
-        done: &[ConnectorDone],
     ) -> Result<HashMap<keepit_domain::JobId, JobStatus>> {
-        let Some(oldest) = done
-            .iter()
-            .flat_map(|item| item.jobs.iter())
-            .map(|job| job.sort_time(self.now))
-            .min()
-        else {
-            return Ok(HashMap::new());
-        };
         let mut known = HashMap::new();
         let mut query = JobQuery {
             account: Some(account.clone()),
-            from: Some(oldest - chrono::TimeDelta::days(1)),
+            from: Some(self.now - self.config.first_sync_window - chrono::TimeDelta::days(1)),
             limit: Some(JobQuery::MAX_LIMIT),
             ..JobQuery::default()
         };
@@ -505,6 +563,7 @@ impl Pass<'_> {
         Ok(known)
     }
 
+    #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename the list.
     async fn connector(
         &self,
         account: &AccountId,
@@ -513,6 +572,7 @@ impl Pass<'_> {
         summary: Option<&keepit_client::BackupSummaryEntry>,
         summary_supported: bool,
         unfinished: &[keepit_domain::JobId],
+        known: &HashMap<keepit_domain::JobId, JobStatus>,
     ) -> Result<ConnectorDone> {
         if !connector.state().is_active() {
             // Inaccessible or leaving connectors are listed but not watched.
@@ -526,21 +586,98 @@ impl Pass<'_> {
         let previous_status = previous
             .and_then(|(_, status)| status.as_ref())
             .map(|stored| &stored.status);
-        let health = client.connector_health(account, &connector.id).await?;
-        // The status endpoint explains problems; a healthy connector without a known
-        // error code has nothing to explain.
-        let error_code = if health.health != Health::Healthy
-            || previous_status.is_some_and(|status| status.error_code.is_some())
-        {
-            client
-                .connector_status(account, &connector.id)
-                .await?
-                .and_then(|status| status.error_code().cloned())
-        } else {
-            None
-        };
 
-        let (snapshot_at, snapshot_kind, snapshot_size, complete_at) = match summary {
+        // Job history is read on every pass, from the cursor: it is the one signal that
+        // a backup failed, and it costs one request when nothing happened.
+        let jobs_key = self.cursor_key(account, Some(&connector.id), JOBS_STREAM);
+        let jobs_cursor = self.cursor_time(&jobs_key).await?;
+        let from = match jobs_cursor {
+            Some(cursor) => cursor - self.config.job_overlap,
+            None => self.now - self.config.first_sync_window,
+        };
+        let mut seen = HashSet::new();
+        let mut jobs = Vec::new();
+        let finished: Vec<keepit_client::Job> = client
+            .job_history_windows(
+                account.clone(),
+                connector.id.clone(),
+                from,
+                self.now,
+                self.config.job_window,
+            )
+            .try_collect()
+            .await?;
+        for job in finished {
+            if seen.insert(job.id.clone()) {
+                jobs.push(job_record(account, &connector.id, &job, self.now));
+            }
+        }
+        let new_jobs = jobs
+            .iter()
+            .any(|job| known.get(&job.job) != Some(&job.status));
+
+        // Health, error codes and running jobs change with jobs or with time: they are
+        // read again when new jobs arrived, when something was running, and at least
+        // every `refresh_every`.
+        let refresh = previous_status
+            .is_none_or(|status| self.now - status.checked_at >= self.config.refresh_every)
+            || new_jobs
+            || !unfinished.is_empty();
+        let (health, error_code) = match previous_status {
+            Some(status) if !refresh => (
+                keepit_client::ConnectorHealth {
+                    health: status.health,
+                    reason: status.health_reason.clone(),
+                },
+                status.error_code.clone(),
+            ),
+            _ => {
+                let health = client.connector_health(account, &connector.id).await?;
+                // The status endpoint explains problems: a healthy connector has nothing
+                // to explain, and an unhealthy one whose health and reason are unchanged
+                // keeps the error code already stored.
+                let unchanged = previous_status.filter(|status| {
+                    status.health == health.health && status.health_reason == health.reason
+                });
+                let error_code = match (health.health, unchanged) {
+                    (Health::Healthy, _) => None,
+                    (_, Some(status)) => status.error_code.clone(),
+                    (_, None) => client
+                        .connector_status(account, &connector.id)
+                        .await?
+                        .and_then(|status| status.error_code().cloned()),
+                };
+                (health, error_code)
+            }
+        };
+        if refresh {
+            for job in client.active_jobs(account, &connector.id).await? {
+                if seen.insert(job.id.clone()) {
+                    jobs.push(job_record(account, &connector.id, &job, self.now));
+                }
+            }
+            // Jobs stored as running that neither list mentions any more: ask for each.
+            for id in unfinished.iter().filter(|id| !seen.contains(*id)) {
+                match client.job(account, &connector.id, id).await {
+                    Ok(job) => jobs.push(job_record(account, &connector.id, &job, self.now)),
+                    Err(keepit_client::Error::NotFound { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        // History windows select finished jobs by their end, so the cursor is the newest end
+        // seen (never past now: scheduled jobs can lie in the future).
+        let newest = jobs
+            .iter()
+            .filter_map(JobRecord::ended_at)
+            .filter(|ended| *ended <= self.now)
+            .max();
+        let cursor = advance(jobs_cursor, newest, self.now).map(|position| CursorMove {
+            key: jobs_key,
+            position,
+        });
+
+        let snapshot = match summary {
             Some(entry) => (
                 entry.last_snapshot_at,
                 entry.last_snapshot_at.map(|_| {
@@ -568,66 +705,13 @@ impl Pass<'_> {
                 None => (None, None, None, None),
             },
         };
-
-        let jobs_key = self.cursor_key(account, Some(&connector.id), JOBS_STREAM);
-        let jobs_cursor = self.cursor_time(&jobs_key).await?;
-        // History is fetched when something says it changed, and at least every
-        // `history_max_age` (measured by the status check time, which the store
-        // refreshes at most hourly while nothing changes).
-        let something_happened = !unfinished.is_empty()
-            || previous_status.is_none_or(|status| {
-                status.health != health.health
-                    || status.latest_snapshot_at != snapshot_at
-                    || self.now - status.checked_at >= self.config.history_max_age
-            });
-        let history_due = jobs_cursor.is_none() || something_happened;
-
-        let mut jobs = Vec::new();
-        let mut cursor = None;
-        if history_due {
-            let from = match jobs_cursor {
-                Some(cursor) => cursor - self.config.job_overlap,
-                None => self.now - self.config.first_sync_window,
-            };
-            let mut seen = HashSet::new();
-            let finished: Vec<keepit_client::Job> = client
-                .job_history_windows(
-                    account.clone(),
-                    connector.id.clone(),
-                    from,
-                    self.now,
-                    self.config.job_window,
-                )
-                .try_collect()
-                .await?;
-            let active = client.active_jobs(account, &connector.id).await?;
-            for job in finished.into_iter().chain(active) {
-                if seen.insert(job.id.clone()) {
-                    jobs.push(job_record(account, &connector.id, &job, self.now));
-                }
-            }
-            // Jobs stored as running that neither list mentions any more: ask for each.
-            for id in unfinished.iter().filter(|id| !seen.contains(*id)) {
-                match client.job(account, &connector.id, id).await {
-                    Ok(job) => jobs.push(job_record(account, &connector.id, &job, self.now)),
-                    Err(keepit_client::Error::NotFound { .. }) => {}
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            let newest = jobs.iter().map(|job| job.sort_time(self.now)).max();
-            cursor = advance(jobs_cursor, newest, self.now).map(|position| CursorMove {
-                key: jobs_key,
-                position,
-            });
-        }
-
         let status = status_record(
             connector,
             previous_status,
             &health,
             error_code,
             &jobs,
-            (snapshot_at, snapshot_kind, snapshot_size, complete_at),
+            snapshot,
             self.now,
         );
         Ok(ConnectorDone {
@@ -752,17 +836,11 @@ fn status_record(
         .as_ref()
         .map(|code| FailureReason::from_error_code(code, Some(&connector.kind)))
         .or_else(|| health.failure_reason())
-        .or_else(|| {
-            latest_finished
-                .filter(|job| job.status.needs_attention())
-                .and_then(|job| job.failure_reason.clone())
-        })
-        .or_else(|| {
-            if jobs.is_empty() {
-                previous.and_then(|status| status.failure_reason.clone())
-            } else {
-                None
-            }
+        .or_else(|| match latest_finished {
+            Some(job) if job.status.needs_attention() => job.failure_reason.clone(),
+            Some(_) => None,
+            // No backup finished since the last look: the latest known outcome still stands.
+            None => previous.and_then(|status| status.failure_reason.clone()),
         });
     ConnectorStatusRecord {
         connector: connector.id.clone(),

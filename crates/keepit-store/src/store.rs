@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Result};
@@ -121,6 +121,7 @@ pub enum Backend {
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    schema: Option<String>,
 }
 
 impl fmt::Debug for Store {
@@ -182,6 +183,12 @@ impl Store {
             Backend::Postgres => {
                 options.max_connections(config.max_connections.unwrap_or(10));
                 if let Some(schema) = &config.schema {
+                    if !valid_schema_name(schema) {
+                        return Err(Error::InvalidUrl {
+                            url: config.redacted_url(),
+                            reason: "the schema name must be 1 to 63 lowercase letters, digits or underscores",
+                        });
+                    }
                     options.set_schema_search_path(schema.clone());
                 }
             }
@@ -192,7 +199,27 @@ impl Store {
                 url: config.redacted_url(),
                 source,
             })?;
-        Ok(Store { db, backend })
+        let schema = match backend {
+            Backend::Postgres => config.schema.clone(),
+            Backend::Sqlite => None,
+        };
+        if let Some(schema) = &schema {
+            // A configured schema that does not exist yet is created, so a fresh
+            // database only needs the schema name.
+            db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await
+                .map_err(|source| Error::Connect { url: config.redacted_url(), source })?;
+        }
+        Ok(Store { db, backend, schema })
+    }
+
+    /// Drops the configured PostgreSQL schema with everything in it, and closes the store.
+    /// Meant for tests that give each run a schema of its own; does nothing on SQLite.
+    pub async fn drop_schema_and_close(self) -> Result<()> {
+        if let Some(schema) = &self.schema {
+            self.db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await?;
+        }
+        self.close().await
     }
 
     /// Applies every migration that has not been applied yet.
@@ -230,4 +257,12 @@ impl Store {
     pub(crate) fn db_backend(&self) -> sea_orm::DbBackend {
         self.db.get_database_backend()
     }
+}
+
+/// PostgreSQL schema names accepted in configuration: plain lowercase identifiers, so
+/// they can be quoted into statements safely.
+fn valid_schema_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
 }

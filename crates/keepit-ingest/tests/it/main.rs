@@ -1,0 +1,5 @@
+//! The sync engine against generated fake Keepit fleets, on in-memory SQLite and on
+//! PostgreSQL when `KEEPIT_TEST_POSTGRES_URL` is set.
+
+mod support;
+mod sync;
