@@ -10,14 +10,13 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use keepit_domain::{AccountId, AuditCategory, ConnectorId};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
 };
 use sha2::{Digest, Sha256};
 
-use crate::convert::{account_id, connector_id, micros, rows_per_statement};
+use crate::convert::{account_id, connector_id, micros};
 use crate::cursor::TimelineCursor;
 use crate::customers::customers_of_accounts;
 use crate::entity::{audit_event, job};
@@ -25,7 +24,27 @@ use crate::error::{Error, Result};
 use crate::ids::CustomerId;
 use crate::jobs::{StoredJob, attach_names};
 use crate::store::Store;
-use crate::upsert::{UpsertCounts, dedup_last};
+use crate::upsert::{MultiRowInsert, UpsertCounts, dedup_last};
+
+/// Columns written by an upsert, in the order of the values built for each record.
+pub(crate) const INSERT_COLUMNS: &[&str] = &[
+    "content_hash",
+    "occurred_at",
+    "account_guid",
+    "customer_id",
+    "connector_guid",
+    "actor",
+    "client_network",
+    "acl",
+    "method",
+    "allowed",
+    "succeeded",
+    "area",
+    "category",
+    "message",
+    "metadata",
+    "first_seen_at",
+];
 
 /// One Keepit audit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,37 +260,38 @@ pub(crate) async fn upsert_audit_events<C: ConnectionTrait>(
     let customers =
         customers_of_accounts(conn, hashed.iter().map(|(_, r)| r.account.as_str())).await?;
     let mut counts = UpsertCounts::default();
-    for chunk in hashed.chunks(rows_per_statement(conn.get_database_backend(), 16)) {
-        let models = chunk.iter().map(|(hash, record)| audit_event::ActiveModel {
-            content_hash: Set(hash.clone()),
-            occurred_at: Set(micros(record.time)),
-            account_guid: Set(record.account.to_string()),
-            customer_id: Set(customers.get(record.account.as_str()).copied().flatten()),
-            connector_guid: Set(record.connector.as_ref().map(ToString::to_string)),
-            actor: Set(record.actor.clone()),
-            client_network: Set(record.client_network()),
-            acl: Set(record.acl.clone()),
-            method: Set(record.method.clone()),
-            allowed: Set(record.allowed),
-            succeeded: Set(record.succeeded),
-            area: Set(record.area.clone()),
-            category: Set(record.category.as_str().to_owned()),
-            message: Set(record.message.clone()),
-            metadata: Set(
-                serde_json::to_string(&record.metadata).unwrap_or_else(|_| "[]".to_owned())
-            ),
-            first_seen_at: Set(now),
-            ..Default::default()
-        });
-        counts.inserted += audit_event::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(audit_event::Column::ContentHash)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
-    }
+    let insert = MultiRowInsert {
+        table: "backup_audit_events",
+        columns: INSERT_COLUMNS,
+        on_conflict: "ON CONFLICT (\"content_hash\") DO NOTHING",
+    };
+    let rows = hashed
+        .iter()
+        .map(|(hash, record)| {
+            let customer = customers.get(record.account.as_str()).copied().flatten();
+            let metadata =
+                serde_json::to_string(&record.metadata).unwrap_or_else(|_| "[]".to_owned());
+            vec![
+                Value::from(hash.as_str()),
+                Value::from(micros(record.time)),
+                Value::from(record.account.as_str()),
+                Value::from(customer),
+                Value::from(record.connector.as_ref().map(|c| c.as_str().to_owned())),
+                Value::from(record.actor.clone()),
+                Value::from(record.client_network()),
+                Value::from(record.acl.as_str()),
+                Value::from(record.method.as_str()),
+                Value::from(record.allowed),
+                Value::from(record.succeeded),
+                Value::from(record.area.as_str()),
+                Value::from(record.category.as_str()),
+                Value::from(record.message.as_str()),
+                Value::from(metadata),
+                Value::from(now),
+            ]
+        })
+        .collect();
+    counts.inserted += insert.execute(conn, rows).await?;
     Ok(counts)
 }
 

@@ -148,6 +148,8 @@ pub struct KeepitAccountRecord {
     pub first_seen_at: DateTime<Utc>,
     /// A recent sync that saw it (refreshed at most hourly when nothing else changes).
     pub last_seen_at: DateTime<Utc>,
+    /// When a walk of the account tree no longer found it.
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<account::Model> for KeepitAccountRecord {
@@ -166,6 +168,7 @@ impl TryFrom<account::Model> for KeepitAccountRecord {
             link: LinkState::parse(&model.link_state)?,
             first_seen_at: model.first_seen_at,
             last_seen_at: model.last_seen_at,
+            removed_at: model.removed_at,
         })
     }
 }
@@ -496,6 +499,28 @@ impl Store {
         }
         txn.commit().await?;
         Ok(outcome)
+    }
+
+    /// Marks the accounts of `integration` that are missing from `present` (a complete
+    /// walk of the account tree) as removed. They and their data are kept.
+    pub async fn mark_accounts_removed(
+        &self,
+        integration: IntegrationId,
+        present: &[AccountId],
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        let at = micros(at);
+        let mut update = account::Entity::update_many()
+            .col_expr(account::Column::RemovedAt, Expr::value(at))
+            .col_expr(account::Column::UpdatedAt, Expr::value(at))
+            .filter(account::Column::IntegrationId.eq(integration.0))
+            .filter(account::Column::RemovedAt.is_null());
+        if !present.is_empty() {
+            update = update.filter(
+                account::Column::AccountGuid.is_not_in(present.iter().map(ToString::to_string)),
+            );
+        }
+        Ok(update.exec(self.db()).await?.rows_affected)
     }
 
     /// Links a Keepit account to a customer by hand. Later syncs keep this link.

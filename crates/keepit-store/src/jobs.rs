@@ -11,10 +11,10 @@ use keepit_domain::{
     AccountId, BackupStatistics, ConnectorId, FailureReason, JobId, JobStatistics, JobStatus,
     JobType, RestoreStatistics, Volume,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
 };
 
 use crate::convert::{
@@ -27,7 +27,7 @@ use crate::entity::{connector, customer, job};
 use crate::error::{Error, Result};
 use crate::ids::CustomerId;
 use crate::store::Store;
-use crate::upsert::{UpsertCounts, dedup_last};
+use crate::upsert::{MultiRowInsert, UpsertCounts, dedup_last};
 
 /// A job as the sync read it from Keepit, with its decided status.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +181,7 @@ impl TryFrom<job::Model> for StoredJob {
     }
 }
 
-/// Every column an upsert may change, in the order of [`job_model`]'s values.
+/// Every column whose change makes an upsert rewrite the row.
 const CONTENT_COLUMNS: &[&str] = &[
     "connector_guid",
     "account_guid",
@@ -217,7 +217,46 @@ const CONTENT_COLUMNS: &[&str] = &[
     "description",
 ];
 
-fn job_model(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> job::ActiveModel {
+/// Columns written by an upsert, in the order of [`job_values`].
+pub(crate) const INSERT_COLUMNS: &[&str] = &[
+    "job_guid",
+    "connector_guid",
+    "account_guid",
+    "customer_id",
+    "job_type",
+    "status",
+    "active",
+    "scheduled_at",
+    "start_at",
+    "dispatched_at",
+    "started_at",
+    "succeeded_at",
+    "failed_at",
+    "cancelled_at",
+    "ended_at",
+    "sort_time",
+    "progress",
+    "snapshot_at",
+    "stats_kind",
+    "added_count",
+    "added_bytes",
+    "removed_count",
+    "removed_bytes",
+    "skipped_count",
+    "skipped_bytes",
+    "restored_count",
+    "restored_bytes",
+    "overwritten_count",
+    "overwritten_bytes",
+    "failure_reason_code",
+    "failure_reason_raw",
+    "failure_summary",
+    "description",
+    "first_seen_at",
+    "updated_at",
+];
+
+fn job_values(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> Vec<Value> {
     let (stats_kind, added, removed, skipped, restored, overwritten) = match record.statistics {
         None => (None, None, None, None, None, None),
         Some(JobStatistics::Backup(stats)) => (
@@ -237,50 +276,47 @@ fn job_model(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> j
             Some(stats.overwritten),
         ),
     };
-    let count = |volume: Option<Volume>| volume.map(|v| to_i64(v.count));
-    let bytes = |volume: Option<Volume>| volume.map(|v| to_i64(v.bytes));
-    job::ActiveModel {
-        job_guid: Set(record.job.to_string()),
-        connector_guid: Set(record.connector.to_string()),
-        account_guid: Set(record.account.to_string()),
-        customer_id: Set(customer),
-        job_type: Set(record.job_type.as_str().to_owned()),
-        status: Set(record.status.as_str().to_owned()),
-        active: Set(record.active),
-        scheduled_at: Set(opt_micros(record.scheduled)),
-        start_at: Set(opt_micros(record.start)),
-        dispatched_at: Set(opt_micros(record.dispatched)),
-        started_at: Set(opt_micros(record.started)),
-        succeeded_at: Set(opt_micros(record.succeeded)),
-        failed_at: Set(opt_micros(record.failed)),
-        cancelled_at: Set(opt_micros(record.cancelled)),
-        ended_at: Set(opt_micros(record.ended_at())),
-        sort_time: Set(micros(record.sort_time(now))),
-        progress: Set(record.progress),
-        snapshot_at: Set(opt_micros(record.snapshot_at)),
-        stats_kind: Set(stats_kind.map(str::to_owned)),
-        added_count: Set(count(added)),
-        added_bytes: Set(bytes(added)),
-        removed_count: Set(count(removed)),
-        removed_bytes: Set(bytes(removed)),
-        skipped_count: Set(count(skipped)),
-        skipped_bytes: Set(bytes(skipped)),
-        restored_count: Set(count(restored)),
-        restored_bytes: Set(bytes(restored)),
-        overwritten_count: Set(count(overwritten)),
-        overwritten_bytes: Set(bytes(overwritten)),
-        failure_reason_code: Set(record.failure_reason.as_ref().map(|r| r.code().to_owned())),
-        failure_reason_raw: Set(record
-            .failure_reason
-            .as_ref()
-            .and_then(|r| r.raw())
-            .map(str::to_owned)),
-        failure_summary: Set(record.failure_summary.clone()),
-        description: Set(record.description.clone()),
-        first_seen_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
+    let count = |volume: Option<Volume>| Value::from(volume.map(|v| to_i64(v.count)));
+    let bytes = |volume: Option<Volume>| Value::from(volume.map(|v| to_i64(v.bytes)));
+    let time = |time: Option<DateTime<Utc>>| Value::from(opt_micros(time));
+    let text = |text: Option<&str>| Value::from(text.map(str::to_owned));
+    vec![
+        Value::from(record.job.as_str()),
+        Value::from(record.connector.as_str()),
+        Value::from(record.account.as_str()),
+        Value::from(customer),
+        Value::from(record.job_type.as_str()),
+        Value::from(record.status.as_str()),
+        Value::from(record.active),
+        time(record.scheduled),
+        time(record.start),
+        time(record.dispatched),
+        time(record.started),
+        time(record.succeeded),
+        time(record.failed),
+        time(record.cancelled),
+        time(record.ended_at()),
+        Value::from(micros(record.sort_time(now))),
+        Value::from(record.progress),
+        time(record.snapshot_at),
+        text(stats_kind),
+        count(added),
+        bytes(added),
+        count(removed),
+        bytes(removed),
+        count(skipped),
+        bytes(skipped),
+        count(restored),
+        bytes(restored),
+        count(overwritten),
+        bytes(overwritten),
+        text(record.failure_reason.as_ref().map(FailureReason::code)),
+        text(record.failure_reason.as_ref().and_then(FailureReason::raw)),
+        text(record.failure_summary.as_deref()),
+        text(record.description.as_deref()),
+        Value::from(now),
+        Value::from(now),
+    ]
 }
 
 /// Inserts new jobs and rewrites only those whose content differs from the stored row
@@ -293,44 +329,45 @@ pub(crate) async fn upsert_jobs<C: ConnectionTrait>(
     let now = micros(now);
     let records = dedup_last(records, |record| record.job.clone());
     let customers = customers_of_accounts(conn, records.iter().map(|r| r.account.as_str())).await?;
-    let update_columns: Vec<job::Column> = {
-        use sea_orm::Iterable;
-        job::Column::iter()
-            .filter(|column| {
-                !matches!(
-                    column,
-                    job::Column::Id | job::Column::JobGuid | job::Column::FirstSeenAt
-                )
-            })
-            .collect()
+    let set = INSERT_COLUMNS
+        .iter()
+        .filter(|column| !matches!(**column, "job_guid" | "first_seen_at"))
+        .map(|column| format!("\"{column}\" = excluded.\"{column}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on_conflict = format!(
+        "ON CONFLICT (\"job_guid\") DO UPDATE SET {set} WHERE {}",
+        distinct_from_excluded("backup_jobs", CONTENT_COLUMNS)
+    );
+    let insert = MultiRowInsert {
+        table: "backup_jobs",
+        columns: INSERT_COLUMNS,
+        on_conflict: &on_conflict,
     };
-    let changed_condition = distinct_from_excluded("backup_jobs", CONTENT_COLUMNS);
     let mut counts = UpsertCounts::default();
-    for chunk in records.chunks(rows_per_statement(conn.get_database_backend(), 36)) {
+    for chunk in records.chunks(rows_per_statement(
+        conn.get_database_backend(),
+        INSERT_COLUMNS.len(),
+    )) {
         let existing: Vec<String> = job::Entity::find()
             .select_only()
             .column(job::Column::JobGuid)
-            .filter(job::Column::JobGuid.is_in(chunk.iter().map(|r| r.job.to_string())))
+            .filter(job::Column::JobGuid.is_in(chunk.iter().map(|r| r.job.as_str())))
             .into_tuple()
             .all(conn)
             .await?;
         let inserted = (chunk.len() - existing.len()) as u64;
-        let models = chunk.iter().map(|record| {
-            job_model(
-                record,
-                customers.get(record.account.as_str()).copied().flatten(),
-                now,
-            )
-        });
-        let written = job::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(job::Column::JobGuid)
-                    .update_columns(update_columns.iter().copied())
-                    .action_and_where(Expr::cust(changed_condition.clone()))
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
+        let rows = chunk
+            .iter()
+            .map(|record| {
+                job_values(
+                    record,
+                    customers.get(record.account.as_str()).copied().flatten(),
+                    now,
+                )
+            })
+            .collect();
+        let written = insert.execute(conn, rows).await?;
         counts.inserted += inserted;
         counts.changed += written.saturating_sub(inserted);
     }

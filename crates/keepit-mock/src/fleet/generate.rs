@@ -495,6 +495,7 @@ pub(crate) fn generate(spec: &FleetSpec) -> Fleet {
         .map(|entry| (entry.truth.id.clone(), entry.truth.name.clone()))
         .collect();
     let mut seq = 0u64;
+    let mut cache = CategoryCache::default();
     let mut audit: Vec<Vec<TruthAuditEvent>> = vec![Vec::new(); accounts.len()];
     let msp_login = accounts[0].users.first().cloned().unwrap_or_default();
     for (index, account) in accounts.iter().enumerate() {
@@ -506,7 +507,9 @@ pub(crate) fn generate(spec: &FleetSpec) -> Fleet {
                 let Some(template) = pick_template(&mut rng, &context) else {
                     continue;
                 };
-                audit[index].push(make_event(&mut rng, &context, template, time, seq));
+                audit[index].push(make_event(
+                    &mut rng, &mut cache, &context, template, time, seq,
+                ));
                 seq += 1;
             }
         }
@@ -534,7 +537,9 @@ pub(crate) fn generate(spec: &FleetSpec) -> Fleet {
         }
         let offset = i64::try_from(position).unwrap_or(0) + 1;
         let time = now - seconds(offset * 397);
-        audit[target].push(make_event(&mut rng, &context, template, time, seq));
+        audit[target].push(make_event(
+            &mut rng, &mut cache, &context, template, time, seq,
+        ));
         seq += 1;
     }
     for events in &mut audit {
@@ -964,8 +969,32 @@ fn pick_template(rng: &mut StdRng, context: &EventContext) -> Option<&'static Au
     None
 }
 
+/// Remembers `categorize_audit` per distinct record: messages repeat a lot (one per
+/// template and connector), and the table lookup dominates generation time otherwise.
+#[derive(Default)]
+pub(crate) struct CategoryCache {
+    known: HashMap<(&'static str, &'static str, bool, bool, String), AuditCategory>,
+}
+
+impl CategoryCache {
+    fn categorize(&mut self, template: &AuditTemplate, event: &TruthAuditEvent) -> AuditCategory {
+        let key = (
+            template.area,
+            template.acl,
+            template.allowed,
+            template.succeeded,
+            event.message.clone(),
+        );
+        *self
+            .known
+            .entry(key)
+            .or_insert_with(|| categorize_audit(&event.facts()))
+    }
+}
+
 fn make_event(
     rng: &mut StdRng,
+    cache: &mut CategoryCache,
     context: &EventContext,
     template: &AuditTemplate,
     time: DateTime<Utc>,
@@ -1030,7 +1059,7 @@ fn make_event(
         metadata,
         category: AuditCategory::Other,
     };
-    event.category = categorize_audit(&event.facts());
+    event.category = cache.categorize(template, &event);
     event
 }
 
@@ -1251,7 +1280,14 @@ pub(crate) fn push_audit_events(
         };
         let seq = fleet.next_audit_seq;
         fleet.next_audit_seq += 1;
-        let event = make_event(&mut fleet.rng, &context, template, time, seq);
+        let event = make_event(
+            &mut fleet.rng,
+            &mut CategoryCache::default(),
+            &context,
+            template,
+            time,
+            seq,
+        );
         let events = &mut fleet.audit[index];
         let at = events.partition_point(|existing| (existing.time, existing.seq) <= (time, seq));
         events.insert(at, event.clone());

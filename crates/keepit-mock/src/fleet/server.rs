@@ -413,14 +413,19 @@ fn snapshot_range(request: &Request, connector: &TruthConnector, count_only: boo
     };
     let kind = body.child_text("type").map(SnapshotKind::from_wire);
     let reverse = xml::parse_flag(body.child("reverse")).unwrap_or(false);
-    let (from, to) = if reverse {
-        (start - span, start)
+    let window = if reverse {
+        start.checked_sub_signed(span).map(|from| (from, start))
     } else {
-        (start, start + span)
+        start.checked_add_signed(span).map(|to| (start, to))
+    };
+    let Some((from, to)) = window else {
+        return Reply::bad_request("<start> and <span> reach beyond the representable time range");
     };
     let snapshots = &connector.snapshots;
     let first = snapshots.partition_point(|snapshot| snapshot.tstamp < from);
-    let last = snapshots.partition_point(|snapshot| snapshot.tstamp < to);
+    let last = snapshots
+        .partition_point(|snapshot| snapshot.tstamp < to)
+        .max(first);
     let in_window = snapshots[first..last]
         .iter()
         .filter(|snapshot| kind.as_ref().is_none_or(|kind| &snapshot.kind == kind));
@@ -510,7 +515,10 @@ fn job_history(fleet: &Fleet, request: &Request, connector: &TruthConnector) -> 
     let all = fleet.jobs_of(&connector.id);
     // Finished jobs are sorted by end time: the window is a slice.
     let first = all.partition_point(|job| job.ended_at().is_some_and(|end| end < from));
-    let last = all.partition_point(|job| job.ended_at().is_some_and(|end| end < to));
+    // A window that ends before it starts is empty.
+    let last = all
+        .partition_point(|job| job.ended_at().is_some_and(|end| end < to))
+        .max(first);
     let finished = all[first..last].iter();
     let unfinished = all.iter().filter(|job| !job.is_finished());
     let candidates: Vec<&TruthJob> = match active_only {
@@ -609,7 +617,7 @@ fn audit(fleet: &Fleet, request: &Request) -> Reply {
     for id in &scope {
         let all = fleet.audit_events_of(id);
         let first = all.partition_point(|event| event.time < from);
-        let last = all.partition_point(|event| event.time < to);
+        let last = all.partition_point(|event| event.time < to).max(first);
         events.extend(all[first..last].iter().filter(|event| {
             area.as_deref()
                 .is_none_or(|area| event.area.to_ascii_lowercase() == area)

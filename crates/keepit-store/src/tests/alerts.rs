@@ -141,6 +141,25 @@ async fn one_open_alert_per_rule_and_connector_with_every_transition_stored() {
         let all = store.alerts(&AlertFilter { include_resolved: true, ..AlertFilter::default() }).await.unwrap();
         assert_eq!(all.len(), 2);
 
+        store
+            .record_alert_transition(
+                reopened.alert.id,
+                &crate::NewAlertTransition {
+                    event: AlertEvent::Reminded,
+                    from: Some(AlertState::Firing),
+                    to: AlertState::Firing,
+                    at: at(90),
+                    note: Some("daily reminder".to_owned()),
+                    by: None,
+                },
+            )
+            .await
+            .unwrap();
+        let reminder = store.alert_transitions(reopened.alert.id).await.unwrap();
+        assert_eq!(reminder.len(), 2);
+        assert_eq!(reminder[1].transition.note.as_deref(), Some("daily reminder"));
+        assert!(store.record_alert_transition(crate::AlertId(9_999), &reminder[1].transition).await.is_err());
+
         let events: Vec<_> = store
             .alert_transitions(opened.alert.id)
             .await

@@ -106,6 +106,41 @@ async fn matching_exact_suffix_accents_ambiguous_none_and_manual() {
         assert_eq!(linked.link, LinkState::Manual);
         assert_eq!(linked.company_name, "Contoso");
 
+        // Accounts missing from a complete walk are marked removed, and come back when seen.
+        let present: Vec<_> = [1, 2, 3, 4].into_iter().map(account).collect();
+        assert_eq!(
+            store
+                .mark_accounts_removed(integration, &present, at(50))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .keepit_account(&account(5))
+                .await
+                .unwrap()
+                .unwrap()
+                .removed_at,
+            Some(at(50))
+        );
+        assert_eq!(
+            store
+                .sync_customer(&sighting(integration, 5, "Wingtip Partners", 60))
+                .await
+                .unwrap(),
+            CustomerSyncOutcome::AlreadyLinked(created)
+        );
+        assert_eq!(
+            store
+                .keepit_account(&account(5))
+                .await
+                .unwrap()
+                .unwrap()
+                .removed_at,
+            None
+        );
+
         let missing = store
             .link_customer_manually(&account(9), contoso, at(40))
             .await

@@ -198,3 +198,18 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
     })
     .await;
 }
+
+#[test]
+fn hand_written_insert_columns_match_the_entities() {
+    use sea_orm::{IdenStatic, Iterable};
+    let job_columns: Vec<&str> = crate::entity::job::Column::iter()
+        .map(|column| column.as_str())
+        .filter(|name| *name != "id")
+        .collect();
+    assert_eq!(job_columns, crate::jobs::INSERT_COLUMNS);
+    let audit_columns: Vec<&str> = crate::entity::audit_event::Column::iter()
+        .map(|column| column.as_str())
+        .filter(|name| *name != "id")
+        .collect();
+    assert_eq!(audit_columns, crate::audit::INSERT_COLUMNS);
+}

@@ -103,6 +103,33 @@ async fn a_failed_batch_changes_nothing_and_leaves_the_cursor_where_it_was() {
         let again = store.commit_account_sync(&fixed).await.unwrap();
         assert_eq!(again, crate::AccountSyncReport::default());
 
+        // Cursors can also move on their own, and only when the position changes.
+        let mut alone = cursor(integration, "2026-01-02T00:00:00Z");
+        alone.key.connector = Some(connector_id(1));
+        alone.key.stream = "jobs".to_owned();
+        assert_eq!(
+            store
+                .move_sync_cursors(&[alone.clone()], at(20))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .move_sync_cursors(&[alone.clone()], at(21))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store.sync_cursor(&alone.key).await.unwrap().as_deref(),
+            Some("2026-01-02T00:00:00Z")
+        );
+        assert_eq!(
+            store.sync_cursor(key).await.unwrap().as_deref(),
+            Some("2026-01-01T00:10:00Z")
+        );
+
         // A cursor of another account is refused before anything is written.
         let mut foreign = fixed.clone();
         foreign.cursors[0].key.account = account(2);
@@ -292,6 +319,64 @@ async fn audit_events_are_deduplicated_by_content_and_purged_after_retention() {
         );
         assert_eq!(stored[0].content_hash, events[4].content_hash());
 
+        // Filters: account, connector, category, time window.
+        let other_account = audit(50, 2, at(20));
+        store
+            .upsert_audit_events(&[other_account], at(2))
+            .await
+            .unwrap();
+        let of = |query: AuditQuery| {
+            let store = store.clone();
+            async move { store.audit_events(&query).await.unwrap().len() }
+        };
+        assert_eq!(
+            of(AuditQuery {
+                account: Some(account(2)),
+                ..AuditQuery::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            of(AuditQuery {
+                connector: Some(connector_id(1)),
+                ..AuditQuery::default()
+            })
+            .await,
+            7
+        );
+        assert_eq!(
+            of(AuditQuery {
+                categories: vec![keepit_domain::AuditCategory::Security],
+                ..AuditQuery::default()
+            })
+            .await,
+            0
+        );
+        assert_eq!(
+            of(AuditQuery {
+                since: Some(at(86_400)),
+                until: Some(at(86_400 * 61)),
+                ..AuditQuery::default()
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            of(AuditQuery {
+                limit: Some(2),
+                ..AuditQuery::default()
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            store.purge_audit_events(at(15)).await.unwrap(),
+            2,
+            "the events at 0 and 10 s"
+        );
+        assert_eq!(store.purge_audit_events(at(15)).await.unwrap(), 0);
+
         // Default retention: 90 days before "now".
         assert_eq!(RetentionConfig::default().audit_events, TimeDelta::days(90));
         let now = at(4 * 86_400 * 30);
@@ -299,10 +384,7 @@ async fn audit_events_are_deduplicated_by_content_and_purged_after_retention() {
             .purge_expired(&RetentionConfig::default(), now)
             .await
             .unwrap();
-        assert_eq!(
-            purged, 2,
-            "the events at 0 and 10 s are more than 90 days old"
-        );
+        assert_eq!(purged, 1, "the event at 20 s is more than 90 days old");
         assert_eq!(
             store
                 .audit_events(&AuditQuery::default())

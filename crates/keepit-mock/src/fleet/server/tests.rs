@@ -1153,6 +1153,45 @@ async fn fleet_requests_are_counted_and_can_be_faulted_per_account() {
 }
 
 #[tokio::test]
+async fn odd_windows_get_empty_answers_or_a_400_never_a_dropped_connection() {
+    let (_mock, served, caller) = served(&FleetSpec::default()).await;
+    let truth = served.ground_truth();
+    let connector = truth
+        .connectors
+        .iter()
+        .find(|c| !c.snapshots.is_empty())
+        .unwrap();
+    let base = format!("/users/{}/devices/{}", connector.account, connector.id);
+    let reversed = "<filter><from-time>2026-01-07T00:00:00Z</from-time><to-time>2026-01-01T00:00:00Z</to-time></filter>";
+    let jobs = caller.put(&format!("{base}/jobs"), reversed).await;
+    assert_eq!((jobs.status, jobs.body.as_str()), (200, "<jobs/>\n"));
+    let audit = format!(
+        "<filter><account>{}</account><from>2026-01-07T00:00:00Z</from><to>2026-01-01T00:00:00Z</to></filter>",
+        truth.parent
+    );
+    assert_eq!(
+        caller.put("/audit/filter/pretty", &audit).await.body,
+        "<audit/>\n"
+    );
+    let huge = "<range><start>2026-01-01T00:00:00Z</start><span>P999999999999D</span><count>5</count></range>";
+    assert_eq!(
+        caller
+            .put(&format!("{base}/history/range"), huge)
+            .await
+            .status,
+        400
+    );
+    let far_back = "<range><start>2026-01-01T00:00:00Z</start><span>P99999999D</span><count>5</count><reverse/></range>";
+    assert_eq!(
+        caller
+            .put(&format!("{base}/history/range"), far_back)
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
 async fn fixtures_mounted_after_a_fleet_take_precedence() {
     let (mock, served, caller) = served(&FleetSpec::default()).await;
     let customer = served.ground_truth().customers().next().unwrap().id.clone();
