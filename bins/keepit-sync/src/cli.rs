@@ -50,7 +50,12 @@ pub(crate) enum CustomersCommand {
 #[derive(Debug, Args)]
 pub(crate) struct DatabaseArgs {
     /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://keepit-watch.db?mode=rwc", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://keepit-watch.db?mode=rwc",
+        hide_env_values = true
+    )]
     pub(crate) database_url: String,
 }
 
@@ -73,7 +78,12 @@ pub(crate) struct KeepitArgs {
     pub(crate) username: Option<String>,
 
     /// Keepit password. Prefer --password-file or the environment: command lines are visible to other users.
-    #[arg(long, env = "KEEPIT_PASSWORD", hide_env_values = true, conflicts_with = "password_file")]
+    #[arg(
+        long,
+        env = "KEEPIT_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "password_file"
+    )]
     pub(crate) password: Option<String>,
 
     /// Read the Keepit password from this file (its first line).
@@ -126,7 +136,12 @@ pub(crate) struct DaemonArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Database URL for the demo data.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://keepit-watch-demo.db?mode=rwc", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://keepit-watch-demo.db?mode=rwc",
+        hide_env_values = true
+    )]
     pub(crate) database_url: String,
     /// Number of customer accounts in the generated fleet.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=5000))]
@@ -178,14 +193,22 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(format!("{text:?} is not an interval; use a number with s, m, h or d, such as 15m")),
+            _ => {
+                return Err(format!(
+                    "{text:?} is not an interval; use a number with s, m, h or d, such as 15m"
+                ));
+            }
         };
-        let value: u64 = number.parse().map_err(|_| format!("{text:?} is not an interval; a number must come before each unit"))?;
+        let value: u64 = number.parse().map_err(|_| {
+            format!("{text:?} is not an interval; a number must come before each unit")
+        })?;
         total = total.saturating_add(value.saturating_mul(unit));
         number.clear();
     }
     if !number.is_empty() {
-        return Err(format!("{text:?} is not an interval; the last number has no unit"));
+        return Err(format!(
+            "{text:?} is not an interval; the last number has no unit"
+        ));
     }
     check_interval(Duration::from_secs(total))
 }
@@ -222,11 +245,30 @@ mod tests {
 
     #[test]
     fn run_help_names_every_flag_and_variable() {
-        let help = Cli::command().find_subcommand_mut("run").unwrap().render_long_help().to_string();
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
         for needle in [
-            "--database-url", "--region", "--base-url", "--account-guid", "--username", "--password", "--password-file",
-            "--api-token-login", "--api-token-password", "--output", "--log-format", "DATABASE_URL", "KEEPIT_REGION",
-            "KEEPIT_BASE_URL", "KEEPIT_ACCOUNT_GUID", "KEEPIT_USERNAME", "KEEPIT_PASSWORD", "KEEPIT_API_TOKEN_LOGIN",
+            "--database-url",
+            "--region",
+            "--base-url",
+            "--account-guid",
+            "--username",
+            "--password",
+            "--password-file",
+            "--api-token-login",
+            "--api-token-password",
+            "--output",
+            "--log-format",
+            "DATABASE_URL",
+            "KEEPIT_REGION",
+            "KEEPIT_BASE_URL",
+            "KEEPIT_ACCOUNT_GUID",
+            "KEEPIT_USERNAME",
+            "KEEPIT_PASSWORD",
+            "KEEPIT_API_TOKEN_LOGIN",
             "KEEPIT_API_TOKEN_PASSWORD",
         ] {
             assert!(help.contains(needle), "run --help lacks {needle}");

@@ -208,16 +208,25 @@ impl Store {
             // database only needs the schema name.
             db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                 .await
-                .map_err(|source| Error::Connect { url: config.redacted_url(), source })?;
+                .map_err(|source| Error::Connect {
+                    url: config.redacted_url(),
+                    source,
+                })?;
         }
-        Ok(Store { db, backend, schema })
+        Ok(Store {
+            db,
+            backend,
+            schema,
+        })
     }
 
     /// Drops the configured PostgreSQL schema with everything in it, and closes the store.
     /// Meant for tests that give each run a schema of its own; does nothing on SQLite.
     pub async fn drop_schema_and_close(self) -> Result<()> {
         if let Some(schema) = &self.schema {
-            self.db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await?;
+            self.db
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await?;
         }
         self.close().await
     }
@@ -263,6 +272,8 @@ impl Store {
 /// they can be quoted into statements safely.
 fn valid_schema_name(name: &str) -> bool {
     (1..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }

@@ -28,12 +28,15 @@ async fn all_jobs(store: &Store) -> Vec<StoredJob> {
     }
 }
 
+/// Health, health reason, error code and latest snapshot of a stored status.
+type StatusFacts = (String, Option<String>, Option<String>, Option<String>);
+
 /// What a store holds, in a form two stores can be compared by.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     accounts: BTreeSet<String>,
     connectors: BTreeMap<String, (String, String, bool, bool, bool)>,
-    statuses: BTreeMap<String, (String, Option<String>, Option<String>, Option<String>)>,
+    statuses: BTreeMap<String, StatusFacts>,
     jobs: BTreeMap<String, (String, String, Option<String>)>,
     audit_events: usize,
 }

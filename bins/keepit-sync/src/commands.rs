@@ -1,0 +1,409 @@
+//! One function per subcommand.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use keepit_alerts::{AlertPass, Notifiers};
+use keepit_client::{KeepitClient, RetryPolicy};
+use keepit_ingest::{Clock, Integration, Shutdown, SyncConfig, SyncReport, run_every, sync_once};
+use keepit_mock::{Fleet, FleetSpec, MockKeepit};
+use keepit_store::{KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
+
+use crate::cli::{
+    Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, OutputFormat,
+    RunArgs,
+};
+use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, usage};
+use crate::report;
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let output = cli.output;
+    match cli.command {
+        Command::Run(args) => run_once(args, output).await,
+        Command::Daemon(args) => daemon(args, output).await,
+        Command::TestConnection(args) => test_connection(args, output).await,
+        Command::Demo(args) => demo(args, output).await,
+        Command::Customers {
+            command: CustomersCommand::Import(args),
+        } => import(args, output).await,
+        Command::Status(args) => status(&args.database_url, output).await,
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Store> {
+    check_database_url(url)?;
+    Store::connect_and_migrate(&StoreConfig::new(url))
+        .await
+        .context("could not open the database")
+}
+
+fn client_for(
+    region: Option<&str>,
+    base_url: Option<&str>,
+    credentials: keepit_client::Credentials,
+    account: Option<keepit_domain::AccountId>,
+    concurrency: usize,
+) -> anyhow::Result<KeepitClient> {
+    let mut builder = KeepitClient::builder()
+        .credentials(credentials)
+        .max_concurrency(concurrency.max(1));
+    builder = match (base_url, region) {
+        (Some(url), _) => builder.base_url(url),
+        (None, Some(region)) => builder.region(region),
+        (None, None) => return Err(usage("a Keepit region or base URL is required")),
+    };
+    if let Some(account) = account {
+        builder = builder.account(account);
+    }
+    builder.build().map_err(|error| usage(error.to_string()))
+}
+
+/// The integrations a pass covers: the ad-hoc one from the flags, or every enabled one stored.
+async fn integrations(
+    store: &Store,
+    keepit: &KeepitArgs,
+) -> anyhow::Result<Vec<(String, Integration)>> {
+    let now = Utc::now();
+    if keepit.any_given() {
+        let ad_hoc = AdHocKeepit::from_args(keepit)?;
+        let account = ad_hoc
+            .account
+            .clone()
+            .ok_or_else(|| usage("--account-guid (or KEEPIT_ACCOUNT_GUID) is required to sync: it names the MSP's parent account"))?;
+        let client = client_for(
+            ad_hoc.region.as_deref(),
+            ad_hoc.base_url.as_deref(),
+            ad_hoc.credentials,
+            Some(account.clone()),
+            ad_hoc.concurrency,
+        )?;
+        let record = match store.integration_by_parent(&account).await? {
+            Some(record) => record,
+            None => {
+                // Credentials given on the command line are not stored.
+                let new = NewIntegration {
+                    name: format!("Keepit {account}"),
+                    region: ad_hoc.region.clone(),
+                    base_url: ad_hoc.base_url.clone(),
+                    parent_account: account.clone(),
+                    credentials: KeepitCredentials::default(),
+                    enabled: true,
+                };
+                store.create_integration(&new, &master_key()?, now).await?
+            }
+        };
+        return Ok(vec![(
+            record.name.clone(),
+            Integration {
+                id: record.id,
+                parent: account,
+                client,
+            },
+        )]);
+    }
+    let key = master_key()?;
+    let mut found = Vec::new();
+    for record in store
+        .integrations()
+        .await?
+        .into_iter()
+        .filter(|record| record.enabled)
+    {
+        let stored = store
+            .integration_credentials(record.id, &key)
+            .await
+            .with_context(|| format!("credentials of integration {}", record.name))?;
+        let password = stored.password.clone();
+        let credentials = keepit_client::Credentials::choose(
+            stored.username.clone(),
+            password,
+            stored
+                .api_token_login
+                .clone()
+                .map(secrecy::SecretString::from),
+            stored.api_token_password.clone(),
+        )
+        .ok_or_else(|| {
+            anyhow::anyhow!("integration {} has no complete credentials", record.name)
+        })?;
+        let client = client_for(
+            record.region.as_deref(),
+            record.base_url.as_deref(),
+            credentials,
+            Some(record.parent_account.clone()),
+            5,
+        )?;
+        found.push((
+            record.name.clone(),
+            Integration {
+                id: record.id,
+                parent: record.parent_account.clone(),
+                client,
+            },
+        ));
+    }
+    if found.is_empty() {
+        return Err(usage(
+            "nothing to sync: no enabled integration is stored; pass --region (or --base-url), --account-guid and credentials, or add an integration through the HTTP API",
+        ));
+    }
+    Ok(found)
+}
+
+async fn pass(
+    store: &Store,
+    integrations: &[(String, Integration)],
+    hook: &AlertPass,
+    config: &SyncConfig,
+    shutdown: &Shutdown,
+    output: OutputFormat,
+) -> anyhow::Result<Vec<SyncReport>> {
+    let mut reports = Vec::new();
+    for (name, integration) in integrations {
+        let spinner =
+            (output == OutputFormat::Table && std::io::stdout().is_terminal()).then(|| {
+                let spinner =
+                    indicatif::ProgressBar::new_spinner().with_message(format!("syncing {name}"));
+                spinner.enable_steady_tick(Duration::from_millis(120));
+                spinner
+            });
+        let result = sync_once(store, integration, config, hook, shutdown).await;
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
+        match result {
+            Ok(report) => {
+                tracing::info!(integration = %name, outcome = report.outcome.as_str(), accounts = report.accounts, requests = report.requests, "sync pass finished");
+                reports.push(report);
+            }
+            Err(keepit_ingest::Error::ShutDown) => break,
+            Err(error) => {
+                return Err(anyhow::Error::new(error).context(format!("integration {name}")));
+            }
+        }
+    }
+    Ok(reports)
+}
+
+fn exit_code(outcome: SyncOutcome) -> ExitCode {
+    match outcome {
+        SyncOutcome::Ok => ExitCode::SUCCESS,
+        SyncOutcome::Partial => ExitCode::from(2),
+        SyncOutcome::Failed | SyncOutcome::Running => ExitCode::FAILURE,
+    }
+}
+
+async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.database.database_url).await?;
+    let integrations = integrations(&store, &args.keepit).await?;
+    let hook = AlertPass::new(notifiers()?);
+    let started = std::time::Instant::now();
+    let reports = pass(
+        &store,
+        &integrations,
+        &hook,
+        &SyncConfig::default(),
+        &Shutdown::never(),
+        output,
+    )
+    .await?;
+    let outcome = report::print_run(&reports, integrations.len(), started.elapsed(), output);
+    Ok(exit_code(outcome))
+}
+
+async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.database.database_url).await?;
+    let integrations = integrations(&store, &args.keepit).await?;
+    let hook = AlertPass::new(notifiers()?);
+    let config = SyncConfig::default();
+    let (signal, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: the accounts in hand finish and commit first");
+        signal.request();
+    });
+    tracing::info!(
+        interval_secs = args.interval.as_secs(),
+        integrations = integrations.len(),
+        "daemon started"
+    );
+    let loop_shutdown = shutdown.clone();
+    run_every(args.interval, loop_shutdown, || {
+        let (store, integrations, hook, config, shutdown) =
+            (&store, &integrations, &hook, &config, &shutdown);
+        async move {
+            let started = std::time::Instant::now();
+            match pass(store, integrations, hook, config, shutdown, output).await {
+                Ok(reports) => {
+                    report::print_run(&reports, integrations.len(), started.elapsed(), output);
+                }
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "sync pass failed"),
+            }
+        }
+    })
+    .await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn test_connection(args: KeepitArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let ad_hoc = AdHocKeepit::from_args(&args)?;
+    let client = client_for(
+        ad_hoc.region.as_deref(),
+        ad_hoc.base_url.as_deref(),
+        ad_hoc.credentials,
+        ad_hoc.account,
+        ad_hoc.concurrency,
+    )?;
+    let report = client
+        .test_connection()
+        .await
+        .context("connection test failed")?;
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({ "ok": true, "account": report.account.to_string(), "customer_accounts": report.customer_accounts })
+        ),
+        OutputFormat::Table => {
+            println!("Connected to Keepit.");
+            println!("Parent account:           {}", report.account);
+            println!("Customer accounts visible: {}", report.customer_accounts);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(args: DemoArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.database_url).await?;
+    let now = Utc::now();
+    let spec = FleetSpec {
+        seed: args.seed,
+        accounts: args.accounts as usize,
+        now,
+        ..FleetSpec::default()
+    };
+    let fleet = Fleet::generate(&spec).context("could not generate the demo fleet")?;
+    let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
+    let parent = served.parent();
+    let credentials = keepit_client::Credentials::UserPassword {
+        username: mock.credentials().username().to_owned(),
+        password: mock.credentials().password().clone(),
+    };
+    let client = KeepitClient::builder()
+        .base_url(mock.uri())
+        .credentials(credentials)
+        .max_concurrency(8)
+        .retry(RetryPolicy::default())
+        .build()
+        .context("could not build the demo client")?;
+    let record = match store.integration_by_parent(&parent).await? {
+        Some(record) => record,
+        None => {
+            let new = NewIntegration {
+                name: "Demo MSP (generated)".into(),
+                region: None,
+                base_url: Some(mock.uri()),
+                parent_account: parent.clone(),
+                credentials: KeepitCredentials::default(),
+                enabled: false,
+            };
+            // The demo's credentials are throwaway and never stored: any key seals the empty record.
+            store
+                .create_integration(&new, &keepit_store::secrets::MasterKey::generate(), now)
+                .await?
+        }
+    };
+    let integration = Integration {
+        id: record.id,
+        parent,
+        client,
+    };
+    let clock_source = served.clone();
+    let config = SyncConfig {
+        clock: Clock::from_fn(move || clock_source.now()),
+        ..SyncConfig::default()
+    };
+    let hook = AlertPass::new(Notifiers::default());
+    let started = std::time::Instant::now();
+    let report = sync_once(&store, &integration, &config, &hook, &Shutdown::never())
+        .await
+        .context("the demo sync failed")?;
+    report::print_demo(
+        &store,
+        &report,
+        started.elapsed(),
+        &args.database_url,
+        output,
+    )
+    .await?;
+    Ok(exit_code(report.outcome))
+}
+
+async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.database.database_url).await?;
+    let file = std::fs::File::open(&args.csv)
+        .map_err(|error| usage(format!("cannot read {}: {error}", args.csv.display())))?;
+    let report = store
+        .import_customers_csv(std::io::BufReader::new(file), Utc::now())
+        .await
+        .context("import failed")?;
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "errors": report.errors.iter().map(|error| serde_json::json!({"line": error.line, "error": error.message})).collect::<Vec<_>>(),
+            })
+        ),
+        OutputFormat::Table => {
+            println!(
+                "Imported customers: {} new, {} updated, {} unchanged.",
+                report.inserted, report.updated, report.unchanged
+            );
+            for error in &report.errors {
+                println!("  line {}: {}", error.line, error.message);
+            }
+            if !report.errors.is_empty() {
+                println!(
+                    "{} row(s) were not imported; fix them and import again (imports are idempotent).",
+                    report.errors.len()
+                );
+            }
+        }
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn status(database_url: &str, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(database_url).await?;
+    report::print_status(&store, Utc::now(), output).await?;
+    Ok(ExitCode::SUCCESS)
+}

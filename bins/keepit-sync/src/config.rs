@@ -1,0 +1,155 @@
+//! Turns flags and environment variables into typed configuration. The only place in
+//! this binary that reads the environment directly (clap reads the variables it names).
+#![allow(clippy::disallowed_methods)] // This module is where configuration is read.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use keepit_alerts::Notifiers;
+use keepit_alerts::notify::{EmailChannel, WebhookChannel, WebhookFormat};
+use keepit_client::Credentials;
+use keepit_store::secrets::MasterKey;
+use secrecy::SecretString;
+
+use crate::cli::KeepitArgs;
+
+/// A usage problem: exits with 64, like a bad flag.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// A Keepit connection given on the command line or in the environment.
+pub(crate) struct AdHocKeepit {
+    pub(crate) region: Option<String>,
+    pub(crate) base_url: Option<String>,
+    pub(crate) account: Option<keepit_domain::AccountId>,
+    pub(crate) credentials: Credentials,
+    pub(crate) concurrency: usize,
+}
+
+impl AdHocKeepit {
+    pub(crate) fn from_args(args: &KeepitArgs) -> anyhow::Result<AdHocKeepit> {
+        if args.region.is_none() && args.base_url.is_none() {
+            return Err(usage(
+                "a Keepit region (--region or KEEPIT_REGION) or base URL (--base-url or KEEPIT_BASE_URL) is required",
+            ));
+        }
+        let password = match (&args.password, &args.password_file) {
+            (Some(password), _) => Some(SecretString::from(password.clone())),
+            (None, Some(path)) => Some(read_secret_file(path)?),
+            (None, None) => None,
+        };
+        let credentials = Credentials::choose(
+            args.username.clone(),
+            password,
+            args.api_token_login.clone().map(SecretString::from),
+            args.api_token_password.clone().map(SecretString::from),
+        )
+        .ok_or_else(|| {
+            usage("Keepit credentials are required: --username with --password (or --password-file), or --api-token-login with --api-token-password")
+        })?;
+        let account = args
+            .account_guid
+            .as_deref()
+            .map(keepit_domain::AccountId::new)
+            .transpose()
+            .map_err(|error| usage(format!("--account-guid: {error}")))?;
+        Ok(AdHocKeepit {
+            region: args.region.clone(),
+            base_url: args.base_url.clone(),
+            account,
+            credentials,
+            concurrency: usize::from(args.concurrency),
+        })
+    }
+}
+
+fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        usage(format!(
+            "cannot read the password file {}: {error}",
+            path.display()
+        ))
+    })?;
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r')
+        .to_owned();
+    if first.is_empty() {
+        return Err(usage(format!(
+            "the password file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(SecretString::from(first))
+}
+
+/// The key that seals stored Keepit credentials: `KEEPIT_MASTER_KEY` (base64 or hex of
+/// 32 bytes), else the key file at `KEEPIT_MASTER_KEY_FILE` (default
+/// `keepit-master.key`), created with owner-only permissions on first use.
+pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
+    if let Ok(encoded) = std::env::var("KEEPIT_MASTER_KEY") {
+        return MasterKey::from_encoded(encoded.trim())
+            .map_err(|error| usage(format!("KEEPIT_MASTER_KEY: {error}")));
+    }
+    let path =
+        std::env::var("KEEPIT_MASTER_KEY_FILE").unwrap_or_else(|_| "keepit-master.key".to_owned());
+    MasterKey::load_or_create(std::path::Path::new(&path))
+        .with_context(|| format!("master key file {path}"))
+}
+
+/// Notification channels from `KEEPIT_SMTP_URL` / `KEEPIT_SMTP_FROM` and
+/// `KEEPIT_WEBHOOK_URL` / `KEEPIT_WEBHOOK_FORMAT`. Unset variables switch a channel off.
+pub(crate) fn notifiers() -> anyhow::Result<Notifiers> {
+    let mut notifiers = Notifiers::default();
+    if let Ok(url) = std::env::var("KEEPIT_SMTP_URL") {
+        let from = std::env::var("KEEPIT_SMTP_FROM")
+            .unwrap_or_else(|_| "keepit-watch@localhost".to_owned());
+        notifiers.email = Some(
+            EmailChannel::from_url(&SecretString::from(url), &from)
+                .map_err(|error| usage(format!("KEEPIT_SMTP_URL: {error}")))?,
+        );
+    }
+    if let Ok(url) = std::env::var("KEEPIT_WEBHOOK_URL") {
+        let format = match std::env::var("KEEPIT_WEBHOOK_FORMAT") {
+            Ok(text) => WebhookFormat::parse(&text).ok_or_else(|| {
+                usage(format!(
+                    "KEEPIT_WEBHOOK_FORMAT must be generic, slack or teams, not {text:?}"
+                ))
+            })?,
+            Err(_) => WebhookFormat::Generic,
+        };
+        notifiers.webhook = Some(
+            WebhookChannel::new(SecretString::from(url), format)
+                .map_err(|error| usage(format!("KEEPIT_WEBHOOK_URL: {error}")))?,
+        );
+    }
+    Ok(notifiers)
+}
+
+/// Rejects a value that was given but makes no sense.
+pub(crate) fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let url = url.trim();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        bail!(UsageError(
+            "--database-url must start with sqlite: or postgres://".into()
+        ));
+    }
+    Ok(())
+}
