@@ -1,0 +1,327 @@
+//! The command line from the outside: each subcommand against a fake Keepit, exit
+//! codes, output shapes, and no secret in anything printed.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use keepit_mock::{Fleet, FleetSpec, MockKeepit};
+use secrecy::ExposeSecret as _;
+
+fn temp_dir() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "keepit-sync-cli-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn database(dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("watch.db").display())
+}
+
+/// Runs the binary with a clean environment (no inherited DATABASE_URL or KEEPIT_*).
+async fn keepit_sync(dir: &std::path::Path, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
+            .args(&args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("KEEPIT_MASTER_KEY_FILE", dir.join("master.key"))
+            .output()
+            .expect("run keepit-sync")
+    })
+    .await
+    .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn bad_flags_and_missing_configuration_exit_64_with_a_message() {
+    let dir = temp_dir();
+    let output = keepit_sync(&dir, &["run", "--no-such-flag"]).await;
+    assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+    assert!(text(&output).contains("--no-such-flag"));
+
+    let output = keepit_sync(&dir, &["daemon", "--interval", "fast"]).await;
+    assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+
+    let db = database(&dir);
+    let output = keepit_sync(&dir, &["run", "--database-url", &db]).await;
+    assert_eq!(
+        output.status.code(),
+        Some(64),
+        "nothing to sync is a usage error: {}",
+        text(&output)
+    );
+    assert!(text(&output).contains("nothing to sync"));
+
+    let output = keepit_sync(
+        &dir,
+        &[
+            "run",
+            "--database-url",
+            &db,
+            "--region",
+            "us-dc",
+            "--account-guid",
+            "abc-def",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+    assert!(text(&output).contains("credentials are required"));
+
+    let output = keepit_sync(&dir, &["status", "--database-url", "mysql://x"]).await;
+    assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+}
+
+#[tokio::test]
+async fn help_explains_every_subcommand() {
+    let dir = temp_dir();
+    for sub in ["run", "daemon", "test-connection", "demo", "status"] {
+        let output = keepit_sync(&dir, &[sub, "--help"]).await;
+        assert_eq!(output.status.code(), Some(0), "{sub}");
+        assert!(
+            text(&output).contains("--output"),
+            "{sub} --help explains --output"
+        );
+    }
+    let output = keepit_sync(&dir, &["run", "--help"]).await;
+    let help = text(&output);
+    for needle in [
+        "--database-url",
+        "--region",
+        "--base-url",
+        "--account-guid",
+        "--username",
+        "--password",
+        "--password-file",
+        "--api-token-login",
+        "--api-token-password",
+        "--output",
+        "--log-format",
+        "DATABASE_URL",
+        "KEEPIT_REGION",
+        "KEEPIT_BASE_URL",
+        "KEEPIT_ACCOUNT_GUID",
+        "KEEPIT_USERNAME",
+        "KEEPIT_PASSWORD",
+        "KEEPIT_API_TOKEN_LOGIN",
+        "KEEPIT_API_TOKEN_PASSWORD",
+    ] {
+        assert!(help.contains(needle), "run --help lacks {needle}");
+    }
+    let output = keepit_sync(&dir, &["customers", "import", "--help"]).await;
+    assert!(text(&output).contains("external_id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_test_connection_and_status_against_a_fake_keepit_without_printing_secrets() {
+    let dir = temp_dir();
+    let db = database(&dir);
+    let fleet = Fleet::generate(&FleetSpec {
+        accounts: 4,
+        connectors_per_account: (1, 3),
+        ..FleetSpec::default()
+    })
+    .unwrap();
+    let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
+    let parent = served.parent().to_string();
+    let username = mock.credentials().username().to_owned();
+    let password = mock.credentials().password().expose_secret().to_owned();
+    let uri = mock.uri();
+    let keepit = [
+        "--base-url",
+        uri.as_str(),
+        "--account-guid",
+        parent.as_str(),
+        "--username",
+        username.as_str(),
+        "--password",
+        password.as_str(),
+    ];
+
+    let mut args = vec!["test-connection"];
+    args.extend(keepit);
+    let output = keepit_sync(&dir, &args).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains(&parent), "{out}");
+    let customers = served.ground_truth().accounts.len() - 1;
+    assert!(
+        out.contains(&format!("Customer accounts visible: {customers}")),
+        "{out}"
+    );
+    assert!(!out.contains(&password));
+
+    let mut args = vec!["run", "--database-url", db.as_str(), "--output", "json"];
+    args.extend(keepit);
+    let output = keepit_sync(&dir, &args).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
+    assert_eq!(json["outcome"], "ok");
+    for key in [
+        "integrations",
+        "accounts",
+        "accounts_failed",
+        "connectors",
+        "jobs_new",
+        "audit_events_new",
+        "requests",
+        "duration_ms",
+        "errors",
+    ] {
+        assert!(
+            json.get(key).is_some(),
+            "run --output json has {key}: {json}"
+        );
+    }
+    assert_eq!(json["accounts"], customers);
+    assert!(
+        !text(&output).contains(&password),
+        "the password is never printed"
+    );
+
+    let output = keepit_sync(&dir, &["status", "--database-url", &db, "--output", "json"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let alerts = json["alerts"].as_array().expect("alerts list");
+    for alert in alerts {
+        for key in [
+            "rule",
+            "state",
+            "severity",
+            "customer",
+            "account_guid",
+            "connector_guid",
+            "connector_name",
+            "reason_code",
+            "last_success_at",
+            "since",
+        ] {
+            assert!(alert.get(key).is_some(), "alert has {key}: {alert}");
+        }
+    }
+    let output = keepit_sync(&dir, &["status", "--database-url", &db]).await;
+    assert_eq!(output.status.code(), Some(0));
+
+    // Wrong credentials: the pass fails (exit 1), says why, and does not echo the password.
+    let wrong = "not-the-password-123";
+    let args = [
+        "run",
+        "--database-url",
+        db.as_str(),
+        "--base-url",
+        uri.as_str(),
+        "--account-guid",
+        parent.as_str(),
+        "--username",
+        username.as_str(),
+        "--password",
+        wrong,
+        "--output",
+        "json",
+    ];
+    let output = keepit_sync(&dir, &args).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["outcome"], "failed");
+    assert!(
+        json["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused the credentials"),
+        "{json}"
+    );
+    assert!(!text(&output).contains(wrong));
+}
+
+#[tokio::test]
+async fn demo_then_status_and_customers_import() {
+    let dir = temp_dir();
+    let db = database(&dir);
+    let output = keepit_sync(
+        &dir,
+        &[
+            "demo",
+            "--database-url",
+            &db,
+            "--accounts",
+            "5",
+            "--seed",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let out = text(&output);
+    for heading in [
+        "Connectors by kind and health",
+        "Jobs by status",
+        "Stale and failing connectors",
+    ] {
+        assert!(out.contains(heading), "{out}");
+    }
+    let output = keepit_sync(&dir, &["status", "--database-url", &db, "--output", "json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        !json["alerts"].as_array().unwrap().is_empty(),
+        "the demo fleet has stale and failing connectors on purpose"
+    );
+
+    let csv = dir.join("customers.csv");
+    std::fs::write(
+        &csv,
+        "name,external_id\nContoso Ltd,PSA-1\n,PSA-2\nFabrikam,PSA-3\n",
+    )
+    .unwrap();
+    let output = keepit_sync(
+        &dir,
+        &[
+            "customers",
+            "import",
+            csv.to_str().unwrap(),
+            "--database-url",
+            &db,
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a rejected row makes the import partial: {}",
+        text(&output)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["inserted"], 2);
+    assert_eq!(json["errors"][0]["line"], 3);
+    let output = keepit_sync(
+        &dir,
+        &[
+            "customers",
+            "import",
+            "/no/such/file.csv",
+            "--database-url",
+            &db,
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(64));
+}
