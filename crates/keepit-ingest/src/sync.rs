@@ -351,15 +351,6 @@ impl Pass<'_> {
         }
     }
 
-    async fn cursor_time(&self, key: &CursorKey) -> Result<Option<DateTime<Utc>>> {
-        Ok(self
-            .store
-            .sync_cursor(key)
-            .await?
-            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-            .map(|time| time.with_timezone(&Utc)))
-    }
-
     async fn account(&self, node: &AccountNode) -> Result<AccountDone> {
         let account = &node.account.id;
         self.account_inner(node)
@@ -401,6 +392,20 @@ impl Pass<'_> {
             .map(|entry| (entry.connector.clone(), entry))
             .collect();
 
+        // Every cursor of the account in one query, instead of one per connector.
+        let cursors: HashMap<(Option<ConnectorId>, String), DateTime<Utc>> = self
+            .store
+            .sync_cursors_of_account(self.integration.id, account)
+            .await?
+            .into_iter()
+            .filter_map(|cursor| {
+                let time = DateTime::parse_from_rfc3339(&cursor.position)
+                    .ok()?
+                    .with_timezone(&Utc);
+                Some(((cursor.key.connector, cursor.key.stream), time))
+            })
+            .collect();
+        let cursors = &cursors;
         let unfinished = self.unfinished_jobs(account).await?;
         let known_jobs = self.known_jobs(account).await?;
         let done: Vec<ConnectorDone> = stream::iter(connectors.iter())
@@ -419,6 +424,7 @@ impl Pass<'_> {
                     summary_supported,
                     unfinished,
                     &known_jobs,
+                    cursors,
                 )
             })
             .buffered(self.config.connector_concurrency.max(1))
@@ -426,7 +432,7 @@ impl Pass<'_> {
             .await?;
 
         let audit_key = self.cursor_key(account, None, AUDIT_STREAM);
-        let audit_cursor = self.cursor_time(&audit_key).await?;
+        let audit_cursor = cursors.get(&(None, AUDIT_STREAM.to_owned())).copied();
         let audit_from = match audit_cursor {
             Some(cursor) => {
                 (cursor - self.config.audit_overlap).max(self.now - self.config.audit_window)
@@ -573,6 +579,7 @@ impl Pass<'_> {
         summary_supported: bool,
         unfinished: &[keepit_domain::JobId],
         known: &HashMap<keepit_domain::JobId, JobStatus>,
+        cursors: &HashMap<(Option<ConnectorId>, String), DateTime<Utc>>,
     ) -> Result<ConnectorDone> {
         if !connector.state().is_active() {
             // Inaccessible or leaving connectors are listed but not watched.
@@ -590,7 +597,9 @@ impl Pass<'_> {
         // Job history is read on every pass, from the cursor: it is the one signal that
         // a backup failed, and it costs one request when nothing happened.
         let jobs_key = self.cursor_key(account, Some(&connector.id), JOBS_STREAM);
-        let jobs_cursor = self.cursor_time(&jobs_key).await?;
+        let jobs_cursor = cursors
+            .get(&(Some(connector.id.clone()), JOBS_STREAM.to_owned()))
+            .copied();
         let from = match jobs_cursor {
             Some(cursor) => cursor - self.config.job_overlap,
             None => self.now - self.config.first_sync_window,

@@ -312,6 +312,47 @@ impl Store {
         Ok(report)
     }
 
+    /// Every cursor of one account of an integration, in one query: the account's own
+    /// streams and those of its connectors.
+    pub async fn sync_cursors_of_account(
+        &self,
+        integration: IntegrationId,
+        account: &AccountId,
+    ) -> Result<Vec<CursorMove>> {
+        let rows: Vec<(String, String, String)> = sync_cursor::Entity::find()
+            .select_only()
+            .column(sync_cursor::Column::ConnectorGuid)
+            .column(sync_cursor::Column::Stream)
+            .column(sync_cursor::Column::Position)
+            .filter(sync_cursor::Column::IntegrationId.eq(integration.0))
+            .filter(sync_cursor::Column::AccountGuid.eq(account.as_str()))
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        rows.into_iter()
+            .map(|(connector, stream, position)| {
+                let connector = if connector.is_empty() {
+                    None
+                } else {
+                    Some(crate::convert::connector_id(
+                        "sync_cursors",
+                        "connector_guid",
+                        &connector,
+                    )?)
+                };
+                Ok(CursorMove {
+                    key: CursorKey {
+                        integration,
+                        account: account.clone(),
+                        connector,
+                        stream,
+                    },
+                    position,
+                })
+            })
+            .collect()
+    }
+
     /// The stored position of a cursor.
     pub async fn sync_cursor(&self, key: &CursorKey) -> Result<Option<String>> {
         Ok(sync_cursor::Entity::find()

@@ -57,9 +57,13 @@ async fn the_mock_never_sees_more_requests_in_flight_than_the_cap() {
     }
     let stats = mock.request_stats();
     assert_eq!(stats.total, 15);
-    assert_eq!(
-        stats.max_in_flight, cap,
-        "the cap is used and never exceeded: {stats:?}"
+    assert!(
+        stats.max_in_flight <= cap,
+        "never more than {cap} in flight: {stats:?}"
+    );
+    assert!(
+        stats.max_in_flight > 1,
+        "requests did run concurrently: {stats:?}"
     );
 }
 

@@ -238,10 +238,11 @@ async fn requests_in_flight_never_exceed_the_cap() {
         })
         .max()
         .unwrap();
-    assert_eq!(
-        max_overlap, cap,
-        "at most {cap} in flight, and the cap is used"
+    assert!(
+        max_overlap <= cap,
+        "at most {cap} in flight, saw {max_overlap}"
     );
+    assert!(max_overlap > 1, "requests did run concurrently");
 }
 
 #[tokio::test]
