@@ -929,3 +929,105 @@ pub(crate) fn decode_single_job(endpoint: &'static str, body: &str) -> Result<Jo
     let first = first.ok_or(Error::NotFound { endpoint })?;
     Job::from_wire(endpoint, first)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEVICES: &str = "GET /users/{a}/devices";
+    const AUDIT: &str = "PUT /audit/filter/pretty";
+    const JOB: &str = "GET /users/{a}/devices/{d}/jobs/{j}";
+
+    fn reason(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::Decode { reason, .. }) => reason,
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connectors_list_clouds_before_devices_and_trim_text() {
+        let body = "<devices><device><guid>dev001-aaaaaa-bbbbbb</guid><type>windows</type></device>\
+            <cloud><guid> C00001-AAAAAA-BBBBBB </guid><name> One &amp; Two </name><type> GSuite </type>\
+            <accessible> FALSE </accessible><created>2024-05-02T10:15:00Z</created></cloud></devices>";
+        let connectors = decode_connectors(DEVICES, body).unwrap();
+        let ids: Vec<&str> = connectors.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["c00001-aaaaaa-bbbbbb", "dev001-aaaaaa-bbbbbb"]);
+        assert_eq!(connectors[0].name, "One & Two");
+        assert_eq!(connectors[0].kind, ConnectorKind::from_wire("gsuite", None));
+        assert!(!connectors[0].accessible);
+        assert!(connectors[0].created.is_some());
+        assert!(
+            connectors[1].accessible,
+            "a missing <accessible> is accessible"
+        );
+        assert_eq!(connectors[1].name, "dev001-aaaaaa-bbbbbb");
+    }
+
+    #[test]
+    fn connector_errors_name_the_element_and_xml_errors_come_first() {
+        let bad_time = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><created>soon</created></cloud></devices>";
+        let why = reason(decode_connectors(DEVICES, bad_time));
+        assert!(why.contains("<created>") && why.contains("soon"), "{why}");
+        let bad_flag = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><accessible>maybe</accessible></cloud></devices>";
+        assert!(reason(decode_connectors(DEVICES, bad_flag)).contains("<accessible>"));
+        // The bad time is in the first item, but the truncation wins, as it did with serde.
+        let truncated = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><created>soon</created></cloud><cloud>";
+        let why = reason(decode_connectors(DEVICES, truncated));
+        assert!(why.contains("before all elements are closed"), "{why}");
+    }
+
+    #[test]
+    fn audit_records_without_an_account_are_skipped_or_refused() {
+        let body = "<audit><record><time>2026-01-07T12:00:00Z</time><account>5d67ai-hl7znb-f2ykpu</account>\
+            <method> PUT </method><allowed>Yes</allowed><succeeded>0</succeeded><metadata/></record>\
+            <record><time>2026-01-07T12:00:00Z</time><account> </account></record></audit>";
+        let records = decode_audit_records(AUDIT, body, true).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].method.as_deref(), Some("put"));
+        assert_eq!(records[0].allowed, Some(true));
+        assert_eq!(records[0].succeeded, Some(false));
+        assert!(records[0].metadata.is_empty());
+        let why = reason(decode_audit_records(AUDIT, body, false));
+        assert!(why.contains("<account>"), "{why}");
+    }
+
+    #[test]
+    fn audit_metadata_keeps_keyed_parameters() {
+        let body = "<audit><record><time>2026-01-07T12:00:00Z</time><account>acct01-aaaaaa-bbbbbb</account>\
+            <metadata><parameter><key> job </key><value> j1 </value><type>guid</type></parameter>\
+            <parameter><value>no key</value></parameter><parameter><key>empty</key></parameter>\
+            <note>ignored</note></metadata></record></audit>";
+        let records = decode_audit_records(AUDIT, body, false).unwrap();
+        assert_eq!(
+            records[0].metadata,
+            vec![
+                ("job".to_owned(), "j1".to_owned()),
+                ("empty".to_owned(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_job_may_come_wrapped() {
+        let bare = "<job><guid>aaaaaa-bbbbbb-cccccc-dddddd</guid><type>backup</type><stats><stat><name>added-count</name><value>3</value></stat></stats></job>";
+        let job = decode_single_job(JOB, bare).unwrap();
+        assert_eq!(job.id.as_str(), "aaaaaa-bbbbbb-cccccc-dddddd");
+        assert_eq!(
+            job.raw_stats,
+            vec![("added-count".to_owned(), "3".to_owned())]
+        );
+        let wrapped = "<jobs><job><guid>aaaaaa-bbbbbb-cccccc-dddddd</guid><type>restore</type></job><job><guid>x</guid></job></jobs>";
+        let job = decode_single_job(JOB, wrapped).unwrap();
+        assert_eq!(job.job_type, JobType::from_wire("restore"));
+        assert!(matches!(
+            decode_single_job(JOB, "<jobs/>"),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            decode_single_job(JOB, ""),
+            Err(Error::NotFound { .. })
+        ));
+        reason(decode_single_job(JOB, "<job><guid>a-b</guid>"));
+    }
+}
