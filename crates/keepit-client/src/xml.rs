@@ -53,8 +53,14 @@ impl<'i> XmlCursor<'i> {
     /// A cursor over `body`, trimmed of a byte-order mark and surrounding whitespace.
     pub(crate) fn new(endpoint: &'static str, body: &'i str) -> Self {
         let body = body.trim_start_matches('\u{feff}').trim();
+        let mut reader = Reader::from_str(body);
+        // Whitespace between elements is skipped inside quick-xml instead of coming out
+        // as text events nobody reads. Text that is read is never trimmed by the
+        // reader: `text` switches this off, because trimming would also eat the
+        // spaces next to an entity (`Tom &amp; Jerry`).
+        reader.config_mut().trim_text_start = true;
         XmlCursor {
-            reader: Reader::from_str(body),
+            reader,
             endpoint,
             body,
         }
@@ -187,6 +193,14 @@ impl<'i> XmlCursor<'i> {
         if element.empty {
             return Ok(Cow::Borrowed(""));
         }
+        self.reader.config_mut().trim_text_start = false;
+        let text = self.leaf_text();
+        self.reader.config_mut().trim_text_start = true;
+        text
+    }
+
+    #[inline]
+    fn leaf_text(&mut self) -> Result<Cow<'i, str>> {
         let mut value: Cow<'i, str> = Cow::Borrowed("");
         loop {
             match self.event()? {
