@@ -7,12 +7,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
 use keepit_domain::{AccountId, ConnectorId, JobId};
 
-use crate::client::{CSV, Call, KeepitClient, V1, V3, V4, decode_xml};
+use crate::client::{CSV, Call, KeepitClient, V1, V3, V4};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountInfo, AccountNode, AuditPage, AuditRecord, BackupSummaryEntry, ChildAccount,
     ConnectionReport, Connector, ConnectorHealth, DeviceStatus, Job, SkippedItem, Snapshot,
-    account_id, parse_time, text,
+    account_id, decode_audit_records, decode_connectors, decode_jobs, decode_single_job,
+    parse_time,
 };
 use crate::wire::{self, escape};
 
@@ -139,7 +140,7 @@ impl KeepitClient {
         let reply: wire::WhoAmI = self
             .fetch_xml(&Call::get(ENDPOINT, "users/".into(), V4))
             .await?;
-        account_id(ENDPOINT, "id", reply.id)
+        account_id(ENDPOINT, "id", reply.id.as_deref())
     }
 
     /// One account's settings (`GET /users/{a}`).
@@ -241,13 +242,8 @@ impl KeepitClient {
         if include_deleted {
             call = call.query("all", "1");
         }
-        let reply: wire::Devices = self.fetch_xml(&call).await?;
-        reply
-            .cloud
-            .into_iter()
-            .chain(reply.device)
-            .map(|device| Connector::from_wire(ENDPOINT, device))
-            .collect()
+        let reply = self.send(&call).await?;
+        decode_connectors(ENDPOINT, &reply.body)
     }
 
     /// A connector's health with its reason (`GET .../health?reason=true`).
@@ -426,12 +422,8 @@ impl KeepitClient {
         const ENDPOINT: &str = "GET /users/{a}/devices/{d}/jobs";
         let call = Call::get(ENDPOINT, device_path(account, connector, "/jobs"), V4)
             .header("active-jobs-only", "true");
-        let reply: wire::Jobs = self.fetch_xml(&call).await?;
-        reply
-            .job
-            .into_iter()
-            .map(|job| Job::from_wire(ENDPOINT, job))
-            .collect()
+        let reply = self.send(&call).await?;
+        decode_jobs(ENDPOINT, &reply.body)
     }
 
     /// Job history of a connector (`PUT .../jobs` with a filter).
@@ -448,12 +440,8 @@ impl KeepitClient {
             V4,
             filter.to_xml(),
         );
-        let reply: wire::Jobs = self.fetch_xml(&call).await?;
-        reply
-            .job
-            .into_iter()
-            .map(|job| Job::from_wire(ENDPOINT, job))
-            .collect()
+        let reply = self.send(&call).await?;
+        decode_jobs(ENDPOINT, &reply.body)
     }
 
     /// Finished jobs of a connector in `[from, to)`, asked for in windows of at most
@@ -508,18 +496,7 @@ impl KeepitClient {
             V4,
         );
         let body = self.send(&call).await?.body;
-        let parsed: wire::Job = decode_xml(ENDPOINT, &body)?;
-        if parsed.guid.is_none() {
-            // Some answers wrap the job in <jobs>.
-            let wrapped: wire::Jobs = decode_xml(ENDPOINT, &body)?;
-            let first = wrapped
-                .job
-                .into_iter()
-                .next()
-                .ok_or(Error::NotFound { endpoint: ENDPOINT })?;
-            return Job::from_wire(ENDPOINT, first);
-        }
-        Job::from_wire(ENDPOINT, parsed)
+        decode_single_job(ENDPOINT, &body)
     }
 
     /// Cancels a running job (`PUT .../jobs/{j}`). Never retried.
@@ -594,19 +571,8 @@ impl KeepitClient {
                 (next > offset).then_some(next)
             }
         };
-        let audit: wire::Audit = decode_xml(ENDPOINT, &reply.body)?;
-        let mut records = Vec::with_capacity(audit.record.len());
-        for record in audit.record {
-            if text(record.account.clone()).is_none() {
-                // Keepit's own tooling drops records without an account; so do we, visibly.
-                tracing::warn!(
-                    endpoint = ENDPOINT,
-                    "skipping an audit record without an account"
-                );
-                continue;
-            }
-            records.push(AuditRecord::from_wire(ENDPOINT, record)?);
-        }
+        // Keepit's own tooling drops records without an account; so do we, visibly.
+        let records = decode_audit_records(ENDPOINT, &reply.body, true)?;
         Ok(AuditPage {
             records,
             next_offset,

@@ -65,6 +65,7 @@ mod error;
 pub mod model;
 mod redact;
 mod wire;
+mod xml;
 
 pub use api::{AuditQuery, JobHistoryFilter};
 pub use auth::Credentials;
@@ -78,24 +79,13 @@ pub use model::{
 
 /// Decodes an audit page body without a network round trip, for benchmarks and tools
 /// that read captured responses.
+///
+/// Unlike [`KeepitClient::audit_page`], a record without an account is an error here.
 pub fn decode_audit_page(body: &str) -> Result<Vec<AuditRecord>> {
-    const ENDPOINT: &str = "PUT /audit/filter/pretty";
-    let audit: wire::Audit = client::decode_xml(ENDPOINT, body)?;
-    audit
-        .record
-        .into_iter()
-        .map(|record| AuditRecord::from_wire(ENDPOINT, record))
-        .collect()
+    model::decode_audit_records("PUT /audit/filter/pretty", body, false)
 }
 
 /// Decodes a connector list body without a network round trip, for benchmarks and tools.
 pub fn decode_connectors(body: &str) -> Result<Vec<Connector>> {
-    const ENDPOINT: &str = "GET /users/{a}/devices";
-    let devices: wire::Devices = client::decode_xml(ENDPOINT, body)?;
-    devices
-        .cloud
-        .into_iter()
-        .chain(devices.device)
-        .map(|device| Connector::from_wire(ENDPOINT, device))
-        .collect()
+    model::decode_connectors("GET /users/{a}/devices", body)
 }

@@ -11,6 +11,7 @@ use keepit_domain::{
 
 use crate::error::{Error, Result};
 use crate::wire;
+use crate::xml::XmlCursor;
 
 /// Settings of one account (`GET /users/{a}`).
 #[derive(Debug, Clone, PartialEq)]
@@ -360,10 +361,13 @@ pub struct SkippedItem {
 // --- conversion helpers -------------------------------------------------------------
 
 /// Trims a text value; an empty value counts as absent.
-pub(crate) fn text(value: Option<String>) -> Option<String> {
-    value
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
+pub(crate) fn text(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|value| !value.is_empty())
+}
+
+/// Trims a text value into an owned string; an empty value counts as absent.
+fn owned(value: Option<&str>) -> Option<String> {
+    text(value).map(str::to_owned)
 }
 
 pub(crate) struct Field<'a> {
@@ -395,14 +399,14 @@ impl Field<'_> {
 pub(crate) fn time(
     endpoint: &'static str,
     name: &str,
-    value: Option<String>,
+    value: Option<&str>,
 ) -> Result<Option<DateTime<Utc>>> {
     let Some(value) = text(value) else {
         return Ok(None);
     };
-    parse_time(&value)
+    parse_time(value)
         .map(Some)
-        .ok_or_else(|| Field { endpoint, name }.error(&value, "an ISO 8601 time"))
+        .ok_or_else(|| Field { endpoint, name }.error(value, "an ISO 8601 time"))
 }
 
 pub(crate) fn parse_time(value: &str) -> Option<DateTime<Utc>> {
@@ -411,61 +415,64 @@ pub(crate) fn parse_time(value: &str) -> Option<DateTime<Utc>> {
         .map(|time| time.with_timezone(&Utc))
 }
 
-fn flag(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<bool>> {
+fn flag(endpoint: &'static str, name: &str, value: Option<&str>) -> Result<Option<bool>> {
     let Some(value) = text(value) else {
         return Ok(None);
     };
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(Some(true)),
-        "false" | "0" | "no" => Ok(Some(false)),
-        _ => Err(Field { endpoint, name }.error(&value, "true or false")),
+    let is = |word: &str| value.eq_ignore_ascii_case(word);
+    if is("true") || is("1") || is("yes") {
+        Ok(Some(true))
+    } else if is("false") || is("0") || is("no") {
+        Ok(Some(false))
+    } else {
+        Err(Field { endpoint, name }.error(value, "true or false"))
     }
 }
 
-fn unsigned(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<u64>> {
+fn unsigned(endpoint: &'static str, name: &str, value: Option<&str>) -> Result<Option<u64>> {
     let Some(value) = text(value) else {
         return Ok(None);
     };
     value
         .parse()
         .map(Some)
-        .map_err(|_| Field { endpoint, name }.error(&value, "a whole number"))
+        .map_err(|_| Field { endpoint, name }.error(value, "a whole number"))
 }
 
-fn signed(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<i64>> {
+fn signed(endpoint: &'static str, name: &str, value: Option<&str>) -> Result<Option<i64>> {
     let Some(value) = text(value) else {
         return Ok(None);
     };
     value
         .parse()
         .map(Some)
-        .map_err(|_| Field { endpoint, name }.error(&value, "a whole number"))
+        .map_err(|_| Field { endpoint, name }.error(value, "a whole number"))
 }
 
-fn fraction(endpoint: &'static str, name: &str, value: Option<String>) -> Result<Option<f64>> {
+fn fraction(endpoint: &'static str, name: &str, value: Option<&str>) -> Result<Option<f64>> {
     let Some(value) = text(value) else {
         return Ok(None);
     };
     match value.parse::<f64>() {
         Ok(number) if number.is_finite() => Ok(Some(number.clamp(0.0, 1.0))),
-        _ => Err(Field { endpoint, name }.error(&value, "a number")),
+        _ => Err(Field { endpoint, name }.error(value, "a number")),
     }
 }
 
 pub(crate) fn account_id(
     endpoint: &'static str,
     name: &str,
-    value: Option<String>,
+    value: Option<&str>,
 ) -> Result<AccountId> {
     let value = text(value).ok_or_else(|| Field { endpoint, name }.missing())?;
-    AccountId::new(&value)
-        .map_err(|err| Field { endpoint, name }.error(&value, &format!("an account id ({err})")))
+    AccountId::new(value)
+        .map_err(|err| Field { endpoint, name }.error(value, &format!("an account id ({err})")))
 }
 
 fn optional_account(
     endpoint: &'static str,
     name: &str,
-    value: Option<String>,
+    value: Option<&str>,
 ) -> Result<Option<AccountId>> {
     match text(value) {
         None => Ok(None),
@@ -473,10 +480,10 @@ fn optional_account(
     }
 }
 
-fn connector_id(endpoint: &'static str, name: &str, value: Option<String>) -> Result<ConnectorId> {
+fn connector_id(endpoint: &'static str, name: &str, value: Option<&str>) -> Result<ConnectorId> {
     let value = text(value).ok_or_else(|| Field { endpoint, name }.missing())?;
-    ConnectorId::new(&value)
-        .map_err(|err| Field { endpoint, name }.error(&value, &format!("a connector id ({err})")))
+    ConnectorId::new(value)
+        .map_err(|err| Field { endpoint, name }.error(value, &format!("a connector id ({err})")))
 }
 
 impl AccountInfo {
@@ -487,13 +494,13 @@ impl AccountInfo {
     ) -> Result<Self> {
         Ok(AccountInfo {
             id,
-            enabled: flag(endpoint, "enabled", wire.enabled)?,
-            created: time(endpoint, "created", wire.created)?,
-            product: text(wire.product),
-            parent: optional_account(endpoint, "parent", wire.parent)?,
-            subscribed: flag(endpoint, "subscribed", wire.subscribed)?,
-            deletion: time(endpoint, "deletion", wire.deletion)?,
-            external_id: text(wire.external_id),
+            enabled: flag(endpoint, "enabled", wire.enabled.as_deref())?,
+            created: time(endpoint, "created", wire.created.as_deref())?,
+            product: owned(wire.product.as_deref()),
+            parent: optional_account(endpoint, "parent", wire.parent.as_deref())?,
+            subscribed: flag(endpoint, "subscribed", wire.subscribed.as_deref())?,
+            deletion: time(endpoint, "deletion", wire.deletion.as_deref())?,
+            external_id: owned(wire.external_id.as_deref()),
         })
     }
 }
@@ -502,13 +509,19 @@ impl ChildAccount {
     pub(crate) fn from_wire(endpoint: &'static str, wire: wire::User) -> Result<Self> {
         let contact = wire.contact.unwrap_or_default();
         Ok(ChildAccount {
-            id: account_id(endpoint, "id", wire.id)?,
-            parent: optional_account(endpoint, "parent_id", wire.parent_id)?,
-            created: time(endpoint, "created", wire.created)?,
-            company_name: text(wire.company_name).or_else(|| text(contact.companyname)),
-            contact_name: text(wire.full_name).or_else(|| text(contact.fullname)),
-            contact_email: text(wire.email).or_else(|| text(contact.email)),
-            deletion_deadline: time(endpoint, "deletion-deadline", wire.deletion_deadline)?,
+            id: account_id(endpoint, "id", wire.id.as_deref())?,
+            parent: optional_account(endpoint, "parent_id", wire.parent_id.as_deref())?,
+            created: time(endpoint, "created", wire.created.as_deref())?,
+            company_name: owned(wire.company_name.as_deref())
+                .or_else(|| owned(contact.companyname.as_deref())),
+            contact_name: owned(wire.full_name.as_deref())
+                .or_else(|| owned(contact.fullname.as_deref())),
+            contact_email: owned(wire.email.as_deref()).or_else(|| owned(contact.email.as_deref())),
+            deletion_deadline: time(
+                endpoint,
+                "deletion-deadline",
+                wire.deletion_deadline.as_deref(),
+            )?,
         })
     }
 
@@ -518,7 +531,7 @@ impl ChildAccount {
         id: String,
     ) -> Result<Self> {
         Ok(ChildAccount {
-            id: account_id(endpoint, "id", Some(id))?,
+            id: account_id(endpoint, "id", Some(&id))?,
             parent: Some(parent.clone()),
             created: None,
             company_name: None,
@@ -530,26 +543,30 @@ impl ChildAccount {
 }
 
 impl Connector {
-    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Device) -> Result<Self> {
-        let id = connector_id(endpoint, "guid", wire.guid)?;
-        let kind_text = text(wire.kind).ok_or_else(|| {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Device<'_>) -> Result<Self> {
+        let id = connector_id(endpoint, "guid", wire.guid.as_deref())?;
+        let kind_text = text(wire.kind.as_deref()).ok_or_else(|| {
             Field {
                 endpoint,
                 name: "type",
             }
             .missing()
         })?;
-        let agent = text(wire.agent_type);
+        let agent = text(wire.agent_type.as_deref());
         Ok(Connector {
-            name: text(wire.name).unwrap_or_else(|| id.to_string()),
+            name: owned(wire.name.as_deref()).unwrap_or_else(|| id.to_string()),
             id,
-            kind: ConnectorKind::from_wire(&kind_text, agent.as_deref()),
-            created: time(endpoint, "created", wire.created)?,
+            kind: ConnectorKind::from_wire(kind_text, agent),
+            created: time(endpoint, "created", wire.created.as_deref())?,
             // Keepit's tools treat a missing `accessible` as accessible.
-            accessible: flag(endpoint, "accessible", wire.accessible)?.unwrap_or(true),
-            deletion_deadline: time(endpoint, "deletion-deadline", wire.deletion_deadline)?,
-            backup_retention: text(wire.backup_retention),
-            orglink: text(wire.orglink),
+            accessible: flag(endpoint, "accessible", wire.accessible.as_deref())?.unwrap_or(true),
+            deletion_deadline: time(
+                endpoint,
+                "deletion-deadline",
+                wire.deletion_deadline.as_deref(),
+            )?,
+            backup_retention: owned(wire.backup_retention.as_deref()),
+            orglink: owned(wire.orglink.as_deref()),
         })
     }
 }
@@ -557,10 +574,10 @@ impl Connector {
 impl ConnectorHealth {
     pub(crate) fn from_wire(wire: wire::DevHealth) -> Self {
         ConnectorHealth {
-            health: text(wire.health)
-                .map(|health| Health::from_wire(&health))
+            health: text(wire.health.as_deref())
+                .map(Health::from_wire)
                 .unwrap_or(Health::Unknown),
-            reason: text(wire.reason).map(|reason| HealthReason::from_wire(&reason)),
+            reason: text(wire.reason.as_deref()).map(HealthReason::from_wire),
         }
     }
 }
@@ -572,15 +589,23 @@ impl DeviceStatus {
             .into_iter()
             .map(|entry| {
                 let adata = entry.adata.unwrap_or_default();
-                let status = unsigned(endpoint, "status", entry.status)?
+                let status = unsigned(endpoint, "status", entry.status.as_deref())?
                     .map(|status| status.min(u64::from(u32::MAX)) as u32);
                 Ok(StatusEntry {
                     status,
-                    error_code: text(adata.ecode)
-                        .or_else(|| text(entry.ecode))
-                        .map(|code| ConnectorErrorCode::from_wire(&code)),
-                    objects_uploaded: unsigned(endpoint, "objectsuploaded", adata.objectsuploaded)?,
-                    objects_total: unsigned(endpoint, "objectstotal", adata.objectstotal)?,
+                    error_code: text(adata.ecode.as_deref())
+                        .or_else(|| text(entry.ecode.as_deref()))
+                        .map(ConnectorErrorCode::from_wire),
+                    objects_uploaded: unsigned(
+                        endpoint,
+                        "objectsuploaded",
+                        adata.objectsuploaded.as_deref(),
+                    )?,
+                    objects_total: unsigned(
+                        endpoint,
+                        "objectstotal",
+                        adata.objectstotal.as_deref(),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -591,20 +616,20 @@ impl DeviceStatus {
 impl Snapshot {
     pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Backup) -> Result<Self> {
         Ok(Snapshot {
-            taken_at: time(endpoint, "tstamp", wire.tstamp)?.ok_or_else(|| {
+            taken_at: time(endpoint, "tstamp", wire.tstamp.as_deref())?.ok_or_else(|| {
                 Field {
                     endpoint,
                     name: "tstamp",
                 }
                 .missing()
             })?,
-            kind: text(wire.kind)
-                .map(|kind| SnapshotKind::from_wire(&kind))
+            kind: text(wire.kind.as_deref())
+                .map(SnapshotKind::from_wire)
                 .unwrap_or(SnapshotKind::Complete),
-            size: unsigned(endpoint, "size", wire.size)?,
-            root: text(wire.root),
-            id: text(wire.id),
-            account: optional_account(endpoint, "account", wire.account)?,
+            size: unsigned(endpoint, "size", wire.size.as_deref())?,
+            root: owned(wire.root.as_deref()),
+            id: owned(wire.id.as_deref()),
+            account: optional_account(endpoint, "account", wire.account.as_deref())?,
         })
     }
 
@@ -613,7 +638,7 @@ impl Snapshot {
         endpoint: &'static str,
         history: wire::History,
     ) -> Result<Vec<Self>> {
-        if history.backup.is_empty() && text(history.tstamp.clone()).is_some() {
+        if history.backup.is_empty() && text(history.tstamp.as_deref()).is_some() {
             let single = wire::Backup {
                 tstamp: history.tstamp,
                 root: history.root,
@@ -638,15 +663,23 @@ impl BackupSummaryEntry {
         wire: wire::BackupSummaryDevice,
     ) -> Result<Self> {
         Ok(BackupSummaryEntry {
-            connector: connector_id(endpoint, "guid", wire.guid)?,
-            last_snapshot_at: time(endpoint, "last-snapshot-time", wire.last_snapshot_time)?,
+            connector: connector_id(endpoint, "guid", wire.guid.as_deref())?,
+            last_snapshot_at: time(
+                endpoint,
+                "last-snapshot-time",
+                wire.last_snapshot_time.as_deref(),
+            )?,
             last_complete_snapshot_at: time(
                 endpoint,
                 "last-complete-snapshot-time",
-                wire.last_complete_snapshot_time,
+                wire.last_complete_snapshot_time.as_deref(),
             )?,
-            last_snapshot_size: unsigned(endpoint, "last-snapshot-size", wire.last_snapshot_size)?,
-            size_change: signed(endpoint, "size-change", wire.size_change)?,
+            last_snapshot_size: unsigned(
+                endpoint,
+                "last-snapshot-size",
+                wire.last_snapshot_size.as_deref(),
+            )?,
+            size_change: signed(endpoint, "size-change", wire.size_change.as_deref())?,
         })
     }
 }
@@ -656,15 +689,15 @@ impl BackupSummaryEntry {
 /// The value is an XML document carried as escaped text. Its schema is undocumented
 /// beyond a `<summary>` element, so a value that is not such a document is kept as
 /// plain text rather than rejected.
-pub(crate) fn exec_summary(raw: Option<String>) -> Option<String> {
+pub(crate) fn exec_summary(raw: Option<&str>) -> Option<String> {
     let raw = text(raw)?;
     if raw.starts_with('<') {
-        if let Ok(parsed) = quick_xml::de::from_str::<wire::ExecSummary>(&raw) {
-            return text(parsed.summary);
+        if let Ok(parsed) = quick_xml::de::from_str::<wire::ExecSummary>(raw) {
+            return owned(parsed.summary.as_deref());
         }
         return None;
     }
-    Some(raw)
+    Some(raw.to_owned())
 }
 
 /// Reads job statistics from Keepit's name/value list.
@@ -712,88 +745,301 @@ fn statistics(job_type: &JobType, raw: &[(String, String)]) -> Option<JobStatist
 }
 
 impl Job {
-    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Job) -> Result<Self> {
-        let id_text = text(wire.guid).ok_or_else(|| {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::Job<'_>) -> Result<Self> {
+        let id_text = text(wire.guid.as_deref()).ok_or_else(|| {
             Field {
                 endpoint,
                 name: "guid",
             }
             .missing()
         })?;
-        let id = JobId::new(&id_text).map_err(|err| {
+        let id = JobId::new(id_text).map_err(|err| {
             Field {
                 endpoint,
                 name: "guid",
             }
-            .error(&id_text, &format!("a job id ({err})"))
+            .error(id_text, &format!("a job id ({err})"))
         })?;
-        let job_type = JobType::from_wire(&text(wire.kind).unwrap_or_default());
+        let job_type = JobType::from_wire(text(wire.kind.as_deref()).unwrap_or_default());
         let raw_stats: Vec<(String, String)> = wire
             .stats
             .unwrap_or_default()
-            .stat
             .into_iter()
-            .filter_map(|stat| Some((text(stat.name)?, text(stat.value).unwrap_or_default())))
+            .filter_map(|stat| {
+                Some((
+                    owned(stat.name.as_deref())?,
+                    owned(stat.value.as_deref()).unwrap_or_default(),
+                ))
+            })
             .collect();
         Ok(Job {
             statistics: statistics(&job_type, &raw_stats),
             id,
             job_type,
-            description: text(wire.description),
-            priority: signed(endpoint, "priority", wire.priority)?,
-            active: flag(endpoint, "active", wire.active)?.unwrap_or(false),
-            scheduled: time(endpoint, "scheduled", wire.scheduled)?,
-            start: time(endpoint, "start", wire.start)?,
-            dispatched: time(endpoint, "dispatched", wire.dispatched)?,
-            started: time(endpoint, "started", wire.started)?,
-            succeeded: time(endpoint, "succeeded", wire.succeeded)?,
-            failed: time(endpoint, "failed", wire.failed)?,
-            cancelled: time(endpoint, "cancelled", wire.cancelled)?,
-            progress: fraction(endpoint, "progress", wire.progress)?,
-            summary: exec_summary(wire.execsummary),
+            description: owned(wire.description.as_deref()),
+            priority: signed(endpoint, "priority", wire.priority.as_deref())?,
+            active: flag(endpoint, "active", wire.active.as_deref())?.unwrap_or(false),
+            scheduled: time(endpoint, "scheduled", wire.scheduled.as_deref())?,
+            start: time(endpoint, "start", wire.start.as_deref())?,
+            dispatched: time(endpoint, "dispatched", wire.dispatched.as_deref())?,
+            started: time(endpoint, "started", wire.started.as_deref())?,
+            succeeded: time(endpoint, "succeeded", wire.succeeded.as_deref())?,
+            failed: time(endpoint, "failed", wire.failed.as_deref())?,
+            cancelled: time(endpoint, "cancelled", wire.cancelled.as_deref())?,
+            progress: fraction(endpoint, "progress", wire.progress.as_deref())?,
+            summary: exec_summary(wire.execsummary.as_deref()),
             raw_stats,
-            snapshot_time: time(endpoint, "snaptime", wire.snaptime)?,
+            snapshot_time: time(endpoint, "snaptime", wire.snaptime.as_deref())?,
         })
     }
 }
 
 impl AuditRecord {
-    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::AuditRecord) -> Result<Self> {
-        let connector = match text(wire.device) {
+    pub(crate) fn from_wire(endpoint: &'static str, wire: wire::AuditRecord<'_>) -> Result<Self> {
+        let connector = match text(wire.device.as_deref()) {
             Some(device) => Some(connector_id(endpoint, "device", Some(device))?),
             None => None,
         };
         Ok(AuditRecord {
-            time: time(endpoint, "time", wire.time)?.ok_or_else(|| {
+            time: time(endpoint, "time", wire.time.as_deref())?.ok_or_else(|| {
                 Field {
                     endpoint,
                     name: "time",
                 }
                 .missing()
             })?,
-            account: account_id(endpoint, "account", wire.account)?,
-            company: text(wire.company),
-            actor: text(wire.token),
-            client_ip: text(wire.client_ip),
-            acl: text(wire.acl),
-            method: text(wire.method).map(|method| method.to_ascii_lowercase()),
-            allowed: flag(endpoint, "allowed", wire.allowed)?,
-            succeeded: flag(endpoint, "succeeded", wire.succeeded)?,
-            area: text(wire.area),
-            message: text(wire.message),
+            account: account_id(endpoint, "account", wire.account.as_deref())?,
+            company: owned(wire.company.as_deref()),
+            actor: owned(wire.token.as_deref()),
+            client_ip: owned(wire.client_ip.as_deref()),
+            acl: owned(wire.acl.as_deref()),
+            method: owned(wire.method.as_deref()).map(|mut method| {
+                method.make_ascii_lowercase();
+                method
+            }),
+            allowed: flag(endpoint, "allowed", wire.allowed.as_deref())?,
+            succeeded: flag(endpoint, "succeeded", wire.succeeded.as_deref())?,
+            area: owned(wire.area.as_deref()),
+            message: owned(wire.message.as_deref()),
             connector,
             metadata: wire
                 .metadata
                 .unwrap_or_default()
-                .parameter
                 .into_iter()
                 .filter_map(|parameter| {
                     Some((
-                        text(parameter.key)?,
-                        text(parameter.value).unwrap_or_default(),
+                        owned(parameter.key.as_deref())?,
+                        owned(parameter.value.as_deref()).unwrap_or_default(),
                     ))
                 })
                 .collect(),
         })
+    }
+}
+
+// --- list decoding ------------------------------------------------------------------
+
+/// Fewest body bytes per item assumed when sizing a list up front. A real audit record,
+/// connector or job is about twice this long, so the guess rarely overshoots and the
+/// list rarely grows (growing a list of 10,000 records copies megabytes); the memory
+/// reserved stays below the size of the body.
+const AUDIT_RECORD_BYTES: usize = 384;
+const DEVICE_BYTES: usize = 256;
+const JOB_BYTES: usize = 384;
+
+fn capacity_for(body: &str, item_bytes: usize) -> usize {
+    body.len() / item_bytes
+}
+
+/// Decodes an audit page body record by record.
+///
+/// With `skip_without_account`, a record without an account is dropped with a
+/// warning (Keepit's own tooling drops them too); otherwise it is a decode error.
+pub(crate) fn decode_audit_records(
+    endpoint: &'static str,
+    body: &str,
+    skip_without_account: bool,
+) -> Result<Vec<AuditRecord>> {
+    let mut xml = XmlCursor::new(endpoint, body);
+    let mut records = Vec::with_capacity(capacity_for(body, AUDIT_RECORD_BYTES));
+    wire::read_audit(&mut xml, |record| {
+        if skip_without_account && text(record.account.as_deref()).is_none() {
+            tracing::warn!(endpoint, "skipping an audit record without an account");
+            return Ok(());
+        }
+        records.push(AuditRecord::from_wire(endpoint, record)?);
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// Decodes a connector list body: the `<cloud>` entries, then the `<device>` entries.
+pub(crate) fn decode_connectors(endpoint: &'static str, body: &str) -> Result<Vec<Connector>> {
+    let mut xml = XmlCursor::new(endpoint, body);
+    let mut clouds = Vec::with_capacity(capacity_for(body, DEVICE_BYTES));
+    let mut devices = Vec::new();
+    // Clouds come first in the result, so a bad cloud entry is reported before a bad
+    // device entry wherever the two stand in the document.
+    let mut cloud_error = None;
+    let mut device_error = None;
+    wire::read_devices(&mut xml, |cloud, device| {
+        let (list, error) = if cloud {
+            (&mut clouds, &mut cloud_error)
+        } else {
+            (&mut devices, &mut device_error)
+        };
+        if error.is_none() {
+            match Connector::from_wire(endpoint, device) {
+                Ok(connector) => list.push(connector),
+                Err(err) => *error = Some(err),
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(error) = cloud_error.or(device_error) {
+        return Err(error);
+    }
+    clouds.append(&mut devices);
+    Ok(clouds)
+}
+
+/// Decodes a `<jobs>` list body.
+pub(crate) fn decode_jobs(endpoint: &'static str, body: &str) -> Result<Vec<Job>> {
+    let mut xml = XmlCursor::new(endpoint, body);
+    let mut jobs = Vec::with_capacity(capacity_for(body, JOB_BYTES));
+    wire::read_jobs(&mut xml, |job| {
+        jobs.push(Job::from_wire(endpoint, job)?);
+        Ok(())
+    })?;
+    Ok(jobs)
+}
+
+/// Decodes one job: a `<job>` document, or a `<jobs>` list whose first job is taken.
+/// A body with neither is [`Error::NotFound`].
+pub(crate) fn decode_single_job(endpoint: &'static str, body: &str) -> Result<Job> {
+    let mut xml = XmlCursor::new(endpoint, body);
+    let parsed = match xml.root()? {
+        Some(root) => {
+            let job = wire::Job::read(&mut xml, &root)?;
+            xml.finish()?;
+            job
+        }
+        None => wire::Job::default(),
+    };
+    if parsed.guid.is_some() {
+        return Job::from_wire(endpoint, parsed);
+    }
+    // Some answers wrap the job in <jobs>.
+    let mut xml = XmlCursor::new(endpoint, body);
+    let mut first = None;
+    wire::read_jobs(&mut xml, |job| {
+        if first.is_none() {
+            first = Some(job);
+        }
+        Ok(())
+    })?;
+    let first = first.ok_or(Error::NotFound { endpoint })?;
+    Job::from_wire(endpoint, first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEVICES: &str = "GET /users/{a}/devices";
+    const AUDIT: &str = "PUT /audit/filter/pretty";
+    const JOB: &str = "GET /users/{a}/devices/{d}/jobs/{j}";
+
+    fn reason(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::Decode { reason, .. }) => reason,
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connectors_list_clouds_before_devices_and_trim_text() {
+        let body = "<devices><device><guid>dev001-aaaaaa-bbbbbb</guid><type>windows</type></device>\
+            <cloud><guid> C00001-AAAAAA-BBBBBB </guid><name> One &amp; Two </name><type> GSuite </type>\
+            <accessible> FALSE </accessible><created>2024-05-02T10:15:00Z</created></cloud></devices>";
+        let connectors = decode_connectors(DEVICES, body).unwrap();
+        let ids: Vec<&str> = connectors.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["c00001-aaaaaa-bbbbbb", "dev001-aaaaaa-bbbbbb"]);
+        assert_eq!(connectors[0].name, "One & Two");
+        assert_eq!(connectors[0].kind, ConnectorKind::from_wire("gsuite", None));
+        assert!(!connectors[0].accessible);
+        assert!(connectors[0].created.is_some());
+        assert!(
+            connectors[1].accessible,
+            "a missing <accessible> is accessible"
+        );
+        assert_eq!(connectors[1].name, "dev001-aaaaaa-bbbbbb");
+    }
+
+    #[test]
+    fn connector_errors_name_the_element_and_xml_errors_come_first() {
+        let bad_time = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><created>soon</created></cloud></devices>";
+        let why = reason(decode_connectors(DEVICES, bad_time));
+        assert!(why.contains("<created>") && why.contains("soon"), "{why}");
+        let bad_flag = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><accessible>maybe</accessible></cloud></devices>";
+        assert!(reason(decode_connectors(DEVICES, bad_flag)).contains("<accessible>"));
+        // The bad time is in the first item, but the truncation wins, as it did with serde.
+        let truncated = "<devices><cloud><guid>c1-a</guid><type>gsuite</type><created>soon</created></cloud><cloud>";
+        let why = reason(decode_connectors(DEVICES, truncated));
+        assert!(why.contains("before all elements are closed"), "{why}");
+    }
+
+    #[test]
+    fn audit_records_without_an_account_are_skipped_or_refused() {
+        let body = "<audit><record><time>2026-01-07T12:00:00Z</time><account>5d67ai-hl7znb-f2ykpu</account>\
+            <method> PUT </method><allowed>Yes</allowed><succeeded>0</succeeded><metadata/></record>\
+            <record><time>2026-01-07T12:00:00Z</time><account> </account></record></audit>";
+        let records = decode_audit_records(AUDIT, body, true).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].method.as_deref(), Some("put"));
+        assert_eq!(records[0].allowed, Some(true));
+        assert_eq!(records[0].succeeded, Some(false));
+        assert!(records[0].metadata.is_empty());
+        let why = reason(decode_audit_records(AUDIT, body, false));
+        assert!(why.contains("<account>"), "{why}");
+    }
+
+    #[test]
+    fn audit_metadata_keeps_keyed_parameters() {
+        let body = "<audit><record><time>2026-01-07T12:00:00Z</time><account>acct01-aaaaaa-bbbbbb</account>\
+            <metadata><parameter><key> job </key><value> j1 </value><type>guid</type></parameter>\
+            <parameter><value>no key</value></parameter><parameter><key>empty</key></parameter>\
+            <note>ignored</note></metadata></record></audit>";
+        let records = decode_audit_records(AUDIT, body, false).unwrap();
+        assert_eq!(
+            records[0].metadata,
+            vec![
+                ("job".to_owned(), "j1".to_owned()),
+                ("empty".to_owned(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_job_may_come_wrapped() {
+        let bare = "<job><guid>aaaaaa-bbbbbb-cccccc-dddddd</guid><type>backup</type><stats><stat><name>added-count</name><value>3</value></stat></stats></job>";
+        let job = decode_single_job(JOB, bare).unwrap();
+        assert_eq!(job.id.as_str(), "aaaaaa-bbbbbb-cccccc-dddddd");
+        assert_eq!(
+            job.raw_stats,
+            vec![("added-count".to_owned(), "3".to_owned())]
+        );
+        let wrapped = "<jobs><job><guid>aaaaaa-bbbbbb-cccccc-dddddd</guid><type>restore</type></job><job><guid>x</guid></job></jobs>";
+        let job = decode_single_job(JOB, wrapped).unwrap();
+        assert_eq!(job.job_type, JobType::from_wire("restore"));
+        assert!(matches!(
+            decode_single_job(JOB, "<jobs/>"),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            decode_single_job(JOB, ""),
+            Err(Error::NotFound { .. })
+        ));
+        reason(decode_single_job(JOB, "<job><guid>a-b</guid>"));
     }
 }
