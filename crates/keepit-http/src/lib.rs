@@ -1,4 +1,4 @@
-//! The keepit-watch HTTP API: an axum [`Router`](axum::Router) over keepit-store.
+//! The keepit-watch HTTP API: an axum `Router` over keepit-store.
 //!
 //! [`router`] builds the whole application from an [`AppState`]: the JSON API under
 //! `/api/v1` (jobs, customers, connectors, alerts, alert rules, messages, integrations,
