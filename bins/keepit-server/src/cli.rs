@@ -1,0 +1,130 @@
+//! The command line of `keepit-server`, as SPEC'd: `serve`, `user add`, `token create`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Serve keepit-watch's HTTP API, and manage its users and API tokens.
+#[derive(Debug, Parser)]
+#[command(name = "keepit-server", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// How logs are written on stderr (filter them with RUST_LOG, for example RUST_LOG=keepit_http=debug).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the HTTP API until SIGTERM or Ctrl-C (requests in flight are finished first).
+    Serve(ServeArgs),
+    /// Manage the people who use keepit-watch.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create an API token for a user; the token is printed once, alone on the last line of stdout.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DatabaseArgs {
+    /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db. Migrations run first.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://keepit-watch.db?mode=rwc",
+        hide_env_values = true
+    )]
+    pub(crate) database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "KEEPIT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// May read everything and change alerts, rules and integrations.
+    Admin,
+    /// May read everything and mark their own messages read.
+    Viewer,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserAddArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Email address (the login the token is created for).
+    #[arg(long)]
+    pub(crate) email: String,
+
+    /// Name for people.
+    #[arg(long)]
+    pub(crate) name: String,
+
+    /// Role.
+    #[arg(long, value_enum)]
+    pub(crate) role: RoleArg,
+
+    /// Make this admin the primary administrator, who receives messages by default.
+    #[arg(long)]
+    pub(crate) primary: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenCreateArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Email of the user the token is for.
+    #[arg(long)]
+    pub(crate) user: String,
+
+    /// A label to recognise the token by.
+    #[arg(long, default_value = "cli")]
+    pub(crate) label: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

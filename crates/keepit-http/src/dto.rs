@@ -1,0 +1,767 @@
+//! JSON bodies of the API, converted explicitly from store and domain types.
+//!
+//! Times are RFC 3339 strings in UTC with a `Z` suffix; absent values are `null`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use keepit_domain::{FailureReason, JobStatistics, ReasonEntry, Remedy};
+use keepit_store::{
+    AlertRecord, AlertRuleRecord, AlertScope, CustomerRecord, IntegrationRecord, StoredConnector,
+    StoredConnectorStatus, StoredJob, SyncRunRecord, TimelineEntry,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// RFC 3339 in UTC, second precision unless the value has a fraction.
+pub(crate) fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn opt_time(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(time)
+}
+
+/// A number of items and their size.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VolumeDto {
+    /// Items.
+    pub count: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+impl From<keepit_domain::Volume> for VolumeDto {
+    fn from(volume: keepit_domain::Volume) -> Self {
+        VolumeDto {
+            count: volume.count,
+            bytes: volume.bytes,
+        }
+    }
+}
+
+/// What a job did. Backups fill `added`, `removed`, `skipped`; restores fill
+/// `restored`, `overwritten`, `skipped`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatisticsDto {
+    /// `backup` or `restore`.
+    pub family: String,
+    /// Items added or changed (backups).
+    pub added: Option<VolumeDto>,
+    /// Items dropped from the snapshot (backups).
+    pub removed: Option<VolumeDto>,
+    /// Items restored (restores).
+    pub restored: Option<VolumeDto>,
+    /// Items replaced at the target (restores).
+    pub overwritten: Option<VolumeDto>,
+    /// Items that could not be handled.
+    pub skipped: VolumeDto,
+}
+
+impl From<JobStatistics> for StatisticsDto {
+    fn from(statistics: JobStatistics) -> Self {
+        match statistics {
+            JobStatistics::Backup(backup) => StatisticsDto {
+                family: "backup".to_owned(),
+                added: Some(backup.added.into()),
+                removed: Some(backup.removed.into()),
+                restored: None,
+                overwritten: None,
+                skipped: backup.skipped.into(),
+            },
+            JobStatistics::Restore(restore) => StatisticsDto {
+                family: "restore".to_owned(),
+                added: None,
+                removed: None,
+                restored: Some(restore.restored.into()),
+                overwritten: Some(restore.overwritten.into()),
+                skipped: restore.skipped.into(),
+            },
+        }
+    }
+}
+
+/// One job, as the Job Monitor lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobDto {
+    /// Keepit's job GUID.
+    pub job_guid: String,
+    /// The connector's GUID.
+    pub connector_guid: String,
+    /// The connector's name.
+    pub connector_name: Option<String>,
+    /// The Keepit account's GUID.
+    pub account_guid: String,
+    /// The customer's id.
+    pub customer_id: Option<i64>,
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// Job type code (`backup`, `restore`, `srestore`, `pstrestore`, `zipdownload`, or another code Keepit sent).
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Status: scheduled, in_progress, successful, incomplete, unsuccessful, cancelled.
+    pub status: String,
+    /// Whether the Job Monitor highlights it (cancelled, unsuccessful, incomplete).
+    pub needs_attention: bool,
+    /// Whether Keepit still lists it as active.
+    pub active: bool,
+    /// When it was scheduled.
+    pub scheduled_at: Option<String>,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it ended (succeeded, failed or cancelled).
+    pub ended_at: Option<String>,
+    /// The time the Job Monitor sorts by (newest first).
+    pub sort_time: String,
+    /// Progress between 0 and 1, while running.
+    pub progress: Option<f64>,
+    /// The failure reason's code, when it did not succeed.
+    pub failure_reason: Option<String>,
+    /// Keepit's failure summary text.
+    pub failure_summary: Option<String>,
+    /// Keepit's description.
+    pub description: Option<String>,
+    /// Statistics, when Keepit reported them.
+    pub statistics: Option<StatisticsDto>,
+}
+
+impl From<&StoredJob> for JobDto {
+    fn from(stored: &StoredJob) -> Self {
+        let job = &stored.record;
+        JobDto {
+            job_guid: job.job.as_str().to_owned(),
+            connector_guid: job.connector.as_str().to_owned(),
+            connector_name: stored.connector_name.clone(),
+            account_guid: job.account.as_str().to_owned(),
+            customer_id: stored.customer.map(|c| c.0),
+            customer_name: stored.customer_name.clone(),
+            job_type: job.job_type.as_str().to_owned(),
+            status: job.status.as_str().to_owned(),
+            needs_attention: job.status.needs_attention(),
+            active: job.active,
+            scheduled_at: opt_time(job.scheduled),
+            started_at: opt_time(job.started),
+            ended_at: opt_time(job.ended_at()),
+            sort_time: time(stored.sort_time),
+            progress: job.progress,
+            failure_reason: job.failure_reason.as_ref().map(reason_code),
+            failure_summary: job.failure_summary.clone(),
+            description: job.description.clone(),
+            statistics: job.statistics.map(StatisticsDto::from),
+        }
+    }
+}
+
+fn reason_code(reason: &FailureReason) -> String {
+    match reason {
+        FailureReason::Known(_) => reason.code().to_owned(),
+        FailureReason::Unrecognized { raw } => raw.clone(),
+    }
+}
+
+/// One page of the Job Monitor.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobPageDto {
+    /// Jobs, newest first.
+    pub jobs: Vec<JobDto>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Why a job did not succeed, explained by the failure-reason catalogue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReasonDto {
+    /// The reason's code (or the raw value when it is not catalogued).
+    pub code: String,
+    /// Whether the catalogue knows it.
+    pub known: bool,
+    /// A short title.
+    pub title: Option<String>,
+    /// What happened.
+    pub explanation: Option<String>,
+    /// What to do about it.
+    pub resolution: Option<String>,
+    /// none_rescheduled, watch_for_repeats, retry_later, user_action or contact_support.
+    pub remedy: Option<String>,
+    /// Whether someone must act for the next job to succeed.
+    pub action_required: Option<bool>,
+    /// What to send Keepit support, when contacting support is the advice.
+    pub support_details: Vec<String>,
+}
+
+impl ReasonDto {
+    pub(crate) fn new(reason: &FailureReason, entry: Option<&ReasonEntry>) -> ReasonDto {
+        ReasonDto {
+            code: reason_code(reason),
+            known: entry.is_some(),
+            title: entry.map(|e| e.title.to_owned()),
+            explanation: entry.map(|e| e.explanation.to_owned()),
+            resolution: entry.map(|e| e.resolution.to_owned()),
+            remedy: entry.map(|e| remedy(e.remedy).to_owned()),
+            action_required: entry.map(ReasonEntry::action_required),
+            support_details: entry
+                .map(|e| e.support_details.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn remedy(remedy: Remedy) -> &'static str {
+    match remedy {
+        Remedy::NoneRescheduled => "none_rescheduled",
+        Remedy::WatchForRepeats => "watch_for_repeats",
+        Remedy::RetryLater => "retry_later",
+        Remedy::UserAction => "user_action",
+        Remedy::ContactSupport => "contact_support",
+    }
+}
+
+/// A job's report: the job, its statistics and the explained failure reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobReportDto {
+    /// The job.
+    pub job: JobDto,
+    /// The failure reason explained, when there is one.
+    pub reason: Option<ReasonDto>,
+    /// Whether the skipped-items report can still be fetched from Keepit (one month after the job ended).
+    pub skipped_items_available: bool,
+}
+
+/// A customer of the MSP.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Id in the PSA, when imported.
+    pub external_id: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+}
+
+impl From<&CustomerRecord> for CustomerDto {
+    fn from(customer: &CustomerRecord) -> Self {
+        CustomerDto {
+            id: customer.id.0,
+            name: customer.name.clone(),
+            external_id: customer.external_id.clone(),
+            created_at: time(customer.created_at),
+        }
+    }
+}
+
+/// One entry of a customer's timeline: a finished job or an audit event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntryDto {
+    /// `job` or `audit`.
+    pub kind: String,
+    /// When it happened (a job's end, an event's time).
+    pub time: String,
+    /// The job, for `job` entries.
+    pub job: Option<JobDto>,
+    /// The audit event, for `audit` entries.
+    pub audit: Option<AuditEventDto>,
+}
+
+/// An audit event from Keepit's audit log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEventDto {
+    /// The account.
+    pub account_guid: String,
+    /// The connector, if any.
+    pub connector_guid: Option<String>,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// The caller's network (never the full address).
+    pub client_network: Option<String>,
+    /// keepit-watch's category.
+    pub category: String,
+    /// Keepit's area.
+    pub area: String,
+    /// Whether it succeeded.
+    pub succeeded: Option<bool>,
+    /// Text.
+    pub message: String,
+}
+
+impl From<&TimelineEntry> for TimelineEntryDto {
+    fn from(entry: &TimelineEntry) -> Self {
+        let position = entry.position();
+        match entry {
+            TimelineEntry::Job(job) => TimelineEntryDto {
+                kind: "job".to_owned(),
+                time: time(position.time),
+                job: Some(JobDto::from(job)),
+                audit: None,
+            },
+            TimelineEntry::Audit(event) => TimelineEntryDto {
+                kind: "audit".to_owned(),
+                time: time(position.time),
+                job: None,
+                audit: Some(AuditEventDto {
+                    account_guid: event.account.as_str().to_owned(),
+                    connector_guid: event.connector.as_ref().map(|c| c.as_str().to_owned()),
+                    actor: event.actor.clone(),
+                    client_network: event.client_network.clone(),
+                    category: event.category.as_str().to_owned(),
+                    area: event.area.clone(),
+                    succeeded: event.succeeded,
+                    message: event.message.clone(),
+                }),
+            },
+        }
+    }
+}
+
+/// One page of a customer's timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelinePageDto {
+    /// Entries, newest first.
+    pub entries: Vec<TimelineEntryDto>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A connector and its latest backup status.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectorDto {
+    /// The connector's GUID.
+    pub connector_guid: String,
+    /// The account's GUID.
+    pub account_guid: String,
+    /// The customer's id.
+    pub customer_id: Option<i64>,
+    /// Name.
+    pub name: String,
+    /// Kind code.
+    pub kind: String,
+    /// Kind for people.
+    pub kind_name: String,
+    /// Whether the credentials may see it.
+    pub accessible: bool,
+    /// Whether alerts watch it (accessible, not being deleted, not removed).
+    pub active: bool,
+    /// When it disappeared from Keepit.
+    pub removed_at: Option<String>,
+    /// Latest backup status, once known.
+    pub status: Option<ConnectorStatusDto>,
+}
+
+/// A connector's latest backup status.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectorStatusDto {
+    /// Keepit's health verdict.
+    pub health: String,
+    /// Why, when Keepit says.
+    pub health_reason: Option<String>,
+    /// End of the last successful backup.
+    pub last_success_at: Option<String>,
+    /// Start of the latest attempt.
+    pub last_attempt_at: Option<String>,
+    /// Status of the latest backup job.
+    pub last_job_status: Option<String>,
+    /// Time of the latest snapshot.
+    pub latest_snapshot_at: Option<String>,
+    /// The failure reason's code.
+    pub failure_reason: Option<String>,
+    /// When this was read from Keepit.
+    pub checked_at: String,
+}
+
+impl ConnectorDto {
+    pub(crate) fn new(
+        connector: &StoredConnector,
+        status: Option<&StoredConnectorStatus>,
+    ) -> ConnectorDto {
+        let record = &connector.record;
+        ConnectorDto {
+            connector_guid: record.connector.as_str().to_owned(),
+            account_guid: record.account.as_str().to_owned(),
+            customer_id: connector.customer.map(|c| c.0),
+            name: record.name.clone(),
+            kind: record.kind.code(),
+            kind_name: record.kind.display_name(),
+            accessible: record.accessible,
+            active: connector.is_active(),
+            removed_at: opt_time(connector.removed_at),
+            status: status.map(|stored| {
+                let status = &stored.status;
+                ConnectorStatusDto {
+                    health: status.health.as_str().to_owned(),
+                    health_reason: status.health_reason.as_ref().map(|r| r.as_str().to_owned()),
+                    last_success_at: opt_time(status.last_successful_backup_at),
+                    last_attempt_at: opt_time(status.last_attempt_at),
+                    last_job_status: status.last_job_status.map(|s| s.as_str().to_owned()),
+                    latest_snapshot_at: opt_time(status.latest_snapshot_at),
+                    failure_reason: status.failure_reason.as_ref().map(reason_code),
+                    checked_at: time(status.checked_at),
+                }
+            }),
+        }
+    }
+}
+
+/// An alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertDto {
+    /// Id.
+    pub id: i64,
+    /// The rule that raised it.
+    pub rule_id: i64,
+    /// The connector.
+    pub connector_guid: String,
+    /// The account.
+    pub account_guid: String,
+    /// The customer.
+    pub customer_id: Option<i64>,
+    /// pending, firing or resolved.
+    pub state: String,
+    /// warning or critical.
+    pub severity: String,
+    /// The failure reason's code.
+    pub reason: Option<String>,
+    /// Last successful backup.
+    pub last_success_at: Option<String>,
+    /// Last attempt.
+    pub last_attempt_at: Option<String>,
+    /// When it opened.
+    pub opened_at: String,
+    /// When it resolved.
+    pub resolved_at: Option<String>,
+    /// When a person acknowledged it.
+    pub acknowledged_at: Option<String>,
+    /// Who acknowledged it (user id).
+    pub acknowledged_by: Option<i64>,
+    /// Silenced until then.
+    pub silenced_until: Option<String>,
+}
+
+impl From<&AlertRecord> for AlertDto {
+    fn from(alert: &AlertRecord) -> Self {
+        AlertDto {
+            id: alert.id.0,
+            rule_id: alert.rule.0,
+            connector_guid: alert.connector.as_str().to_owned(),
+            account_guid: alert.account.as_str().to_owned(),
+            customer_id: alert.customer.map(|c| c.0),
+            state: alert.state.as_str().to_owned(),
+            severity: alert.severity.as_str().to_owned(),
+            reason: alert.reason.as_ref().map(reason_code),
+            last_success_at: opt_time(alert.last_success_at),
+            last_attempt_at: opt_time(alert.last_attempt_at),
+            opened_at: time(alert.opened_at),
+            resolved_at: opt_time(alert.resolved_at),
+            acknowledged_at: opt_time(alert.acknowledged_at),
+            acknowledged_by: alert.acknowledged_by.map(|u| u.0),
+            silenced_until: opt_time(alert.silenced_until),
+        }
+    }
+}
+
+/// Body of `POST /alerts/{id}/silence`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SilenceRequest {
+    /// Silence until then (RFC 3339); `null` lifts the silence.
+    pub until: Option<String>,
+}
+
+/// Where a rule applies: `{"all": true}`, `{"customer_id": 3}` or `{"connector_kind": "o365"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ScopeDto {
+    /// Every connector.
+    All,
+    /// One customer's connectors.
+    Customer {
+        /// The customer.
+        customer_id: i64,
+    },
+    /// Connectors of one kind.
+    ConnectorKind {
+        /// The kind code (as in `ConnectorDto::kind`).
+        connector_kind: String,
+    },
+}
+
+impl From<&AlertScope> for ScopeDto {
+    fn from(scope: &AlertScope) -> Self {
+        match scope {
+            AlertScope::All => ScopeDto::All,
+            AlertScope::Customer(customer) => ScopeDto::Customer {
+                customer_id: customer.0,
+            },
+            AlertScope::ConnectorKind(kind) => ScopeDto::ConnectorKind {
+                connector_kind: kind.code(),
+            },
+        }
+    }
+}
+
+/// An alert rule as stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertRuleDto {
+    /// Id.
+    pub id: i64,
+    /// `backup_stale` or `backup_failed`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Whether it is evaluated.
+    pub enabled: bool,
+    /// Where it applies.
+    pub scope: ScopeDto,
+    /// Stale after this many hours without a successful backup.
+    pub stale_after_hours: i64,
+    /// Earlier warning stage, in hours.
+    pub warn_after_hours: Option<i64>,
+    /// How far back failures count, in hours.
+    pub lookback_hours: i64,
+    /// Fire only after this many consecutive failures.
+    pub min_consecutive_failures: u32,
+    /// Remind while firing this often, in hours.
+    pub reminder_every_hours: i64,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+impl From<&AlertRuleRecord> for AlertRuleDto {
+    fn from(record: &AlertRuleRecord) -> Self {
+        let rule = &record.rule;
+        let thresholds = &rule.thresholds;
+        AlertRuleDto {
+            id: record.id.0,
+            kind: rule.kind.as_str().to_owned(),
+            name: rule.name.clone(),
+            enabled: rule.enabled,
+            scope: ScopeDto::from(&rule.scope),
+            stale_after_hours: thresholds.stale_after.num_hours(),
+            warn_after_hours: thresholds.warn_after.map(|d| d.num_hours()),
+            lookback_hours: thresholds.lookback.num_hours(),
+            min_consecutive_failures: thresholds.min_consecutive_failures,
+            reminder_every_hours: thresholds.reminder_every.num_hours(),
+            updated_at: time(record.updated_at),
+        }
+    }
+}
+
+/// Body of `POST /alert-rules` and `PUT /alert-rules/{id}`. Omitted thresholds take the defaults
+/// (48 h stale, 24 h warning, 24 h lookback, 1 failure, 24 h reminders).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AlertRuleRequest {
+    /// `backup_stale` or `backup_failed`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Whether it is evaluated (default true).
+    pub enabled: Option<bool>,
+    /// Where it applies (default all).
+    pub scope: Option<ScopeDto>,
+    /// Hours.
+    pub stale_after_hours: Option<i64>,
+    /// Hours; `null` or omitted takes the default, `0` is refused.
+    pub warn_after_hours: Option<i64>,
+    /// Hours.
+    pub lookback_hours: Option<i64>,
+    /// Count.
+    pub min_consecutive_failures: Option<u32>,
+    /// Hours.
+    pub reminder_every_hours: Option<i64>,
+}
+
+/// One message in the caller's inbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageDto {
+    /// Id.
+    pub id: i64,
+    /// Kind code.
+    pub kind: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// The customer concerned.
+    pub customer_id: Option<i64>,
+    /// The connector concerned.
+    pub connector_guid: Option<String>,
+    /// The job concerned.
+    pub job_guid: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// When the caller read it.
+    pub read_at: Option<String>,
+}
+
+impl From<&keepit_store::InboxItem> for MessageDto {
+    fn from(item: &keepit_store::InboxItem) -> Self {
+        let message = &item.message;
+        MessageDto {
+            id: message.id.0,
+            kind: message.kind.as_str().to_owned(),
+            subject: message.subject.clone(),
+            body: message.body.clone(),
+            customer_id: message.customer.map(|c| c.0),
+            connector_guid: message.connector.as_ref().map(|c| c.as_str().to_owned()),
+            job_guid: message.job.as_ref().map(|j| j.as_str().to_owned()),
+            created_at: time(message.created_at),
+            read_at: opt_time(item.read_at),
+        }
+    }
+}
+
+/// The caller's inbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxDto {
+    /// Messages, newest first.
+    pub messages: Vec<MessageDto>,
+    /// How many are unread in total.
+    pub unread: u64,
+}
+
+/// An integration (a connection to the MSP's Keepit parent account). Credentials are never returned.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IntegrationDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Keepit region.
+    pub region: Option<String>,
+    /// Base URL override.
+    pub base_url: Option<String>,
+    /// The parent account's GUID.
+    pub parent_account_guid: String,
+    /// Whether syncs include it.
+    pub enabled: bool,
+    /// When its last sync finished.
+    pub last_sync_at: Option<String>,
+    /// Created.
+    pub created_at: String,
+}
+
+impl From<&IntegrationRecord> for IntegrationDto {
+    fn from(record: &IntegrationRecord) -> Self {
+        IntegrationDto {
+            id: record.id.0,
+            name: record.name.clone(),
+            region: record.region.clone(),
+            base_url: record.base_url.clone(),
+            parent_account_guid: record.parent_account.as_str().to_owned(),
+            enabled: record.enabled,
+            last_sync_at: opt_time(record.last_sync_at),
+            created_at: time(record.created_at),
+        }
+    }
+}
+
+/// Body of `POST /integrations`. The secrets are write-only: stored encrypted, never returned or logged.
+#[derive(Clone, Deserialize, ToSchema)]
+pub struct NewIntegrationRequest {
+    /// Name.
+    pub name: String,
+    /// Keepit region (`us-dc`, `dk-co`, ...); this or `base_url` is required.
+    pub region: Option<String>,
+    /// Base URL override.
+    pub base_url: Option<String>,
+    /// The parent account's GUID.
+    pub parent_account_guid: String,
+    /// Keepit administrator login.
+    pub username: Option<String>,
+    /// That login's password (write-only).
+    pub password: Option<String>,
+    /// Login half of a Keepit API token.
+    pub api_token_login: Option<String>,
+    /// Password half of a Keepit API token (write-only).
+    pub api_token_password: Option<String>,
+    /// Whether syncs include it (default true).
+    pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for NewIntegrationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        f.debug_struct("NewIntegrationRequest")
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url)
+            .field("parent_account_guid", &self.parent_account_guid)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("api_token_login", &self.api_token_login)
+            .field("api_token_password", &hidden(&self.api_token_password))
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// The result of testing an integration's connection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionTestDto {
+    /// Whether Keepit accepted the credentials.
+    pub ok: bool,
+    /// The parent account the credentials reach.
+    pub account_guid: Option<String>,
+    /// Customer accounts visible under it.
+    pub customer_accounts: Option<u64>,
+    /// What went wrong, when it failed.
+    pub error: Option<String>,
+}
+
+/// One sync run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncRunDto {
+    /// Id.
+    pub id: i64,
+    /// The integration synced.
+    pub integration_id: Option<i64>,
+    /// running, ok, partial or failed.
+    pub outcome: String,
+    /// Start.
+    pub started_at: String,
+    /// End.
+    pub finished_at: Option<String>,
+    /// Accounts visited.
+    pub accounts: u64,
+    /// Accounts that failed.
+    pub accounts_failed: u64,
+    /// Connectors seen.
+    pub connectors: u64,
+    /// Jobs stored for the first time.
+    pub jobs_new: u64,
+    /// Audit events stored for the first time.
+    pub audit_events_new: u64,
+    /// Requests made to Keepit.
+    pub requests: u64,
+}
+
+impl From<&SyncRunRecord> for SyncRunDto {
+    fn from(run: &SyncRunRecord) -> Self {
+        SyncRunDto {
+            id: run.id.0,
+            integration_id: run.integration.map(|i| i.0),
+            outcome: run.summary.outcome.as_str().to_owned(),
+            started_at: time(run.started_at),
+            finished_at: opt_time(run.finished_at),
+            accounts: run.summary.accounts,
+            accounts_failed: run.summary.accounts_failed,
+            connectors: run.summary.connectors,
+            jobs_new: run.summary.jobs_new,
+            audit_events_new: run.summary.audit_events_new,
+            requests: run.summary.requests,
+        }
+    }
+}
+
+/// The error envelope every failure answers with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The inside of [`ErrorEnvelope`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code such as `invalid_parameter` or `not_found`.
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}

@@ -1,0 +1,89 @@
+//! Talking to Keepit on behalf of an integration: building a client from its stored,
+//! encrypted credentials.
+
+use std::time::Duration;
+
+use keepit_client::{Credentials, KeepitClient};
+use keepit_domain::AccountId;
+use keepit_store::{IntegrationId, IntegrationRecord};
+use secrecy::SecretString;
+
+use crate::AppState;
+use crate::error::{AppError, ErrorCode};
+
+/// A client for the integration that sees `account`.
+pub(crate) async fn client_for_account(
+    state: &AppState,
+    account: &AccountId,
+) -> Result<KeepitClient, AppError> {
+    let Some(link) = state.store.keepit_account(account).await? else {
+        return Err(AppError::client(
+            ErrorCode::Unavailable,
+            format!("no integration sees Keepit account {account}; cannot ask Keepit"),
+        ));
+    };
+    client_for_integration(state, link.integration).await
+}
+
+/// A client for integration `id`, with its stored credentials.
+pub(crate) async fn client_for_integration(
+    state: &AppState,
+    id: IntegrationId,
+) -> Result<KeepitClient, AppError> {
+    let record = state.store.integration(id).await?;
+    let Some(key) = state.master_key.as_deref() else {
+        return Err(AppError::client(
+            ErrorCode::Unavailable,
+            "the server has no master key configured, so it cannot use stored Keepit credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
+        ));
+    };
+    let stored = state
+        .store
+        .integration_credentials(id, key)
+        .await
+        .map_err(|error| match error {
+            keepit_store::Error::Secret(_) => AppError::client(
+                ErrorCode::Unavailable,
+                format!(
+                    "the credentials of integration {} cannot be decrypted with the configured master key",
+                    record.name
+                ),
+            ),
+            other => AppError::from(other),
+        })?;
+    let credentials = Credentials::choose(
+        stored.username,
+        stored.password,
+        stored.api_token_login.map(SecretString::from),
+        stored.api_token_password,
+    )
+    .ok_or_else(|| {
+        AppError::client(
+            ErrorCode::Unavailable,
+            format!(
+                "integration {} has no complete Keepit credentials",
+                record.name
+            ),
+        )
+    })?;
+    build(&record, credentials)
+}
+
+fn build(record: &IntegrationRecord, credentials: Credentials) -> Result<KeepitClient, AppError> {
+    let mut builder = KeepitClient::builder()
+        .credentials(credentials)
+        .account(record.parent_account.clone())
+        .timeout(Duration::from_secs(60));
+    if let Some(base_url) = &record.base_url {
+        builder = builder.base_url(base_url.clone());
+    } else if let Some(region) = &record.region {
+        builder = builder.region(region.clone());
+    }
+    builder.build().map_err(|source| AppError::Upstream {
+        message: format!(
+            "the Keepit connection of integration {} is misconfigured",
+            record.name
+        ),
+        source,
+    })
+}

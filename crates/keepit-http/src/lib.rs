@@ -1,0 +1,182 @@
+//! The keepit-watch HTTP API: an axum `Router` over keepit-store.
+//!
+//! [`router`] builds the whole application from an [`AppState`]: the JSON API under
+//! `/api/v1` (jobs, customers, connectors, alerts, alert rules, messages, integrations,
+//! sync runs), its OpenAPI document at `/api/v1/openapi.json`, and the operations
+//! endpoints `/healthz`, `/readyz` and `/metrics`. Every route but `/healthz` needs an
+//! `Authorization: Bearer <token>` header checked against the store's API tokens;
+//! viewers may only read. Errors use one envelope, [`AppError`]; JSON bodies are the
+//! types of [`dto`], converted explicitly from store and domain types.
+//!
+//! This crate reaches the database only through keepit-store (never sea-orm), reads
+//! no environment variables, and uses keepit-client only to test an integration's
+//! connection and to fetch a job's skipped items.
+
+mod auth;
+pub mod dto;
+mod error;
+mod keepit;
+mod metrics;
+mod query;
+mod routes;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use chrono::{DateTime, Utc};
+use keepit_store::Store;
+use keepit_store::secrets::MasterKey;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use crate::error::{AppError, ErrorCode};
+
+/// Where the handlers read the current time from.
+///
+/// Production uses the system clock; tests pin it so that age checks (the one-month
+/// window of skipped-items reports) are deterministic.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock that always answers `at`.
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock(Arc::new(move || at))
+    }
+
+    /// A clock that asks `now` for the time.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The key that seals stored Keepit credentials. Without it, creating
+    /// integrations, testing them and fetching skipped items answer 503.
+    pub master_key: Option<Arc<MasterKey>>,
+    /// The time source.
+    pub clock: Clock,
+}
+
+impl AppState {
+    /// A state with the system clock.
+    pub fn new(store: Store, master_key: Option<Arc<MasterKey>>) -> AppState {
+        AppState {
+            store,
+            master_key,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// The OpenAPI document's fixed parts; the paths come from the routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "keepit-watch API",
+        description = "Read-only monitoring of Keepit backups for MSPs. See docs/API.md."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and the OpenAPI document, before state and middleware are applied.
+fn api() -> OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+
+    use crate::routes::{alerts, connectors, customers, integrations, jobs, messages, ops, rules};
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::jobs_csv))
+        .routes(routes!(jobs::job_report))
+        .routes(routes!(jobs::skipped_items_csv))
+        .routes(routes!(customers::list_customers))
+        .routes(routes!(customers::customer_timeline))
+        .routes(routes!(connectors::list_connectors))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::acknowledge_alert))
+        .routes(routes!(alerts::silence_alert))
+        .routes(routes!(rules::list_rules, rules::create_rule))
+        .routes(routes!(rules::update_rule, rules::delete_rule))
+        .routes(routes!(messages::list_messages))
+        .routes(routes!(messages::mark_read))
+        .routes(routes!(
+            integrations::list_integrations,
+            integrations::create_integration
+        ))
+        .routes(routes!(integrations::test_integration))
+        .routes(routes!(integrations::enable_integration))
+        .routes(routes!(integrations::disable_integration))
+        .routes(routes!(ops::sync_runs))
+        .routes(routes!(ops::openapi_document));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document of every route [`router`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole HTTP application.
+///
+/// Requests are traced (method, path, status, latency) with tower-http; the bearer
+/// check runs on every route but `/healthz`.
+pub fn router(state: AppState) -> Router {
+    let (routes, document) = api().split_for_parts();
+    let document = Arc::new(document);
+    routes
+        .fallback(routes::no_such_route)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), auth::require_token))
+        .layer(axum::Extension(routes::ops::Document(document)))
+        .layer(axum::middleware::from_fn(error::log_server_errors))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

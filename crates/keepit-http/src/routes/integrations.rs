@@ -1,0 +1,198 @@
+//! Integrations: list, create (secrets write-only), test connection, enable/disable.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use keepit_domain::AccountId;
+use keepit_store::{IntegrationId, KeepitCredentials, NewIntegration};
+use secrecy::SecretString;
+
+use crate::AppState;
+use crate::dto::{ConnectionTestDto, ErrorEnvelope, IntegrationDto, NewIntegrationRequest};
+use crate::error::{AppError, ErrorCode};
+use crate::routes::{Body, row_id};
+
+/// `GET /integrations`: every integration, without credentials.
+#[utoipa::path(
+    get,
+    path = "/integrations",
+    tag = "integrations",
+    responses((status = 200, description = "Integrations", body = Vec<IntegrationDto>))
+)]
+pub(crate) async fn list_integrations(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<IntegrationDto>>, AppError> {
+    let integrations = state.store.integrations().await?;
+    Ok(Json(
+        integrations.iter().map(IntegrationDto::from).collect(),
+    ))
+}
+
+fn nonblank(value: Option<&String>) -> Option<String> {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// `POST /integrations`: stores a new integration; its secrets are encrypted with the
+/// master key and never returned.
+#[utoipa::path(
+    post,
+    path = "/integrations",
+    tag = "integrations",
+    request_body = NewIntegrationRequest,
+    responses(
+        (status = 201, description = "The new integration (without credentials)", body = IntegrationDto),
+        (status = 403, description = "Viewers may not create integrations", body = ErrorEnvelope),
+        (status = 409, description = "An integration for this parent account exists", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+        (status = 503, description = "No master key is configured", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn create_integration(
+    State(state): State<AppState>,
+    Body(request): Body<NewIntegrationRequest>,
+) -> Result<(StatusCode, Json<IntegrationDto>), AppError> {
+    let name = request.name.trim();
+    if name.is_empty() {
+        return Err(AppError::validation("name", "must not be empty"));
+    }
+    let parent_account = AccountId::new(request.parent_account_guid.trim())
+        .map_err(|error| AppError::validation("parent_account_guid", error))?;
+    let region = nonblank(request.region.as_ref());
+    let base_url = nonblank(request.base_url.as_ref());
+    if region.is_none() && base_url.is_none() {
+        return Err(AppError::validation(
+            "region",
+            "a region (or a base_url) is required",
+        ));
+    }
+    if let Some(base_url) = &base_url
+        && url::Url::parse(base_url).is_err()
+    {
+        return Err(AppError::validation("base_url", "is not an absolute URL"));
+    }
+    let credentials = KeepitCredentials {
+        username: nonblank(request.username.as_ref()),
+        password: nonblank(request.password.as_ref()).map(SecretString::from),
+        api_token_login: nonblank(request.api_token_login.as_ref()),
+        api_token_password: nonblank(request.api_token_password.as_ref()).map(SecretString::from),
+    };
+    let complete_login = credentials.username.is_some() && credentials.password.is_some();
+    let complete_token =
+        credentials.api_token_login.is_some() && credentials.api_token_password.is_some();
+    if !complete_login && !complete_token {
+        return Err(AppError::validation(
+            "credentials",
+            "give username and password, or api_token_login and api_token_password",
+        ));
+    }
+    let Some(key) = state.master_key.as_deref() else {
+        return Err(AppError::client(
+            ErrorCode::Unavailable,
+            "the server has no master key configured, so it cannot store credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
+        ));
+    };
+    let new = NewIntegration {
+        name: name.to_owned(),
+        region,
+        base_url,
+        parent_account,
+        credentials,
+        enabled: request.enabled.unwrap_or(true),
+    };
+    let record = state
+        .store
+        .create_integration(&new, key, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(IntegrationDto::from(&record))))
+}
+
+/// `POST /integrations/{id}/test`: checks the stored credentials against Keepit.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/test",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "The test ran; `ok` says whether Keepit accepted the credentials", body = ConnectionTestDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+        (status = 503, description = "No master key, or no complete credentials", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn test_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionTestDto>, AppError> {
+    let id = IntegrationId(row_id("id", &id)?);
+    let client = crate::keepit::client_for_integration(&state, id).await?;
+    Ok(Json(match client.test_connection().await {
+        Ok(report) => ConnectionTestDto {
+            ok: true,
+            account_guid: Some(report.account.as_str().to_owned()),
+            customer_accounts: u64::try_from(report.customer_accounts).ok(),
+            error: None,
+        },
+        Err(error) => {
+            tracing::info!(integration = id.0, error = %error, "connection test failed");
+            ConnectionTestDto {
+                ok: false,
+                account_guid: None,
+                customer_accounts: None,
+                error: Some(error.to_string()),
+            }
+        }
+    }))
+}
+
+async fn set_enabled(
+    state: &AppState,
+    id: &str,
+    enabled: bool,
+) -> Result<Json<IntegrationDto>, AppError> {
+    let id = IntegrationId(row_id("id", id)?);
+    // A 404 for an unknown id before changing anything.
+    state.store.integration(id).await?;
+    state
+        .store
+        .set_integration_enabled(id, enabled, state.clock.now())
+        .await?;
+    let record = state.store.integration(id).await?;
+    Ok(Json(IntegrationDto::from(&record)))
+}
+
+/// `POST /integrations/{id}/enable`: includes the integration in syncs.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/enable",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "The integration after the change", body = IntegrationDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn enable_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationDto>, AppError> {
+    set_enabled(&state, &id, true).await
+}
+
+/// `POST /integrations/{id}/disable`: leaves the integration out of syncs.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/disable",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "The integration after the change", body = IntegrationDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn disable_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationDto>, AppError> {
+    set_enabled(&state, &id, false).await
+}

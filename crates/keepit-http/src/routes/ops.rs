@@ -1,0 +1,116 @@
+//! Operations: health, readiness, metrics, the OpenAPI document, and sync runs.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::dto::{ErrorEnvelope, SyncRunDto};
+use crate::error::{AppError, ErrorCode};
+use crate::query::{pairs, parse_limit};
+
+/// The generated OpenAPI document, shared with its handler.
+#[derive(Clone)]
+pub(crate) struct Document(pub(crate) Arc<utoipa::openapi::OpenApi>);
+
+/// `GET /healthz`: the process is up. Needs no token.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The process is up", body = String))
+)]
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = String),
+        (status = 503, description = "The database does not answer", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
+    match state.store.ping().await {
+        Ok(()) => Ok("ready\n"),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            Err(AppError::client(
+                ErrorCode::Unavailable,
+                "the database does not answer",
+            ))
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String))
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let text = crate::metrics::render(&state).await?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// `GET /api/v1/openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object))
+)]
+pub(crate) async fn openapi_document(
+    Extension(Document(document)): Extension<Document>,
+) -> Json<Arc<utoipa::openapi::OpenApi>> {
+    Json(document)
+}
+
+/// `GET /sync-runs`: the latest sync runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/sync-runs",
+    tag = "operations",
+    params(("limit" = Option<u32>, Query, description = "At most this many, 1 to 500 (default 50)")),
+    responses(
+        (status = 200, description = "Sync runs", body = Vec<SyncRunDto>),
+        (status = 400, description = "A parameter is invalid", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn sync_runs(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<SyncRunDto>>, AppError> {
+    let pairs = pairs(raw.as_deref());
+    if let Some((unknown, _)) = pairs.iter().find(|(key, _)| key != "limit") {
+        return Err(AppError::invalid(
+            unknown,
+            "unknown parameter; expected limit",
+        ));
+    }
+    let limit = parse_limit(
+        pairs
+            .iter()
+            .find(|(key, _)| key == "limit")
+            .map(|(_, value)| value.as_str()),
+        500,
+    )?;
+    let runs = state.store.sync_runs(limit.unwrap_or(50)).await?;
+    Ok(Json(runs.iter().map(SyncRunDto::from).collect()))
+}

@@ -1,0 +1,190 @@
+//! Alert rules: list, create, replace, delete. Thresholds are checked with
+//! keepit-alerts' [`RuleParams::validate`] before anything is stored.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::TimeDelta;
+use keepit_alerts::{RuleError, RuleParams};
+use keepit_domain::ConnectorKind;
+use keepit_store::{
+    AlertRuleId, AlertRuleKind, AlertScope, AlertThresholds, CustomerId, NewAlertRule,
+};
+
+use crate::AppState;
+use crate::dto::{AlertRuleDto, AlertRuleRequest, ErrorEnvelope, ScopeDto};
+use crate::error::AppError;
+use crate::routes::{Body, row_id};
+
+/// `GET /alert-rules`: every rule.
+#[utoipa::path(
+    get,
+    path = "/alert-rules",
+    tag = "alert-rules",
+    responses((status = 200, description = "Rules", body = Vec<AlertRuleDto>))
+)]
+pub(crate) async fn list_rules(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AlertRuleDto>>, AppError> {
+    let rules = state.store.alert_rules().await?;
+    Ok(Json(rules.iter().map(AlertRuleDto::from).collect()))
+}
+
+/// `POST /alert-rules`: creates a rule.
+#[utoipa::path(
+    post,
+    path = "/alert-rules",
+    tag = "alert-rules",
+    request_body = AlertRuleRequest,
+    responses(
+        (status = 201, description = "The new rule", body = AlertRuleDto),
+        (status = 403, description = "Viewers may not change rules", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn create_rule(
+    State(state): State<AppState>,
+    Body(request): Body<AlertRuleRequest>,
+) -> Result<(StatusCode, Json<AlertRuleDto>), AppError> {
+    let rule = new_rule(&request)?;
+    let record = state
+        .store
+        .create_alert_rule(&rule, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(AlertRuleDto::from(&record))))
+}
+
+/// `PUT /alert-rules/{id}`: replaces a rule's content.
+#[utoipa::path(
+    put,
+    path = "/alert-rules/{id}",
+    tag = "alert-rules",
+    params(("id" = i64, Path, description = "Rule id")),
+    request_body = AlertRuleRequest,
+    responses(
+        (status = 200, description = "The rule after the change", body = AlertRuleDto),
+        (status = 403, description = "Viewers may not change rules", body = ErrorEnvelope),
+        (status = 404, description = "No such rule", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn update_rule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(request): Body<AlertRuleRequest>,
+) -> Result<Json<AlertRuleDto>, AppError> {
+    let id = AlertRuleId(row_id("id", &id)?);
+    let rule = new_rule(&request)?;
+    let record = state
+        .store
+        .update_alert_rule(id, &rule, state.clock.now())
+        .await?;
+    Ok(Json(AlertRuleDto::from(&record)))
+}
+
+/// `DELETE /alert-rules/{id}`: deletes a rule.
+#[utoipa::path(
+    delete,
+    path = "/alert-rules/{id}",
+    tag = "alert-rules",
+    params(("id" = i64, Path, description = "Rule id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Viewers may not change rules", body = ErrorEnvelope),
+        (status = 404, description = "No such rule", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn delete_rule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = AlertRuleId(row_id("id", &id)?);
+    if state.store.delete_alert_rule(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("alert rule", id))
+    }
+}
+
+fn hours(field: &str, value: i64) -> Result<TimeDelta, AppError> {
+    TimeDelta::try_hours(value)
+        .ok_or_else(|| AppError::validation(field, format!("{value} hours is out of range")))
+}
+
+/// Turns a request into a rule, validating kind, scope, name and thresholds.
+fn new_rule(request: &AlertRuleRequest) -> Result<NewAlertRule, AppError> {
+    let kind = AlertRuleKind::parse(request.kind.trim()).ok_or_else(|| {
+        AppError::validation(
+            "kind",
+            format!(
+                "{:?} is not a rule kind; expected backup_stale or backup_failed",
+                request.kind
+            ),
+        )
+    })?;
+    let name = request.name.trim();
+    if name.is_empty() {
+        return Err(AppError::validation("name", "must not be empty"));
+    }
+    let scope = match request.scope.clone().unwrap_or(ScopeDto::All) {
+        ScopeDto::All => AlertScope::All,
+        ScopeDto::Customer { customer_id } => AlertScope::Customer(CustomerId(customer_id)),
+        ScopeDto::ConnectorKind { connector_kind } => {
+            let kind = ConnectorKind::from_code(connector_kind.trim());
+            if !ConnectorKind::known().contains(&kind) {
+                return Err(AppError::validation(
+                    "scope.connector_kind",
+                    format!("{connector_kind:?} is not a known connector kind"),
+                ));
+            }
+            AlertScope::ConnectorKind(kind)
+        }
+    };
+    let defaults = AlertThresholds::default();
+    let params = RuleParams {
+        stale_after: request
+            .stale_after_hours
+            .map(|h| hours("stale_after_hours", h))
+            .transpose()?
+            .unwrap_or(defaults.stale_after),
+        warn_after: match request.warn_after_hours {
+            Some(h) => Some(hours("warn_after_hours", h)?),
+            None => defaults.warn_after,
+        },
+        lookback: request
+            .lookback_hours
+            .map(|h| hours("lookback_hours", h))
+            .transpose()?
+            .unwrap_or(defaults.lookback),
+        min_consecutive_failures: request
+            .min_consecutive_failures
+            .unwrap_or(defaults.min_consecutive_failures),
+        reminder_every: request
+            .reminder_every_hours
+            .map(|h| hours("reminder_every_hours", h))
+            .transpose()?
+            .unwrap_or(defaults.reminder_every),
+    };
+    params.validate().map_err(|error| {
+        let field = match &error {
+            RuleError::NotPositive { field } => format!("{field}_hours"),
+            RuleError::WarningAfterStale { .. } => "warn_after_hours".to_owned(),
+            RuleError::NoFailuresRequired => "min_consecutive_failures".to_owned(),
+            _ => "thresholds".to_owned(),
+        };
+        AppError::validation(&field, error)
+    })?;
+    Ok(NewAlertRule {
+        kind,
+        name: name.to_owned(),
+        enabled: request.enabled.unwrap_or(true),
+        scope,
+        thresholds: AlertThresholds {
+            stale_after: params.stale_after,
+            warn_after: params.warn_after,
+            lookback: params.lookback,
+            min_consecutive_failures: params.min_consecutive_failures,
+            reminder_every: params.reminder_every,
+        },
+    })
+}

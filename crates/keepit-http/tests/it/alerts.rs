@@ -1,0 +1,216 @@
+//! Alerts (list, acknowledge, silence) and alert rules (CRUD with validation).
+
+use axum::http::{Method, StatusCode};
+use chrono::TimeDelta;
+use keepit_store::{
+    AlertObservation, AlertRuleKind, AlertScope, AlertState, AlertThresholds, ConnectorFilter,
+    NewAlertRule, Severity,
+};
+use serde_json::json;
+
+use crate::support::App;
+
+/// Opens one firing alert on the first connector; returns its id.
+async fn open_alert(app: &App) -> i64 {
+    let rule = app
+        .store
+        .create_alert_rule(
+            &NewAlertRule {
+                kind: AlertRuleKind::BackupStale,
+                name: "stale".to_owned(),
+                enabled: true,
+                scope: AlertScope::All,
+                thresholds: AlertThresholds::default(),
+            },
+            app.now(),
+        )
+        .await
+        .unwrap();
+    let connectors = app
+        .store
+        .connectors(&ConnectorFilter::default())
+        .await
+        .unwrap();
+    let connector = &connectors[0].record;
+    let update = app
+        .store
+        .apply_alert_observation(&AlertObservation {
+            rule: rule.id,
+            connector: connector.connector.clone(),
+            account: connector.account.clone(),
+            state: AlertState::Firing,
+            severity: Severity::Critical,
+            reason: None,
+            last_success_at: None,
+            last_attempt_at: None,
+            at: app.now(),
+            note: None,
+        })
+        .await
+        .unwrap()
+        .expect("an alert opened");
+    update.alert.id.0
+}
+
+#[tokio::test]
+async fn alerts_are_listed_acknowledged_and_silenced() {
+    let app = App::start().await;
+    let id = open_alert(&app).await;
+    let list = app.get("/api/v1/alerts").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.json.as_array().unwrap().len(), 1);
+    assert_eq!(list.json[0]["state"], "firing");
+    assert_eq!(
+        app.get("/api/v1/alerts?include_resolved=true")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let acked = app
+        .post(&format!("/api/v1/alerts/{id}/acknowledge"), None)
+        .await;
+    assert_eq!(acked.status, StatusCode::OK, "{}", acked.text);
+    assert_eq!(acked.json["acknowledged_by"], app.admin_id.0);
+    assert!(acked.json["acknowledged_at"].is_string());
+
+    let until = (app.now() + TimeDelta::hours(6)).to_rfc3339();
+    let silenced = app
+        .post(
+            &format!("/api/v1/alerts/{id}/silence"),
+            Some(json!({ "until": until })),
+        )
+        .await;
+    assert_eq!(silenced.status, StatusCode::OK, "{}", silenced.text);
+    assert!(silenced.json["silenced_until"].is_string());
+
+    for (body, field) in [
+        (json!({ "until": "tomorrow" }), "until"),
+        (
+            json!({ "until": (app.now() - TimeDelta::hours(1)).to_rfc3339() }),
+            "until",
+        ),
+        (json!({ "until": 5 }), "body"),
+    ] {
+        let answer = app
+            .post(&format!("/api/v1/alerts/{id}/silence"), Some(body.clone()))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.text
+        );
+        assert!(answer.message().contains(field), "{}", answer.message());
+    }
+    let missing = app.post("/api/v1/alerts/99999/acknowledge", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let bad_id = app.post("/api/v1/alerts/abc/acknowledge", None).await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    assert!(bad_id.message().contains("id"));
+    let bad_flag = app.get("/api/v1/alerts?include_resolved=maybe").await;
+    assert_eq!(bad_flag.status, StatusCode::BAD_REQUEST);
+    assert!(bad_flag.message().contains("include_resolved"));
+}
+
+#[tokio::test]
+async fn rules_are_created_changed_and_deleted_with_validation() {
+    let app = App::start().await;
+    let created = app
+        .post(
+            "/api/v1/alert-rules",
+            Some(json!({
+                "kind": "backup_failed",
+                "name": "Failures, twice",
+                "min_consecutive_failures": 2,
+                "lookback_hours": 48,
+                "scope": { "type": "connector_kind", "connector_kind": "o365-admin" }
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.json["id"].as_i64().unwrap();
+    assert_eq!(created.json["min_consecutive_failures"], 2);
+    assert_eq!(created.json["stale_after_hours"], 48);
+    assert_eq!(created.json["scope"]["type"], "connector_kind");
+
+    let listed = app.get("/api/v1/alert-rules").await;
+    assert!(
+        listed
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id)
+    );
+
+    let changed = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/alert-rules/{id}"),
+            Some(&app.admin),
+            Some(json!({ "kind": "backup_failed", "name": "Renamed", "enabled": false })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.json["name"], "Renamed");
+    assert_eq!(changed.json["enabled"], false);
+
+    for (body, field) in [
+        (
+            json!({ "kind": "backup_stale", "name": "x", "warn_after_hours": 72, "stale_after_hours": 48 }),
+            "warn_after_hours",
+        ),
+        (
+            json!({ "kind": "backup_stale", "name": "x", "stale_after_hours": 0 }),
+            "stale_after_hours",
+        ),
+        (
+            json!({ "kind": "backup_stale", "name": "x", "min_consecutive_failures": 0 }),
+            "min_consecutive_failures",
+        ),
+        (
+            json!({ "kind": "backup_stale", "name": "x", "reminder_every_hours": -1 }),
+            "reminder_every_hours",
+        ),
+        (json!({ "kind": "sometimes", "name": "x" }), "kind"),
+        (json!({ "kind": "backup_stale", "name": " " }), "name"),
+        (json!({ "kind": "backup_stale" }), "body"),
+    ] {
+        let answer = app.post("/api/v1/alert-rules", Some(body.clone())).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.text
+        );
+        assert_eq!(answer.code(), "validation_failed");
+        assert!(
+            answer.message().contains(field),
+            "{body}: {}",
+            answer.message()
+        );
+    }
+
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/alert-rules/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/alert-rules/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}

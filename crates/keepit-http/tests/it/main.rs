@@ -1,0 +1,9 @@
+//! The HTTP API from the outside: `router(state).oneshot(request)` against an
+//! in-memory SQLite store filled by a real sync of a keepit-mock fleet.
+
+mod alerts;
+mod auth;
+mod jobs;
+mod openapi;
+mod resources;
+mod support;

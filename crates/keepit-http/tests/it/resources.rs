@@ -1,0 +1,165 @@
+//! Customers, timelines, connectors, integrations, sync runs and the operations endpoints.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::App;
+
+#[tokio::test]
+async fn customers_timelines_and_connectors() {
+    let app = App::start().await;
+    let customers = app.get("/api/v1/customers").await;
+    assert_eq!(customers.status, StatusCode::OK);
+    let list = customers.json.as_array().unwrap();
+    assert!(!list.is_empty());
+    let id = list[0]["id"].as_i64().unwrap();
+
+    let timeline = app
+        .get(&format!("/api/v1/customers/{id}/timeline?limit=5"))
+        .await;
+    assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.text);
+    let entries = timeline.json["entries"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["kind"] == "job" || e["kind"] == "audit")
+    );
+    if let Some(next) = timeline.json["next_cursor"].as_str() {
+        let page = app
+            .get(&format!(
+                "/api/v1/customers/{id}/timeline?limit=5&cursor={next}"
+            ))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    assert_eq!(
+        app.get("/api/v1/customers/999999/timeline").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let bad = app
+        .get(&format!("/api/v1/customers/{id}/timeline?cursor=zzz"))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.message().contains("cursor"));
+
+    let connectors = app.get("/api/v1/connectors").await;
+    assert_eq!(connectors.status, StatusCode::OK);
+    let connectors = connectors.json.as_array().unwrap().clone();
+    assert!(!connectors.is_empty());
+    assert!(connectors.iter().any(|c| c["status"]["health"].is_string()));
+    let mine = app.get(&format!("/api/v1/connectors?customer={id}")).await;
+    assert!(
+        mine.json
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["customer_id"] == id)
+    );
+}
+
+#[tokio::test]
+async fn integrations_keep_their_secrets() {
+    let app = App::start().await;
+    let created = app
+        .post(
+            "/api/v1/integrations",
+            Some(json!({
+                "name": "Second",
+                "region": "dk-co",
+                "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd33",
+                "username": "admin@msp.test",
+                "password": "hunter2-very-secret"
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert!(!created.text.contains("hunter2"));
+    let listed = app.get("/api/v1/integrations").await;
+    assert_eq!(listed.json.as_array().unwrap().len(), 2);
+    assert!(!listed.text.contains("hunter2"));
+    assert!(!listed.text.contains("password"));
+
+    let missing_secret = app
+        .post(
+            "/api/v1/integrations",
+            Some(json!({ "name": "x", "region": "dk-co", "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd44", "username": "u" })),
+        )
+        .await;
+    assert_eq!(missing_secret.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing_secret.message().contains("credentials"));
+
+    // The synced integration's stored credentials reach the mock.
+    let id = app.integration.0;
+    let test = app
+        .post(&format!("/api/v1/integrations/{id}/test"), None)
+        .await;
+    assert_eq!(test.status, StatusCode::OK, "{}", test.text);
+    assert_eq!(test.json["ok"], true, "{}", test.text);
+    assert!(test.json["customer_accounts"].as_u64().unwrap() > 0);
+
+    let disabled = app
+        .post(&format!("/api/v1/integrations/{id}/disable"), None)
+        .await;
+    assert_eq!(disabled.json["enabled"], false);
+    let enabled = app
+        .post(&format!("/api/v1/integrations/{id}/enable"), None)
+        .await;
+    assert_eq!(enabled.json["enabled"], true);
+    assert_eq!(
+        app.post("/api/v1/integrations/9999/enable", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn without_a_master_key_integrations_cannot_be_created() {
+    let app = App::start_with(false).await;
+    let answer = app
+        .post(
+            "/api/v1/integrations",
+            Some(json!({ "name": "x", "region": "dk-co", "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd55", "username": "u", "password": "p" })),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.message().contains("master key"));
+}
+
+#[tokio::test]
+async fn sync_runs_metrics_and_readiness() {
+    let app = App::start().await;
+    let runs = app.get("/api/v1/sync-runs").await;
+    assert_eq!(runs.status, StatusCode::OK);
+    assert_eq!(runs.json[0]["outcome"], "ok");
+    assert!(runs.json[0]["requests"].as_u64().unwrap() > 0);
+    assert_eq!(
+        app.get("/api/v1/sync-runs?limit=0").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics
+            .content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    for needle in [
+        "keepit_watch_sync_runs{outcome=\"ok\"} 1",
+        "keepit_watch_last_sync_duration_seconds ",
+        "keepit_watch_keepit_requests_total ",
+        "keepit_watch_connectors{health=",
+        "# TYPE keepit_watch_alerts_open gauge",
+    ] {
+        assert!(
+            metrics.text.contains(needle),
+            "{needle} missing in\n{}",
+            metrics.text
+        );
+    }
+}

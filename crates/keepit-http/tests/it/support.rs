@@ -1,0 +1,235 @@
+//! A synced store, users with tokens, and request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt as _;
+use keepit_client::{Credentials, KeepitClient, RetryPolicy};
+use keepit_domain::{MessagePreference, UserId};
+use keepit_http::{AppState, Clock, router};
+use keepit_ingest::{Clock as SyncClock, Integration, NoopHook, Shutdown, SyncConfig, sync_once};
+use keepit_mock::{Fleet, FleetServer, FleetSpec, MockKeepit};
+use keepit_store::secrets::MasterKey;
+use keepit_store::{KeepitCredentials, NewIntegration, NewUser, Role, Store, StoreConfig};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+/// A response: status, body text, and the body as JSON when it parses.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: Option<String>,
+    pub(crate) text: String,
+    pub(crate) json: Value,
+}
+
+impl Answer {
+    /// The envelope's `error.code`.
+    pub(crate) fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The envelope's `error.message`.
+    pub(crate) fn message(&self) -> &str {
+        self.json["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+pub(crate) struct App {
+    pub(crate) store: Store,
+    pub(crate) state: AppState,
+    pub(crate) router: Router,
+    pub(crate) fleet: FleetServer,
+    pub(crate) _mock: MockKeepit,
+    pub(crate) admin: String,
+    pub(crate) admin_id: UserId,
+    pub(crate) viewer: String,
+    pub(crate) viewer_id: UserId,
+    pub(crate) integration: keepit_store::IntegrationId,
+}
+
+pub(crate) fn spec() -> FleetSpec {
+    FleetSpec {
+        seed: 7,
+        accounts: 6,
+        connectors_per_account: (2, 3),
+        ..FleetSpec::default()
+    }
+}
+
+impl App {
+    /// A fleet synced into a fresh store, with the master key configured.
+    pub(crate) async fn start() -> App {
+        App::start_with(true).await
+    }
+
+    pub(crate) async fn start_with(master_key: bool) -> App {
+        let store = Store::connect_and_migrate(&StoreConfig::in_memory())
+            .await
+            .expect("store");
+        let fleet = Fleet::generate(&spec()).expect("fleet");
+        let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
+        let now = served.now();
+        let key = Arc::new(MasterKey::generate());
+        let integration = store
+            .create_integration(
+                &NewIntegration {
+                    name: "MSP".into(),
+                    region: None,
+                    base_url: Some(mock.uri()),
+                    parent_account: served.parent(),
+                    credentials: KeepitCredentials {
+                        username: Some(mock.credentials().username().to_owned()),
+                        password: Some(mock.credentials().password().clone()),
+                        api_token_login: None,
+                        api_token_password: None,
+                    },
+                    enabled: true,
+                },
+                &key,
+                now,
+            )
+            .await
+            .expect("integration");
+        let client = KeepitClient::builder()
+            .base_url(mock.uri())
+            .credentials(Credentials::UserPassword {
+                username: mock.credentials().username().to_owned(),
+                password: mock.credentials().password().clone(),
+            })
+            .max_concurrency(8)
+            .retry(RetryPolicy {
+                max_attempts: 8,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+                max_retry_after: Duration::from_secs(5),
+            })
+            .build()
+            .expect("client");
+        let clock_source = served.clone();
+        let config = SyncConfig {
+            clock: SyncClock::from_fn(move || clock_source.now()),
+            ..SyncConfig::default()
+        };
+        sync_once(
+            &store,
+            &Integration {
+                id: integration.id,
+                parent: integration.parent_account.clone(),
+                client,
+            },
+            &config,
+            &NoopHook,
+            &Shutdown::never(),
+        )
+        .await
+        .expect("sync");
+        let (admin_id, admin) = user(&store, "admin@example.test", Role::Admin, now).await;
+        let (viewer_id, viewer) = user(&store, "viewer@example.test", Role::Viewer, now).await;
+        let state = AppState {
+            store: store.clone(),
+            master_key: master_key.then_some(key),
+            clock: Clock::fixed(now),
+        };
+        App {
+            router: router(state.clone()),
+            state,
+            store,
+            fleet: served,
+            _mock: mock,
+            admin,
+            admin_id,
+            viewer,
+            viewer_id,
+            integration: integration.id,
+        }
+    }
+
+    /// The fleet's "now", which the app's clock answers.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.fleet.now()
+    }
+
+    /// The same app with its clock at `at`.
+    pub(crate) fn at(&self, at: DateTime<Utc>) -> Router {
+        let mut state = self.state.clone();
+        state.clock = Clock::fixed(at);
+        router(state)
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, Some(&self.admin), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Option<Value>) -> Answer {
+        self.call(Method::POST, path, Some(&self.admin), body).await
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        send(&self.router, method, path, token, body).await
+    }
+}
+
+pub(crate) async fn send(
+    router: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        content_type,
+        text,
+        json,
+    }
+}
+
+async fn user(store: &Store, email: &str, role: Role, now: DateTime<Utc>) -> (UserId, String) {
+    let user = store
+        .create_user(
+            &NewUser {
+                email: email.to_owned(),
+                name: email.to_owned(),
+                role,
+                primary_admin: role == Role::Admin,
+                message_preference: MessagePreference::Default,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let (_, token) = store.create_api_token(user.id, "test", now).await.unwrap();
+    (user.id, token.expose_secret().to_owned())
+}
