@@ -31,7 +31,7 @@ pub(crate) fn detect(
     connectors: &[Connector],
     statuses: &[ConnectorStatusRecord],
     jobs: &[JobRecord],
-    audit: &[&AuditEventRecord],
+    audit: &[AuditEventRecord],
     now: DateTime<Utc>,
 ) -> Vec<ChangeEvent> {
     if !history.synced_before {

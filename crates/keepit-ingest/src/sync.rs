@@ -489,7 +489,7 @@ impl Pass<'_> {
             &connectors,
             &statuses,
             &jobs,
-            &records_for_changes(&audit_events),
+            &audit_events,
             self.now,
         );
 
@@ -883,8 +883,4 @@ fn audit_record(record: &keepit_client::AuditRecord) -> AuditEventRecord {
         message: record.message.clone().unwrap_or_default(),
         metadata: record.metadata.clone(),
     }
-}
-
-fn records_for_changes(events: &[AuditEventRecord]) -> Vec<&AuditEventRecord> {
-    events.iter().collect()
 }
