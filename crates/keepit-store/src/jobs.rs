@@ -11,10 +11,12 @@ use keepit_domain::{
     AccountId, BackupStatistics, ConnectorId, FailureReason, JobId, JobStatistics, JobStatus,
     JobType, RestoreStatistics, Volume,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, LikeExpr, Order, Query, UnionType,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, Value,
+    QueryTrait, Select, TransactionTrait, Value,
 };
 
 use crate::convert::{
@@ -480,6 +482,84 @@ pub(crate) async fn attach_names<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The jobs matching every filter of `query` except the status, newest first, at most
+/// one more than a page.
+fn filtered_jobs(query: &JobQuery, page_size: u64) -> Select<job::Entity> {
+    let mut select = job::Entity::find()
+        .order_by_desc(job::Column::SortTime)
+        .order_by_desc(job::Column::Id)
+        .limit(page_size + 1);
+    if let Some(customer) = query.customer {
+        select = select.filter(job::Column::CustomerId.eq(customer.0));
+    }
+    if let Some(account) = &query.account {
+        select = select.filter(job::Column::AccountGuid.eq(account.as_str()));
+    }
+    if let Some(connector) = &query.connector {
+        select = select.filter(job::Column::ConnectorGuid.eq(connector.as_str()));
+    }
+    if !query.types.is_empty() {
+        select = select
+            .filter(job::Column::JobType.is_in(query.types.iter().map(|t| t.as_str().to_owned())));
+    }
+    if let Some(from) = query.from {
+        select = select.filter(job::Column::SortTime.gte(micros(from)));
+    }
+    if let Some(to) = query.to {
+        select = select.filter(job::Column::SortTime.lt(micros(to)));
+    }
+    if let Some(text) = query
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = like_pattern(text);
+        let connectors = Query::select()
+            .column(connector::Column::ConnectorGuid)
+            .from(connector::Entity)
+            .and_where(lower_like(connector::Column::Name, &pattern))
+            .take();
+        let customers = Query::select()
+            .column(customer::Column::Id)
+            .from(customer::Entity)
+            .and_where(lower_like(customer::Column::Name, &pattern))
+            .take();
+        select = select.filter(
+            Condition::any()
+                .add(lower_like(
+                    (job::Entity, job::Column::Description),
+                    &pattern,
+                ))
+                .add(lower_like(
+                    (job::Entity, job::Column::FailureSummary),
+                    &pattern,
+                ))
+                .add(lower_like(
+                    (job::Entity, job::Column::FailureReasonCode),
+                    &pattern,
+                ))
+                .add(lower_like(
+                    (job::Entity, job::Column::FailureReasonRaw),
+                    &pattern,
+                ))
+                .add(Expr::col((job::Entity, job::Column::ConnectorGuid)).in_subquery(connectors))
+                .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers)),
+        );
+    }
+    if let Some(cursor) = query.cursor {
+        // `sort_time <= at` bounds the index range; the rest drops the rows at `at` that
+        // the previous page already had.
+        let at = micros(cursor.sort_time);
+        select = select.filter(job::Column::SortTime.lte(at)).filter(
+            Condition::any()
+                .add(job::Column::SortTime.lt(at))
+                .add(job::Column::Id.lt(cursor.id)),
+        );
+    }
+    select
+}
+
 impl Store {
     /// Upserts jobs in batches; returns how many were new and how many changed.
     /// Their connectors must be stored first.
@@ -509,91 +589,56 @@ impl Store {
     }
 
     /// The Job Monitor: jobs matching `query`, newest first, one page at a time.
+    ///
+    /// With several statuses the page is the newest of one page per status (a `UNION
+    /// ALL` of per-status queries, each an index range on `(…, status, sort_time, id)`),
+    /// so a rare status next to a common one never makes the database read past the
+    /// common one's rows.
     pub async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
         let page_size = query.page_size();
-        let mut select = job::Entity::find()
-            .order_by_desc(job::Column::SortTime)
-            .order_by_desc(job::Column::Id)
-            .limit(page_size + 1);
-        if let Some(customer) = query.customer {
-            select = select.filter(job::Column::CustomerId.eq(customer.0));
+        let mut statuses: Vec<&JobStatus> = Vec::with_capacity(query.statuses.len());
+        for status in &query.statuses {
+            if !statuses.contains(&status) {
+                statuses.push(status);
+            }
         }
-        if let Some(account) = &query.account {
-            select = select.filter(job::Column::AccountGuid.eq(account.as_str()));
-        }
-        if let Some(connector) = &query.connector {
-            select = select.filter(job::Column::ConnectorGuid.eq(connector.as_str()));
-        }
-        if !query.statuses.is_empty() {
-            select =
-                select.filter(job::Column::Status.is_in(query.statuses.iter().map(|s| s.as_str())));
-        }
-        if !query.types.is_empty() {
-            select = select.filter(
-                job::Column::JobType.is_in(query.types.iter().map(|t| t.as_str().to_owned())),
-            );
-        }
-        if let Some(from) = query.from {
-            select = select.filter(job::Column::SortTime.gte(micros(from)));
-        }
-        if let Some(to) = query.to {
-            select = select.filter(job::Column::SortTime.lt(micros(to)));
-        }
-        if let Some(text) = query
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            let pattern = like_pattern(text);
-            let connectors = Query::select()
-                .column(connector::Column::ConnectorGuid)
-                .from(connector::Entity)
-                .and_where(lower_like(connector::Column::Name, &pattern))
-                .take();
-            let customers = Query::select()
-                .column(customer::Column::Id)
-                .from(customer::Entity)
-                .and_where(lower_like(customer::Column::Name, &pattern))
-                .take();
-            select = select.filter(
-                Condition::any()
-                    .add(lower_like(
-                        (job::Entity, job::Column::Description),
-                        &pattern,
-                    ))
-                    .add(lower_like(
-                        (job::Entity, job::Column::FailureSummary),
-                        &pattern,
-                    ))
-                    .add(lower_like(
-                        (job::Entity, job::Column::FailureReasonCode),
-                        &pattern,
-                    ))
-                    .add(lower_like(
-                        (job::Entity, job::Column::FailureReasonRaw),
-                        &pattern,
-                    ))
-                    .add(
-                        Expr::col((job::Entity, job::Column::ConnectorGuid))
-                            .in_subquery(connectors),
-                    )
-                    .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers)),
-            );
-        }
-        if let Some(cursor) = query.cursor {
-            let at = micros(cursor.sort_time);
-            select = select.filter(
-                Condition::any().add(job::Column::SortTime.lt(at)).add(
-                    Condition::all()
-                        .add(job::Column::SortTime.eq(at))
-                        .add(job::Column::Id.lt(cursor.id)),
-                ),
-            );
-        }
-        let mut jobs = select
-            .all(self.db())
-            .await?
+        let models = match statuses.as_slice() {
+            [] => filtered_jobs(query, page_size).all(self.db()).await?,
+            [status] => {
+                filtered_jobs(query, page_size)
+                    .filter(job::Column::Status.eq(status.as_str()))
+                    .all(self.db())
+                    .await?
+            }
+            several => {
+                let mut branches = several.iter().enumerate().map(|(n, status)| {
+                    let branch = filtered_jobs(query, page_size)
+                        .filter(job::Column::Status.eq(status.as_str()))
+                        .into_query();
+                    Query::select()
+                        .column(Asterisk)
+                        .from_subquery(branch, Alias::new(format!("status_{n}")))
+                        .take()
+                });
+                let mut union = branches.next().unwrap_or_else(Query::select);
+                for branch in branches {
+                    union.union(UnionType::All, branch);
+                }
+                let page = Query::select()
+                    .column(Asterisk)
+                    .from_subquery(union, Alias::new("page"))
+                    .order_by(job::Column::SortTime, Order::Desc)
+                    .order_by(job::Column::Id, Order::Desc)
+                    .limit(page_size + 1)
+                    .take();
+                let statement = self.db().get_database_backend().build(&page);
+                job::Entity::find()
+                    .from_raw_sql(statement)
+                    .all(self.db())
+                    .await?
+            }
+        };
+        let mut jobs = models
             .into_iter()
             .map(StoredJob::try_from)
             .collect::<Result<Vec<_>>>()?;

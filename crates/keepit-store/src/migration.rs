@@ -7,12 +7,17 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20260101_000001_initial;
+mod m20261122_000001_job_monitor_indexes;
+mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
 pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_initial::Migration)]
+        vec![
+            Box::new(m20260101_000001_initial::Migration),
+            Box::new(m20261122_000001_job_monitor_indexes::Migration),
+        ]
     }
 }

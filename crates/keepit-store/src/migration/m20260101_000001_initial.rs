@@ -4,6 +4,11 @@ use sea_orm_migration::async_trait;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
+use super::schema::{
+    big, big_null, boolean, boolean_null, double_null, fk, index, int, int_null, name, pk, table,
+    text, text_null, time, time_null,
+};
+
 /// Creates the whole schema of the first release.
 pub(crate) struct Migration;
 
@@ -11,120 +16,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20260101_000001_initial"
     }
-}
-
-fn name(text: &str) -> Alias {
-    Alias::new(text)
-}
-
-fn pk() -> ColumnDef {
-    ColumnDef::new(name("id"))
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .take()
-}
-
-fn text(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).text().not_null().take()
-}
-
-fn text_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).text().null().take()
-}
-
-fn big(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).big_integer().not_null().take()
-}
-
-fn big_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).big_integer().null().take()
-}
-
-fn int(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).integer().not_null().take()
-}
-
-fn int_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).integer().null().take()
-}
-
-fn boolean(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).boolean().not_null().take()
-}
-
-fn boolean_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).boolean().null().take()
-}
-
-fn time(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column))
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn time_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column))
-        .timestamp_with_time_zone()
-        .null()
-        .take()
-}
-
-fn double_null(column: &str) -> ColumnDef {
-    ColumnDef::new(name(column)).double().null().take()
-}
-
-/// A foreign key from `table.column` to `target.target_column`.
-fn fk(
-    table: &str,
-    column: &str,
-    target: &str,
-    target_column: &str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{column}"))
-        .from(name(table), name(column))
-        .to(name(target), name(target_column))
-        .on_delete(on_delete)
-        .take()
-}
-
-fn table(
-    table_name: &str,
-    columns: Vec<ColumnDef>,
-    keys: Vec<ForeignKeyCreateStatement>,
-) -> TableCreateStatement {
-    let mut statement = Table::create();
-    statement.table(name(table_name));
-    for mut column in columns {
-        statement.col(&mut column);
-    }
-    for mut key in keys {
-        statement.foreign_key(&mut key);
-    }
-    statement.take()
-}
-
-fn index(table_name: &str, columns: &[&str], unique: bool) -> IndexCreateStatement {
-    let mut statement = Index::create();
-    statement
-        .name(format!(
-            "{}_{}_{}",
-            if unique { "uq" } else { "ix" },
-            table_name,
-            columns.join("_")
-        ))
-        .table(name(table_name));
-    for column in columns {
-        statement.col(name(column));
-    }
-    if unique {
-        statement.unique();
-    }
-    statement.take()
 }
 
 /// Tables in creation order (referenced tables first); dropped in reverse.

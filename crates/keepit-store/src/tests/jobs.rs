@@ -331,6 +331,98 @@ async fn job_monitor_filters_orders_newest_first_and_pages() {
     .await;
 }
 
+#[tokio::test]
+async fn several_statuses_page_like_one_filter_without_gaps_or_repeats() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        // Many ties on sort_time, statuses of very different frequency, two connectors.
+        let batch: Vec<_> = (0..60)
+            .map(|n| {
+                let status = match n % 10 {
+                    0 => JobStatus::Cancelled,
+                    1 | 2 => JobStatus::Unsuccessful,
+                    3 => JobStatus::Incomplete,
+                    _ => JobStatus::Successful,
+                };
+                job(n, 1 + n % 2, i64::from(n % 6) * 60, status)
+            })
+            .collect();
+        store.upsert_jobs(&batch, at(0)).await.unwrap();
+        let customer = store
+            .keepit_account(&account(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer;
+
+        for (statuses, connector) in [
+            (vec![JobStatus::Cancelled, JobStatus::Successful], None),
+            (
+                vec![
+                    JobStatus::Unsuccessful,
+                    JobStatus::Incomplete,
+                    JobStatus::Cancelled,
+                ],
+                None,
+            ),
+            (
+                vec![JobStatus::Successful, JobStatus::Unsuccessful],
+                Some(connector_id(2)),
+            ),
+            (vec![JobStatus::Incomplete, JobStatus::Incomplete], None),
+        ] {
+            // Everything matching, newest first, as the database should page it.
+            let mut expected: Vec<String> = {
+                let mut all: Vec<_> = store
+                    .jobs(&JobQuery {
+                        limit: Some(JobQuery::MAX_LIMIT),
+                        customer,
+                        ..JobQuery::default()
+                    })
+                    .await
+                    .unwrap()
+                    .jobs
+                    .into_iter()
+                    .filter(|j| statuses.contains(&j.record.status))
+                    .filter(|j| connector.as_ref().is_none_or(|c| &j.record.connector == c))
+                    .collect();
+                all.sort_by(|a, b| (b.sort_time, b.id).cmp(&(a.sort_time, a.id)));
+                all.into_iter().map(|j| j.record.job.to_string()).collect()
+            };
+            assert!(!expected.is_empty(), "{statuses:?} matches something");
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store
+                    .jobs(&JobQuery {
+                        customer,
+                        connector: connector.clone(),
+                        statuses: statuses.clone(),
+                        limit: Some(4),
+                        cursor,
+                        ..JobQuery::default()
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.jobs.len() <= 4);
+                seen.extend(page.jobs.iter().map(|j| j.record.job.to_string()));
+                assert!(
+                    page.jobs.iter().all(|j| j.connector_name.is_some()),
+                    "names are attached on the union path too"
+                );
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "{statuses:?} on {connector:?}");
+            expected.dedup();
+            assert_eq!(seen.len(), expected.len(), "no job twice");
+        }
+    })
+    .await;
+}
+
 #[test]
 fn cursors_decode_with_typed_errors() {
     let cursor = JobCursor {
