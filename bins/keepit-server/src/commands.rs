@@ -12,7 +12,7 @@ use secrecy::ExposeSecret as _;
 use crate::cli::{
     Cli, Command, RoleArg, ServeArgs, TokenCommand, TokenCreateArgs, UserAddArgs, UserCommand,
 };
-use crate::config::{check_database_url, master_key, usage};
+use crate::config::{UsageError, check_database_url, master_key, usage};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -37,6 +37,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?;
     let master_key = match master_key() {
         Ok(key) => Some(Arc::new(key)),
+        // A key that is given but unreadable is a mistake to fix, not a reason to run
+        // without one.
+        Err(error) if error.is::<UsageError>() => return Err(error),
         Err(error) => {
             // Reading data needs no key; only integrations and skipped items do.
             tracing::warn!(error = %format!("{error:#}"), "no master key: creating and testing integrations and fetching skipped items will answer 503");

@@ -168,7 +168,47 @@ async fn user_token_and_serve_work_together() {
     );
     assert_eq!(status("/readyz", Some(token.clone())).await, 200);
 
-    // SIGTERM-free stop is fine here; graceful shutdown is exercised by hand (docs/OPERATIONS.md).
-    let _ = server.0.kill();
-    let _ = server.0.wait();
+    // SIGTERM stops it cleanly: it finishes what is in flight and exits 0.
+    let pid = server.0.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let mut exit = None;
+    for _ in 0..100 {
+        if let Some(status) = server.0.try_wait().expect("wait for keepit-server") {
+            exit = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exit = exit.expect("keepit-server did not stop within 10 s of SIGTERM");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+}
+
+#[test]
+fn serve_refuses_an_unreadable_master_key() {
+    let dir = temp_dir();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let output = command(
+        &dir,
+        &[
+            "serve",
+            "--database-url",
+            &database,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .env("KEEPIT_MASTER_KEY", "not-a-key")
+    .output()
+    .expect("run keepit-server");
+    assert_eq!(output.status.code(), Some(64), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEEPIT_MASTER_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("not-a-key"),
+        "the bad value is not echoed: {stderr}"
+    );
 }

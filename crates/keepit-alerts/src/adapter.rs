@@ -561,7 +561,11 @@ pub async fn load_facts(
         .max()
         .unwrap_or(Duration::hours(24));
     // Consecutive failures are counted over a longer stretch than one lookback.
-    let history_from = now - lookback.max(Duration::days(2)) * 3;
+    let history_from = lookback
+        .max(Duration::days(2))
+        .checked_mul(3)
+        .and_then(|stretch| now.checked_sub_signed(stretch))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
 
     let mut backups: HashMap<ConnectorId, Vec<BackupOutcome>> = HashMap::new();
     let mut query = JobQuery {

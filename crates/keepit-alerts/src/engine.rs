@@ -430,7 +430,11 @@ fn check_failed(
     if !connector.state.is_active() {
         return None;
     }
-    let since = now - params.lookback;
+    // Validated rules keep the lookback short; a stored one that is not still must
+    // not overflow the calendar.
+    let since = now
+        .checked_sub_signed(params.lookback)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let consecutive = consecutive_failures(connector);
     let why = |reason: Option<FailureReason>, detail: String| Why {
         last_success_at: connector.last_success_at,

@@ -24,4 +24,7 @@ pub use engine::{
     evaluate,
 };
 pub use message::{ChangeEvent, ConnectorRef, MessageDraft, compose};
-pub use rule::{RuleConfig, RuleError, RuleId, RuleKind, RuleOverride, RuleParams, RuleScope};
+pub use rule::{
+    MAX_RULE_DURATION_DAYS, RuleConfig, RuleError, RuleId, RuleKind, RuleOverride, RuleParams,
+    RuleScope,
+};

@@ -147,7 +147,18 @@ pub enum RuleError {
     /// At least one failure is needed to call a backup failed.
     #[error("min_consecutive_failures must be at least 1")]
     NoFailuresRequired,
+    /// A duration beyond any sensible threshold (and beyond safe date arithmetic).
+    #[error("{field} must be at most {max_days} days")]
+    TooLong {
+        /// The offending field.
+        field: &'static str,
+        /// The limit, in days.
+        max_days: i64,
+    },
 }
+
+/// The longest threshold, lookback or reminder interval a rule may have: ten years.
+pub const MAX_RULE_DURATION_DAYS: i64 = 3_660;
 
 impl RuleParams {
     /// Checks the thresholds make sense together.
@@ -159,6 +170,12 @@ impl RuleParams {
         ] {
             if value <= Duration::zero() {
                 return Err(RuleError::NotPositive { field });
+            }
+            if value > Duration::days(MAX_RULE_DURATION_DAYS) {
+                return Err(RuleError::TooLong {
+                    field,
+                    max_days: MAX_RULE_DURATION_DAYS,
+                });
             }
         }
         if let Some(warn_after) = self.warn_after {

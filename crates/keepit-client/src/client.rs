@@ -1,5 +1,6 @@
 //! The client, its builder, and the request pipeline (concurrency cap, rate limit, retries, tracing).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -81,6 +82,9 @@ pub struct KeepitClientBuilder {
     user_agent: Option<String>,
     retry: Option<RetryPolicy>,
 }
+
+/// The key of [`KeepitClient::requests_by_status`] for requests that got no HTTP answer.
+pub const NO_ANSWER: &str = "no_answer";
 
 /// Default number of requests in flight: Keepit's own tooling uses about five.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 5;
@@ -204,6 +208,7 @@ impl KeepitClientBuilder {
                 retry,
                 user_agent,
                 requests: AtomicU64::new(0),
+                answers: std::sync::Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -274,6 +279,7 @@ pub(crate) struct Inner {
     retry: RetryPolicy,
     user_agent: String,
     requests: AtomicU64,
+    answers: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 /// Spaces requests evenly: each request reserves the next free slot.
@@ -395,6 +401,23 @@ impl KeepitClient {
         self.inner.requests.load(Ordering::Relaxed)
     }
 
+    /// The same requests by how Keepit answered: the HTTP status as text (`"200"`,
+    /// `"429"`), or [`NO_ANSWER`] when the connection failed or timed out before a
+    /// status arrived. Requests still in flight are not counted yet.
+    pub fn requests_by_status(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .answers
+            .lock()
+            .map(|answers| answers.clone())
+            .unwrap_or_default()
+    }
+
+    fn count_answer(&self, answer: &str) {
+        if let Ok(mut answers) = self.inner.answers.lock() {
+            *answers.entry(answer.to_owned()).or_default() += 1;
+        }
+    }
+
     fn url_for(&self, call: &Call) -> Result<Url> {
         let relative = call.path.trim_start_matches('/');
         let mut url = self.inner.base_url.join(relative).map_err(|err| {
@@ -486,11 +509,13 @@ impl KeepitClient {
             Ok(response) => response,
             Err(source) => {
                 span.record("duration_ms", started.elapsed().as_millis() as u64);
+                self.count_answer(NO_ANSWER);
                 return self.transport_failure(call, source);
             }
         };
         let status = response.status();
         span.record("status", status.as_u16());
+        self.count_answer(status.as_str());
         let headers = response.headers().clone();
         let body = match response.text().await {
             Ok(body) => body,

@@ -69,7 +69,9 @@ mod xml;
 
 pub use api::{AuditQuery, JobHistoryFilter};
 pub use auth::Credentials;
-pub use client::{DEFAULT_MAX_CONCURRENCY, KeepitClient, KeepitClientBuilder, RetryPolicy};
+pub use client::{
+    DEFAULT_MAX_CONCURRENCY, KeepitClient, KeepitClientBuilder, NO_ANSWER, RetryPolicy,
+};
 pub use error::{Error, Result};
 pub use model::{
     AccountInfo, AccountNode, AuditPage, AuditRecord, BackupSummaryEntry, ChildAccount,

@@ -2,6 +2,8 @@
 //!
 //! Times are RFC 3339 strings in UTC with a `Z` suffix; absent values are `null`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use keepit_domain::{FailureReason, JobStatistics, ReasonEntry, Remedy};
 use keepit_store::{
@@ -730,6 +732,20 @@ pub struct SyncRunDto {
     pub audit_events_new: u64,
     /// Requests made to Keepit.
     pub requests: u64,
+    /// The same requests by Keepit's answer: an HTTP status such as `200` or `429`, or
+    /// `no_answer` when the connection failed or timed out.
+    pub requests_by_status: BTreeMap<String, u64>,
+    /// What went wrong, per failed account (or for the whole run, without an account).
+    pub errors: Vec<SyncRunErrorDto>,
+}
+
+/// One failure of a sync run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncRunErrorDto {
+    /// The Keepit account that failed; absent when the run failed before any account.
+    pub account_guid: Option<String>,
+    /// What went wrong.
+    pub error: String,
 }
 
 impl From<&SyncRunRecord> for SyncRunDto {
@@ -746,6 +762,16 @@ impl From<&SyncRunRecord> for SyncRunDto {
             jobs_new: run.summary.jobs_new,
             audit_events_new: run.summary.audit_events_new,
             requests: run.summary.requests,
+            requests_by_status: run.summary.requests_by_status.clone(),
+            errors: run
+                .summary
+                .errors
+                .iter()
+                .map(|error| SyncRunErrorDto {
+                    account_guid: error.account.as_ref().map(|a| a.as_str().to_owned()),
+                    error: error.error.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -764,4 +790,8 @@ pub struct ErrorBody {
     pub code: String,
     /// What is wrong, for people.
     pub message: String,
+    /// For `invalid_parameter` and `validation_failed`: the query parameter, path
+    /// segment or body field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
 }

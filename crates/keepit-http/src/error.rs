@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::dto::{ErrorBody, ErrorEnvelope};
+
 /// Stable, machine-readable error codes (the `code` field of the envelope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,6 +91,8 @@ pub enum AppError {
         code: ErrorCode,
         /// What is wrong, for the caller.
         message: String,
+        /// The query parameter, path segment or body field at fault, when one is.
+        parameter: Option<String>,
     },
     /// A failure on our side; the cause is logged, never sent.
     #[error("internal error")]
@@ -110,6 +114,7 @@ impl AppError {
         AppError::Client {
             code: ErrorCode::InvalidParameter,
             message: format!("invalid {parameter}: {problem}"),
+            parameter: Some(parameter.to_owned()),
         }
     }
 
@@ -118,6 +123,7 @@ impl AppError {
         AppError::Client {
             code: ErrorCode::ValidationFailed,
             message: format!("invalid {field}: {problem}"),
+            parameter: Some(field.to_owned()),
         }
     }
 
@@ -126,12 +132,21 @@ impl AppError {
         AppError::Client {
             code,
             message: message.into(),
+            parameter: None,
         }
     }
 
     /// A 404 for `what` `key`.
     pub fn not_found(what: &str, key: impl fmt::Display) -> AppError {
         AppError::client(ErrorCode::NotFound, format!("{what} {key} not found"))
+    }
+
+    /// The parameter or field a 400 or 422 is about.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            AppError::Client { parameter, .. } => parameter.as_deref(),
+            AppError::Internal(_) | AppError::Upstream { .. } => None,
+        }
     }
 
     /// The code of this error.
@@ -174,9 +189,13 @@ impl IntoResponse for AppError {
                 "internal server error; the cause is in the server log".to_owned()
             }
         };
-        let body = serde_json::json!({
-            "error": { "code": code.as_str(), "message": message }
-        });
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: code.as_str().to_owned(),
+                message,
+                parameter: self.parameter().map(str::to_owned),
+            },
+        };
         let mut response = (code.status(), Json(body)).into_response();
         if code.status().is_server_error() || matches!(self, AppError::Upstream { .. }) {
             response
@@ -208,4 +227,14 @@ pub(crate) async fn log_server_errors(request: Request, next: Next) -> Response 
         tracing::error!(%method, %path, status = response.status().as_u16(), %cause, "request failed");
     }
     response
+}
+
+/// A handler that panicked answers the generic 500; the panic's message is logged.
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    AppError::Internal(format!("a request handler panicked: {message}").into()).into_response()
 }

@@ -28,6 +28,7 @@ use axum::middleware::from_fn_with_state;
 use chrono::{DateTime, Utc};
 use keepit_store::Store;
 use keepit_store::secrets::MasterKey;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .layer(axum::Extension(routes::ops::Document(document)))
+        .layer(CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(error::log_server_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

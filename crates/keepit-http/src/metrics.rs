@@ -1,18 +1,21 @@
 //! The `/metrics` document, written by hand in the Prometheus text format.
 //!
 //! Every value is read from the store at scrape time, so several server processes
-//! over one database report the same numbers.
+//! over one database report the same numbers. The sync counters are totals over every
+//! recorded run, so they only grow while runs are kept.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use keepit_store::{AlertFilter, ConnectorFilter, SyncOutcome};
 
 use crate::AppState;
 use crate::error::AppError;
 
-/// How many recent sync runs the sync metrics cover.
-const SYNC_RUN_WINDOW: u32 = 1000;
+/// The bounds of the sync duration histogram: a pass takes seconds for a small MSP and
+/// may take most of an hour for thousands of connectors.
+const SYNC_DURATION_BOUNDS_SECONDS: &[u64] = &[1, 5, 15, 30, 60, 120, 300, 600, 1_800, 3_600];
 
 /// Escapes a label value.
 fn label(value: &str) -> String {
@@ -31,34 +34,66 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
     let mut out = String::new();
 
-    let runs = state.store.sync_runs(SYNC_RUN_WINDOW).await?;
-    let mut by_outcome: BTreeMap<&str, u64> = [
+    let bounds: Vec<Duration> = SYNC_DURATION_BOUNDS_SECONDS
+        .iter()
+        .map(|seconds| Duration::from_secs(*seconds))
+        .collect();
+    let totals = state.store.sync_run_totals(&bounds).await?;
+    header(
+        &mut out,
+        "keepit_watch_sync_runs_total",
+        "counter",
+        "Sync runs recorded in the database, by outcome (running: started and not finished).",
+    );
+    for outcome in [
         SyncOutcome::Running,
         SyncOutcome::Ok,
         SyncOutcome::Partial,
         SyncOutcome::Failed,
-    ]
-    .into_iter()
-    .map(|outcome| (outcome.as_str(), 0))
-    .collect();
-    let mut requests = 0u64;
-    for run in &runs {
-        *by_outcome.entry(run.summary.outcome.as_str()).or_default() += 1;
-        requests = requests.saturating_add(run.summary.requests);
+    ] {
+        let count = totals
+            .runs_by_outcome
+            .get(outcome.as_str())
+            .copied()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "keepit_watch_sync_runs_total{{outcome=\"{}\"}} {count}",
+            outcome.as_str()
+        );
     }
     header(
         &mut out,
-        "keepit_watch_sync_runs",
-        "gauge",
-        &format!("Sync runs among the latest {SYNC_RUN_WINDOW}, by outcome."),
+        "keepit_watch_sync_duration_seconds",
+        "histogram",
+        "How long finished sync runs took.",
     );
-    for (outcome, count) in &by_outcome {
+    for (bound, count) in &totals.durations.buckets {
         let _ = writeln!(
             out,
-            "keepit_watch_sync_runs{{outcome=\"{outcome}\"}} {count}"
+            "keepit_watch_sync_duration_seconds_bucket{{le=\"{}\"}} {count}",
+            bound.as_secs()
         );
     }
-    let last_finished = runs.iter().find(|run| run.finished_at.is_some());
+    let _ = writeln!(
+        out,
+        "keepit_watch_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+        totals.durations.count
+    );
+    let _ = writeln!(
+        out,
+        "keepit_watch_sync_duration_seconds_sum {}",
+        totals.durations.sum.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "keepit_watch_sync_duration_seconds_count {}",
+        totals.durations.count
+    );
+    let latest = state.store.sync_runs(20).await?;
+    let last_finished = latest
+        .iter()
+        .find_map(|run| Some((run.started_at, run.finished_at?)));
     header(
         &mut out,
         "keepit_watch_last_sync_duration_seconds",
@@ -71,10 +106,8 @@ pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
         "gauge",
         "Unix time the latest sync run finished.",
     );
-    if let Some(run) = last_finished
-        && let Some(finished) = run.finished_at
-    {
-        let seconds = (finished - run.started_at).num_milliseconds() as f64 / 1000.0;
+    if let Some((started, finished)) = last_finished {
+        let seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
         let _ = writeln!(out, "keepit_watch_last_sync_duration_seconds {seconds}");
         let _ = writeln!(
             out,
@@ -86,9 +119,15 @@ pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
         &mut out,
         "keepit_watch_keepit_requests_total",
         "counter",
-        &format!("Requests made to Keepit by the latest {SYNC_RUN_WINDOW} sync runs."),
+        "Requests sync runs made to Keepit, retries included, by HTTP status (no_answer: the connection failed or timed out).",
     );
-    let _ = writeln!(out, "keepit_watch_keepit_requests_total {requests}");
+    for (status, count) in &totals.requests_by_status {
+        let _ = writeln!(
+            out,
+            "keepit_watch_keepit_requests_total{{status=\"{}\"}} {count}",
+            label(status)
+        );
+    }
 
     let connectors = state
         .store
@@ -131,7 +170,8 @@ pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
                 .count();
             let _ = writeln!(
                 out,
-                "keepit_watch_alerts_open{{rule=\"{}\",kind=\"{}\",state=\"{alert_state}\"}} {count}",
+                "keepit_watch_alerts_open{{rule_id=\"{}\",rule=\"{}\",kind=\"{}\",state=\"{alert_state}\"}} {count}",
+                rule.id.0,
                 label(&rule.rule.name),
                 rule.rule.kind.as_str(),
             );

@@ -19,8 +19,23 @@ pub(crate) fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
+/// Refuses a parameter the route does not know, so that a misspelt filter is an error
+/// rather than silently ignored.
+pub(crate) fn only_known(pairs: &[(String, String)], known: &[&str]) -> Result<(), AppError> {
+    match pairs.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        Some((unknown, _)) => Err(AppError::invalid(
+            unknown,
+            format!("unknown parameter; expected one of {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The only value of a parameter that may appear once.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, AppError> {
+pub(crate) fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, AppError> {
     let mut values = pairs
         .iter()
         .filter(|(key, _)| key == name)
@@ -54,16 +69,25 @@ pub(crate) fn parse_time(name: &str, text: &str) -> Result<DateTime<Utc>, AppErr
         })
 }
 
+/// The longest span accepted: ten years, far more than any Keepit history.
+const MAX_SPAN_DAYS: i64 = 3_660;
+
 /// Parses a span such as `24h`, `7d`, `30d` or `90m`.
 fn parse_span(text: &str) -> Result<TimeDelta, AppError> {
     let bad = || {
         AppError::invalid(
             "span",
-            format!("{text:?} is not a span such as 24h, 7d or 30d"),
+            format!(
+                "{text:?} is not a span such as 24h, 7d or 30d, of at most {MAX_SPAN_DAYS} days"
+            ),
         )
     };
-    let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
+    let unit_at = text
+        .char_indices()
+        .last()
+        .map(|(at, _)| at)
+        .ok_or_else(bad)?;
+    let (number, unit) = text.split_at(unit_at);
     let number: i64 = number.parse().map_err(|_| bad())?;
     if number <= 0 {
         return Err(bad());
@@ -75,7 +99,9 @@ fn parse_span(text: &str) -> Result<TimeDelta, AppError> {
         "w" => TimeDelta::try_weeks(number),
         _ => None,
     };
-    delta.ok_or_else(bad)
+    delta
+        .filter(|delta| *delta <= TimeDelta::days(MAX_SPAN_DAYS))
+        .ok_or_else(bad)
 }
 
 /// Parses a page size between 1 and `max`.
@@ -115,12 +141,7 @@ pub(crate) fn job_query(
         "limit",
         "cursor",
     ];
-    if let Some((unknown, _)) = pairs.iter().find(|(key, _)| !KNOWN.contains(&key.as_str())) {
-        return Err(AppError::invalid(
-            unknown,
-            format!("unknown parameter; expected one of {}", KNOWN.join(", ")),
-        ));
-    }
+    only_known(pairs, KNOWN)?;
     let mut query = JobQuery::default();
     if let Some(text) = single(pairs, "customer")? {
         query.customer = Some(parse_customer("customer", text)?);
@@ -168,7 +189,13 @@ pub(crate) fn job_query(
         if query.from.is_some() {
             return Err(AppError::invalid("span", "cannot be combined with from"));
         }
-        query.from = Some(query.to.unwrap_or(now) - span);
+        query.from = Some(
+            query
+                .to
+                .unwrap_or(now)
+                .checked_sub_signed(span)
+                .ok_or_else(|| AppError::invalid("span", "reaches before the earliest time"))?,
+        );
     }
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from > to
@@ -181,4 +208,130 @@ pub(crate) fn job_query(
         .map(|text| JobCursor::decode(text).map_err(|error| AppError::invalid("cursor", error)))
         .transpose()?;
     Ok(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap()
+    }
+
+    fn query(raw: &str) -> Result<JobQuery, AppError> {
+        job_query(&pairs(Some(raw)), now())
+    }
+
+    fn rejected_parameter(raw: &str) -> String {
+        match query(raw) {
+            Ok(parsed) => panic!("{raw:?} was accepted as {parsed:?}"),
+            Err(error) => error
+                .parameter()
+                .unwrap_or_else(|| panic!("{raw:?} gave {error:?}"))
+                .to_owned(),
+        }
+    }
+
+    #[test]
+    fn spans_count_back_from_to_or_now() {
+        assert_eq!(
+            query("span=24h").unwrap().from,
+            Some(now() - TimeDelta::hours(24))
+        );
+        let parsed = query("span=7d&to=2026-01-10T00:00:00Z").unwrap();
+        assert_eq!(
+            parsed.from,
+            Some(Utc.with_ymd_and_hms(2026, 1, 3, 0, 0, 0).unwrap())
+        );
+        assert_eq!(
+            query("span=90m").unwrap().from,
+            Some(now() - TimeDelta::minutes(90))
+        );
+        assert_eq!(
+            query("span=3660d").unwrap().from,
+            Some(now() - TimeDelta::days(3_660))
+        );
+    }
+
+    #[test]
+    fn bad_spans_name_the_parameter_instead_of_panicking() {
+        for span in [
+            "",
+            "d",
+            "é",
+            "1é",
+            "é1d",
+            "0d",
+            "-1d",
+            "1y",
+            "3661d",
+            "100000000d",
+            "9223372036854775807w",
+            "1.5d",
+            "1 d",
+        ] {
+            let raw = format!(
+                "span={}",
+                url::form_urlencoded::byte_serialize(span.as_bytes()).collect::<String>()
+            );
+            if span.is_empty() {
+                // An empty value means "not given".
+                assert_eq!(query(&raw).unwrap().from, None);
+                continue;
+            }
+            assert_eq!(rejected_parameter(&raw), "span", "{span:?}");
+        }
+        assert_eq!(
+            rejected_parameter("span=1d&from=2026-01-01T00:00:00Z"),
+            "span"
+        );
+    }
+
+    #[test]
+    fn every_parameter_rejects_garbage_by_name() {
+        let garbage = [
+            "%FF%FE",
+            "é",
+            "\u{0}",
+            "-1",
+            "99999999999999999999999",
+            "a,b",
+            "'; drop",
+        ];
+        for name in [
+            "customer", "status", "type", "span", "from", "to", "limit", "cursor",
+        ] {
+            for value in garbage {
+                let raw = format!(
+                    "{name}={}",
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                );
+                if let Err(error) = query(&raw) {
+                    assert_eq!(error.parameter(), Some(name), "{raw}: {error:?}");
+                }
+            }
+        }
+        assert_eq!(rejected_parameter("limit=0"), "limit");
+        assert_eq!(rejected_parameter("limit=501"), "limit");
+        assert_eq!(rejected_parameter("status=done"), "status");
+        assert_eq!(rejected_parameter("type=archive"), "type");
+        assert_eq!(rejected_parameter("customer=1&customer=2"), "customer");
+        assert_eq!(rejected_parameter("colour=red"), "colour");
+        assert_eq!(
+            rejected_parameter("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z"),
+            "from"
+        );
+    }
+
+    #[test]
+    fn statuses_and_types_repeat_or_comma_separate_without_duplicates() {
+        let parsed = query("status=successful,cancelled&status=successful&type=backup").unwrap();
+        assert_eq!(
+            parsed.statuses,
+            vec![JobStatus::Successful, JobStatus::Cancelled]
+        );
+        assert_eq!(parsed.types, vec![JobType::Backup]);
+    }
 }

@@ -68,8 +68,15 @@ pub(crate) fn row_id(name: &str, text: &str) -> Result<i64, AppError> {
         .map_err(|_| AppError::invalid(name, format!("{text:?} is not a numeric id")))
 }
 
+/// A CSV writer for downloads: RFC 4180 quoting and CRLF line ends.
+pub(crate) fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new())
+}
+
 /// A CSV download.
-pub(crate) fn csv_response(body: Vec<u8>, filename: &str) -> Response {
+pub(crate) fn csv_response(body: axum::body::Body, filename: &str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(

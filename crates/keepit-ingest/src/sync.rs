@@ -113,6 +113,7 @@ async fn run_pass<H: PassHook>(
     started: Instant,
 ) -> Result<SyncReport> {
     let requests_before = integration.client.requests_sent();
+    let answers_before = integration.client.requests_by_status();
     let run = store.start_sync_run(Some(integration.id), now).await?;
     let mut summary = SyncRunSummary::new(SyncOutcome::Ok);
     let mut rows_written = 0;
@@ -204,6 +205,16 @@ async fn run_pass<H: PassHook>(
     }
 
     summary.requests = integration.client.requests_sent() - requests_before;
+    summary.requests_by_status = integration
+        .client
+        .requests_by_status()
+        .into_iter()
+        .map(|(answer, count)| {
+            let before = answers_before.get(&answer).copied().unwrap_or(0);
+            (answer, count.saturating_sub(before))
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect();
     store
         .finish_sync_run(run, &summary, config.clock.now())
         .await?;

@@ -64,8 +64,8 @@ pub use messages::{
 };
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
-    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, SyncAccountError, SyncOutcome,
-    SyncRunRecord, SyncRunSummary,
+    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, DurationHistogram,
+    SyncAccountError, SyncOutcome, SyncRunRecord, SyncRunSummary, SyncRunTotals,
 };
 pub use upsert::UpsertCounts;
 pub use users::{ApiTokenRecord, NewUser, Role, UserRecord};

@@ -8,6 +8,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20260101_000001_initial;
 mod m20261122_000001_job_monitor_indexes;
+mod m20261122_000002_sync_run_metrics;
 mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_initial::Migration),
             Box::new(m20261122_000001_job_monitor_indexes::Migration),
+            Box::new(m20261122_000002_sync_run_metrics::Migration),
         ]
     }
 }

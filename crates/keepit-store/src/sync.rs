@@ -1,6 +1,8 @@
 //! Sync bookkeeping: runs, cursors, leases, and the one transaction per account that
 //! stores a sync's data together with the cursors that cover it.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, ConnectorId};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -15,7 +17,7 @@ use crate::connectors::{
     upsert_statuses,
 };
 use crate::convert::{account_id, micros};
-use crate::entity::{sync_cursor, sync_lease, sync_run};
+use crate::entity::{sync_cursor, sync_lease, sync_run, sync_run_request};
 use crate::error::{Error, Result};
 use crate::ids::{IntegrationId, SyncRunId};
 use crate::jobs::{JobRecord, upsert_jobs};
@@ -85,6 +87,9 @@ pub struct SyncRunSummary {
     pub audit_events_new: u64,
     /// Requests made to Keepit.
     pub requests: u64,
+    /// The same requests by how Keepit answered: the HTTP status (`"200"`, `"429"`) or
+    /// `"no_answer"` when the connection failed or timed out.
+    pub requests_by_status: BTreeMap<String, u64>,
     /// One entry per failed account.
     pub errors: Vec<SyncAccountError>,
 }
@@ -100,9 +105,32 @@ impl SyncRunSummary {
             jobs_new: 0,
             audit_events_new: 0,
             requests: 0,
+            requests_by_status: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
+}
+
+/// Totals over all recorded sync runs; see [`Store::sync_run_totals`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncRunTotals {
+    /// Runs by stored outcome (`running`, `ok`, `partial`, `failed`).
+    pub runs_by_outcome: BTreeMap<String, u64>,
+    /// How long the finished runs took.
+    pub durations: DurationHistogram,
+    /// Keepit requests by answer, as in [`SyncRunSummary::requests_by_status`].
+    pub requests_by_status: BTreeMap<String, u64>,
+}
+
+/// A cumulative histogram of durations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DurationHistogram {
+    /// Each bound with how many durations were at most that long.
+    pub buckets: Vec<(std::time::Duration, u64)>,
+    /// How many durations there are.
+    pub count: u64,
+    /// Their sum.
+    pub sum: std::time::Duration,
 }
 
 /// A stored sync run.
@@ -162,6 +190,7 @@ impl TryFrom<sync_run::Model> for SyncRunRecord {
                 jobs_new: count(model.jobs_new),
                 audit_events_new: count(model.audit_events_new),
                 requests: count(model.requests),
+                requests_by_status: BTreeMap::new(),
                 errors,
             },
         })
@@ -412,8 +441,20 @@ impl Store {
             .iter()
             .map(|e| serde_json::json!({"account": e.account.as_ref().map(AccountId::as_str), "error": e.error}))
             .collect();
-        let result = sync_run::Entity::update_many()
+        let txn = self.db().begin().await?;
+        let Some(started_at) = sync_run::Entity::find_by_id(id.0)
+            .select_only()
+            .column(sync_run::Column::StartedAt)
+            .into_tuple::<DateTime<Utc>>()
+            .one(&txn)
+            .await?
+        else {
+            return Err(Error::not_found("sync run", id));
+        };
+        let duration_ms = (micros(at) - started_at).num_milliseconds().max(0);
+        sync_run::Entity::update_many()
             .col_expr(sync_run::Column::FinishedAt, Expr::value(micros(at)))
+            .col_expr(sync_run::Column::DurationMs, Expr::value(duration_ms))
             .col_expr(
                 sync_run::Column::Outcome,
                 Expr::value(summary.outcome.as_str()),
@@ -447,26 +488,46 @@ impl Store {
                 Expr::value(serde_json::Value::Array(errors).to_string()),
             )
             .filter(sync_run::Column::Id.eq(id.0))
-            .exec(self.db())
+            .exec(&txn)
             .await?;
-        if result.rows_affected == 0 {
-            return Err(Error::not_found("sync run", id));
+        sync_run_request::Entity::delete_many()
+            .filter(sync_run_request::Column::SyncRunId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        let rows: Vec<sync_run_request::ActiveModel> = summary
+            .requests_by_status
+            .iter()
+            .filter(|(_, requests)| **requests > 0)
+            .map(|(status, requests)| sync_run_request::ActiveModel {
+                sync_run_id: Set(id.0),
+                status: Set(status.clone()),
+                requests: Set(to_i64(*requests)),
+                ..Default::default()
+            })
+            .collect();
+        if !rows.is_empty() {
+            sync_run_request::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
         }
+        txn.commit().await?;
         Ok(())
     }
 
     /// One sync run.
     pub async fn sync_run(&self, id: SyncRunId) -> Result<SyncRunRecord> {
-        sync_run::Entity::find_by_id(id.0)
+        let model = sync_run::Entity::find_by_id(id.0)
             .one(self.db())
             .await?
-            .ok_or_else(|| Error::not_found("sync run", id))?
-            .try_into()
+            .ok_or_else(|| Error::not_found("sync run", id))?;
+        let mut runs = vec![model.try_into()?];
+        self.attach_request_statuses(&mut runs).await?;
+        Ok(runs.remove(0))
     }
 
     /// The latest sync runs, newest first.
     pub async fn sync_runs(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
-        sync_run::Entity::find()
+        let mut runs = sync_run::Entity::find()
             .order_by_desc(sync_run::Column::StartedAt)
             .order_by_desc(sync_run::Column::Id)
             .limit(u64::from(limit.clamp(1, 1000)))
@@ -474,7 +535,90 @@ impl Store {
             .await?
             .into_iter()
             .map(TryInto::try_into)
-            .collect()
+            .collect::<Result<Vec<SyncRunRecord>>>()?;
+        self.attach_request_statuses(&mut runs).await?;
+        Ok(runs)
+    }
+
+    async fn attach_request_statuses(&self, runs: &mut [SyncRunRecord]) -> Result<()> {
+        let rows = sync_run_request::Entity::find()
+            .filter(sync_run_request::Column::SyncRunId.is_in(runs.iter().map(|run| run.id.0)))
+            .all(self.db())
+            .await?;
+        let mut by_run: HashMap<i64, BTreeMap<String, u64>> = HashMap::new();
+        for row in rows {
+            by_run
+                .entry(row.sync_run_id)
+                .or_default()
+                .insert(row.status, crate::convert::to_u64(row.requests));
+        }
+        for run in runs {
+            run.summary.requests_by_status = by_run.remove(&run.id.0).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Totals over every sync run ever recorded, for monitoring: runs by outcome, the
+    /// durations of finished runs against `bounds`, and Keepit requests by answer.
+    /// Every figure only grows while runs are kept, so they can be exported as counters.
+    pub async fn sync_run_totals(&self, bounds: &[std::time::Duration]) -> Result<SyncRunTotals> {
+        let backend = self.db().get_database_backend();
+        let number = |row: &sea_orm::QueryResult, column: &str| -> Result<u64> {
+            Ok(crate::convert::to_u64(row.try_get::<i64>("", column)?))
+        };
+        let mut totals = SyncRunTotals::default();
+        for row in self
+            .db()
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT outcome, COUNT(*) AS n FROM sync_runs GROUP BY outcome",
+            ))
+            .await?
+        {
+            let outcome: String = row.try_get("", "outcome")?;
+            totals.runs_by_outcome.insert(outcome, number(&row, "n")?);
+        }
+        // The bounds are ours, not caller text, so they are written into the SQL.
+        let buckets: String = bounds
+            .iter()
+            .enumerate()
+            .map(|(n, bound)| {
+                format!(
+                    ", CAST(COALESCE(SUM(CASE WHEN duration_ms <= {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS b{n}",
+                    bound.as_millis()
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(duration_ms) AS n, CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) AS total{buckets} \
+             FROM sync_runs WHERE duration_ms IS NOT NULL"
+        );
+        if let Some(row) = self
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+            .await?
+        {
+            totals.durations.count = number(&row, "n")?;
+            totals.durations.sum = std::time::Duration::from_millis(number(&row, "total")?);
+            for (n, bound) in bounds.iter().enumerate() {
+                totals
+                    .durations
+                    .buckets
+                    .push((*bound, number(&row, &format!("b{n}"))?));
+            }
+        }
+        for row in self
+            .db()
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT status, CAST(SUM(requests) AS BIGINT) AS n FROM sync_run_requests GROUP BY status",
+            ))
+            .await?
+        {
+            let status: String = row.try_get("", "status")?;
+            totals.requests_by_status.insert(status, number(&row, "n")?);
+        }
+        Ok(totals)
     }
 
     /// Takes the sync lease of an integration for `ttl`, if it is free, expired, or

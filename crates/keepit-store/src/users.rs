@@ -319,12 +319,19 @@ impl Store {
             .last_used_at
             .is_none_or(|used| used + TimeDelta::minutes(1) <= now)
         {
-            api_token::Entity::update_many()
+            // Bookkeeping only: a write that cannot happen now (a sync holding SQLite's
+            // write lock past the busy timeout, say) must not refuse a valid token.
+            match api_token::Entity::update_many()
                 .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
                 .filter(api_token::Column::Id.eq(record.id.0))
                 .exec(self.db())
-                .await?;
-            record.last_used_at = Some(now);
+                .await
+            {
+                Ok(_) => record.last_used_at = Some(now),
+                Err(error) => {
+                    tracing::warn!(token = record.id.0, %error, "could not record a token's use");
+                }
+            }
         }
         let user = self.user(record.user).await?;
         Ok(Some((user, record)))

@@ -502,6 +502,29 @@ fn rule_validation() {
         ..RuleParams::default()
     };
     assert!(bad.validate().is_err());
+    let bad = RuleParams {
+        lookback: Duration::days(3_661),
+        ..RuleParams::default()
+    };
+    assert_eq!(
+        bad.validate().unwrap_err().to_string(),
+        "lookback must be at most 3660 days"
+    );
     assert_eq!(RuleKind::parse("backup_stale"), Some(RuleKind::BackupStale));
     assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
+}
+
+#[test]
+fn a_stored_rule_with_an_absurd_lookback_does_not_panic() {
+    // Rules are validated on the way in, but a row edited by hand could hold anything.
+    let mut rule = failed_rule();
+    rule.params.lookback = Duration::MAX;
+    let mut c = connector("conn01-aaaaaa-aaaaaa");
+    c.recent_backups = vec![outcome(30_000, JobStatus::Unsuccessful)];
+    let (state, _, _) = opened(evaluate(&[c], &[rule], &[], now())).unwrap();
+    assert_eq!(
+        state,
+        AlertState::Firing,
+        "everything is within the lookback"
+    );
 }

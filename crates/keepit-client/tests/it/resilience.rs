@@ -30,6 +30,11 @@ async fn a_503_then_success_is_retried() {
     let connectors = client.connectors(&account(), false).await.unwrap();
     assert_eq!(connectors.len(), 1);
     assert_eq!(client.requests_sent(), 3);
+    assert_eq!(
+        client.requests_by_status(),
+        [("200".to_owned(), 1), ("503".to_owned(), 2)].into(),
+        "every attempt is counted by its answer"
+    );
 }
 
 #[tokio::test]
@@ -181,6 +186,10 @@ async fn an_unreachable_host_is_a_transport_error() {
     let error = client.whoami().await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert!(error.is_transient());
+    assert_eq!(
+        client.requests_by_status(),
+        [(keepit_client::NO_ANSWER.to_owned(), client.requests_sent())].into()
+    );
 }
 
 /// Records when each request arrived; the server holds every answer for `delay`.

@@ -7,7 +7,7 @@ use keepit_store::TimelineCursor;
 use crate::AppState;
 use crate::dto::{CustomerDto, ErrorEnvelope, TimelineEntryDto, TimelinePageDto};
 use crate::error::AppError;
-use crate::query::{pairs, parse_customer, parse_limit};
+use crate::query::{only_known, pairs, parse_customer, parse_limit, single};
 
 /// `GET /customers`: every customer.
 #[utoipa::path(
@@ -46,14 +46,9 @@ pub(crate) async fn customer_timeline(
 ) -> Result<Json<TimelinePageDto>, AppError> {
     let customer = parse_customer("id", &id)?;
     let pairs = pairs(raw.as_deref());
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let limit = parse_limit(value("limit"), 500)?;
-    let cursor = value("cursor")
+    only_known(&pairs, &["limit", "cursor"])?;
+    let limit = parse_limit(single(&pairs, "limit")?, 500)?;
+    let cursor = single(&pairs, "cursor")?
         .map(|text| {
             TimelineCursor::decode(text).map_err(|error| AppError::invalid("cursor", error))
         })

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use keepit_client::{Credentials, KeepitClient};
 use keepit_domain::AccountId;
 use keepit_store::{IntegrationId, KeepitCredentials, NewIntegration};
 use secrecy::SecretString;
@@ -67,6 +68,7 @@ pub(crate) async fn create_integration(
             "a region (or a base_url) is required",
         ));
     }
+    // Checked here so that the client's messages below never echo unparsable text.
     if let Some(base_url) = &base_url
         && url::Url::parse(base_url).is_err()
     {
@@ -86,6 +88,27 @@ pub(crate) async fn create_integration(
             "credentials",
             "give username and password, or api_token_login and api_token_password",
         ));
+    }
+    // The client's own checks decide which regions and URLs Keepit can be reached at
+    // (and refuse a URL carrying credentials, which the API would show), so a bad one
+    // is refused now rather than failing every later sync.
+    let mut probe = KeepitClient::builder().credentials(Credentials::UserPassword {
+        username: "probe".to_owned(),
+        password: SecretString::from("probe"),
+    });
+    let field = match (&base_url, &region) {
+        (Some(base_url), _) => {
+            probe = probe.base_url(base_url.clone());
+            "base_url"
+        }
+        (None, Some(region)) => {
+            probe = probe.region(region.clone());
+            "region"
+        }
+        (None, None) => "region",
+    };
+    if let Err(keepit_client::Error::Config(problem)) = probe.build() {
+        return Err(AppError::validation(field, problem));
     }
     let Some(key) = state.master_key.as_deref() else {
         return Err(AppError::client(

@@ -1,9 +1,11 @@
 //! The Job Monitor: job lists, CSV export, job reports and skipped-items reports.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::{DateTime, Months, Utc};
+use futures::StreamExt as _;
 use keepit_domain::{FailureReason, JobId};
 use keepit_store::{JobQuery, StoredJob};
 
@@ -11,7 +13,7 @@ use crate::AppState;
 use crate::dto::{ErrorEnvelope, JobDto, JobPageDto, JobReportDto, ReasonDto, time};
 use crate::error::{AppError, ErrorCode};
 use crate::query::{job_query, pairs};
-use crate::routes::{csv_error, csv_response};
+use crate::routes::{csv_error, csv_response, csv_writer};
 
 /// `GET /jobs`: jobs matching the filters, newest first, one page at a time.
 #[utoipa::path(
@@ -119,24 +121,51 @@ pub(crate) async fn jobs_csv(
 ) -> Result<Response, AppError> {
     let mut query = job_query(&pairs(raw.as_deref()), state.clock.now())?;
     query.limit = Some(query.limit.unwrap_or(JobQuery::MAX_LIMIT));
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(CSV_HEADER).map_err(csv_error)?;
-    loop {
-        let page = state.store.jobs(&query).await?;
-        for job in &page.jobs {
-            writer
-                .write_record(csv_row(&JobDto::from(job)))
-                .map_err(csv_error)?;
-        }
-        match page.next {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
+    // The first page is read before answering, so that a database failure still gets a
+    // proper status. Later pages are streamed one at a time: an export of a whole
+    // year's jobs never sits in memory. A failure after the first page can only cut
+    // the download short; it is logged.
+    let first = state.store.jobs(&query).await?;
+    let head = csv_rows(Some(CSV_HEADER), &first.jobs)?;
+    let store = state.store.clone();
+    let rest = futures::stream::try_unfold(
+        (store, query, first.next),
+        |(store, mut query, next)| async move {
+            let Some(cursor) = next else {
+                return Ok(None);
+            };
+            query.cursor = Some(cursor);
+            let page = store.jobs(&query).await.inspect_err(|error| {
+                tracing::error!(%error, "a jobs.csv export stopped after a database failure");
+            })?;
+            let chunk = csv_rows(None, &page.jobs).map_err(|error| {
+                tracing::error!(?error, "a jobs.csv export stopped");
+                std::io::Error::other("writing CSV failed")
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Some((
+                chunk,
+                (store, query, page.next),
+            )))
+        },
+    );
+    let body = futures::stream::once(std::future::ready(Ok(head))).chain(rest);
+    Ok(csv_response(Body::from_stream(body), "jobs.csv"))
+}
+
+/// CSV lines for `jobs`, after `header` when one is given.
+fn csv_rows(header: Option<&[&str]>, jobs: &[StoredJob]) -> Result<Vec<u8>, AppError> {
+    let mut writer = csv_writer();
+    if let Some(header) = header {
+        writer.write_record(header).map_err(csv_error)?;
     }
-    let body = writer
+    for job in jobs {
+        writer
+            .write_record(csv_row(&JobDto::from(job)))
+            .map_err(csv_error)?;
+    }
+    writer
         .into_inner()
-        .map_err(|error| csv_error(error.into_error()))?;
-    Ok(csv_response(body, "jobs.csv"))
+        .map_err(|error| csv_error(error.into_error()))
 }
 
 fn parse_job_id(text: &str) -> Result<JobId, AppError> {
@@ -235,7 +264,7 @@ pub(crate) async fn skipped_items_csv(
             message: "fetching the skipped items from Keepit failed".to_owned(),
             source,
         })?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv_writer();
     writer
         .write_record(["time", "account", "connector", "job", "message"])
         .map_err(csv_error)?;
@@ -254,7 +283,7 @@ pub(crate) async fn skipped_items_csv(
         .into_inner()
         .map_err(|error| csv_error(error.into_error()))?;
     Ok(csv_response(
-        body,
+        Body::from(body),
         &format!("skipped-items-{}.csv", job.record.job.as_str()),
     ))
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::dto::{ErrorEnvelope, SyncRunDto};
 use crate::error::{AppError, ErrorCode};
-use crate::query::{pairs, parse_limit};
+use crate::query::{only_known, pairs, parse_limit, single};
 
 /// The generated OpenAPI document, shared with its handler.
 #[derive(Clone)]
@@ -98,19 +98,8 @@ pub(crate) async fn sync_runs(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<SyncRunDto>>, AppError> {
     let pairs = pairs(raw.as_deref());
-    if let Some((unknown, _)) = pairs.iter().find(|(key, _)| key != "limit") {
-        return Err(AppError::invalid(
-            unknown,
-            "unknown parameter; expected limit",
-        ));
-    }
-    let limit = parse_limit(
-        pairs
-            .iter()
-            .find(|(key, _)| key == "limit")
-            .map(|(_, value)| value.as_str()),
-        500,
-    )?;
+    only_known(&pairs, &["limit"])?;
+    let limit = parse_limit(single(&pairs, "limit")?, 500)?;
     let runs = state.store.sync_runs(limit.unwrap_or(50)).await?;
     Ok(Json(runs.iter().map(SyncRunDto::from).collect()))
 }

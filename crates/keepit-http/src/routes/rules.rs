@@ -167,7 +167,9 @@ fn new_rule(request: &AlertRuleRequest) -> Result<NewAlertRule, AppError> {
     };
     params.validate().map_err(|error| {
         let field = match &error {
-            RuleError::NotPositive { field } => format!("{field}_hours"),
+            RuleError::NotPositive { field } | RuleError::TooLong { field, .. } => {
+                format!("{field}_hours")
+            }
             RuleError::WarningAfterStale { .. } => "warn_after_hours".to_owned(),
             RuleError::NoFailuresRequired => "min_consecutive_failures".to_owned(),
             _ => "thresholds".to_owned(),

@@ -65,7 +65,10 @@ async fn viewers_read_but_may_not_change_state() {
         (Method::PUT, "/api/v1/alert-rules/1"),
         (Method::DELETE, "/api/v1/alert-rules/1"),
         (Method::POST, "/api/v1/alerts/1/acknowledge"),
+        (Method::POST, "/api/v1/alerts/1/silence"),
         (Method::POST, "/api/v1/integrations"),
+        (Method::POST, "/api/v1/integrations/1/test"),
+        (Method::POST, "/api/v1/integrations/1/enable"),
         (Method::POST, "/api/v1/integrations/1/disable"),
     ] {
         let answer = app

@@ -226,7 +226,101 @@ async fn bad_parameters_are_named() {
             "{query}: {} does not name {parameter}",
             answer.message()
         );
+        assert_eq!(answer.json["error"]["parameter"], parameter, "{query}");
     }
+}
+
+/// Stores a copy of a synced job under a new GUID, changed by `edit`.
+async fn stored_variant(
+    app: &App,
+    guid: &str,
+    edit: impl FnOnce(&mut keepit_store::JobRecord),
+) -> String {
+    let original = app
+        .store
+        .jobs(&keepit_store::JobQuery {
+            limit: Some(1),
+            ..keepit_store::JobQuery::default()
+        })
+        .await
+        .unwrap()
+        .jobs
+        .remove(0);
+    let mut record = original.record;
+    record.job = keepit_domain::JobId::new(guid).unwrap();
+    edit(&mut record);
+    app.store.upsert_jobs(&[record], app.now()).await.unwrap();
+    guid.to_owned()
+}
+
+#[tokio::test]
+async fn csv_quotes_awkward_text_and_ends_lines_in_crlf() {
+    let app = App::start().await;
+    let awkward = "Contoso, \"Nordic\" tenant\nsecond line";
+    let guid = stored_variant(&app, "quoted-aaaaaa-bbbbbb-cccccc", |job| {
+        job.description = Some(awkward.to_owned());
+    })
+    .await;
+    let answer = app.get("/api/v1/jobs.csv?q=nordic").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(answer.text.starts_with("job_guid,type,status,"));
+    assert!(
+        answer
+            .text
+            .contains("\"Contoso, \"\"Nordic\"\" tenant\nsecond line\"\r\n"),
+        "RFC 4180 quoting: {}",
+        answer.text
+    );
+    let lines_end_in_crlf = answer
+        .text
+        .split_inclusive('\n')
+        .filter(|line| !line.contains("Nordic"))
+        .all(|line| line.ends_with("\r\n"));
+    assert!(lines_end_in_crlf, "{:?}", answer.text);
+    let mut reader = csv::Reader::from_reader(answer.text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], guid);
+    assert_eq!(&rows[0][15], awkward);
+}
+
+#[tokio::test]
+async fn skipped_items_of_a_running_job_are_409_and_keepit_down_is_502() {
+    let app = App::start().await;
+    let running = stored_variant(&app, "running-aaaaaa-bbbbbb-cccccc", |job| {
+        job.status = keepit_domain::JobStatus::InProgress;
+        job.active = true;
+        job.succeeded = None;
+        job.failed = None;
+        job.cancelled = None;
+    })
+    .await;
+    let answer = app
+        .get(&format!("/api/v1/jobs/{running}/skipped-items.csv"))
+        .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.text);
+    assert_eq!(answer.code(), "conflict");
+
+    let finished = &all(&app, "status=successful&limit=1").await[0];
+    let path = format!(
+        "/api/v1/jobs/{}/skipped-items.csv",
+        finished["job_guid"].as_str().unwrap()
+    );
+    let App {
+        _mock: keepit,
+        router,
+        admin,
+        ..
+    } = app;
+    drop(keepit);
+    let answer = send(&router, Method::GET, &path, Some(&admin), None).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
+    assert_eq!(answer.code(), "upstream_failed");
+    assert!(
+        answer.message().contains("skipped items"),
+        "{}",
+        answer.message()
+    );
 }
 
 #[tokio::test]

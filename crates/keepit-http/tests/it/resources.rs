@@ -42,6 +42,11 @@ async fn customers_timelines_and_connectors() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.message().contains("cursor"));
+    let misspelt = app
+        .get(&format!("/api/v1/customers/{id}/timeline?limt=5"))
+        .await;
+    assert_eq!(misspelt.status, StatusCode::BAD_REQUEST);
+    assert_eq!(misspelt.json["error"]["parameter"], "limt");
 
     let connectors = app.get("/api/v1/connectors").await;
     assert_eq!(connectors.status, StatusCode::OK);
@@ -89,6 +94,35 @@ async fn integrations_keep_their_secrets() {
     assert_eq!(missing_secret.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing_secret.message().contains("credentials"));
 
+    // Where Keepit is reached is checked when the integration is created.
+    for (field, value, parameter) in [
+        ("region", "not a region!", "region"),
+        ("base_url", "ftp://keepit.example/", "base_url"),
+        (
+            "base_url",
+            "https://admin:hunter3@keepit.example/",
+            "base_url",
+        ),
+        ("base_url", "no url", "base_url"),
+    ] {
+        let mut body = json!({
+            "name": "Third",
+            "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd66",
+            "username": "admin@msp.test",
+            "password": "hunter2-very-secret"
+        });
+        body[field] = json!(value);
+        let refused = app.post("/api/v1/integrations", Some(body)).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{value}: {}",
+            refused.text
+        );
+        assert_eq!(refused.json["error"]["parameter"], parameter, "{value}");
+        assert!(!refused.text.contains("hunter"), "{}", refused.text);
+    }
+
     // The synced integration's stored credentials reach the mock.
     let id = app.integration.0;
     let test = app
@@ -133,7 +167,18 @@ async fn sync_runs_metrics_and_readiness() {
     let runs = app.get("/api/v1/sync-runs").await;
     assert_eq!(runs.status, StatusCode::OK);
     assert_eq!(runs.json[0]["outcome"], "ok");
-    assert!(runs.json[0]["requests"].as_u64().unwrap() > 0);
+    let requests = runs.json[0]["requests"].as_u64().unwrap();
+    assert!(requests > 0);
+    // The mock answers everything, so every request of the run was a 200.
+    assert_eq!(
+        runs.json[0]["requests_by_status"],
+        serde_json::json!({ "200": requests })
+    );
+    assert_eq!(runs.json[0]["errors"], serde_json::json!([]));
+    assert_eq!(
+        app.get("/api/v1/sync-runs?limit=5&colour=red").await.status,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         app.get("/api/v1/sync-runs?limit=0").await.status,
         StatusCode::BAD_REQUEST
@@ -149,12 +194,19 @@ async fn sync_runs_metrics_and_readiness() {
             .unwrap()
             .starts_with("text/plain")
     );
+    let requests_line = format!("keepit_watch_keepit_requests_total{{status=\"200\"}} {requests}");
     for needle in [
-        "keepit_watch_sync_runs{outcome=\"ok\"} 1",
+        "keepit_watch_sync_runs_total{outcome=\"ok\"} 1\n",
+        "keepit_watch_sync_runs_total{outcome=\"failed\"} 0\n",
+        "# TYPE keepit_watch_sync_duration_seconds histogram",
+        "keepit_watch_sync_duration_seconds_bucket{le=\"+Inf\"} 1\n",
+        "keepit_watch_sync_duration_seconds_count 1\n",
         "keepit_watch_last_sync_duration_seconds ",
-        "keepit_watch_keepit_requests_total ",
+        "# TYPE keepit_watch_keepit_requests_total counter",
+        &requests_line,
         "keepit_watch_connectors{health=",
         "# TYPE keepit_watch_alerts_open gauge",
+        "keepit_watch_alerts_open{rule_id=\"1\",rule=\"Backup stale\",kind=\"backup_stale\",state=\"firing\"}",
     ] {
         assert!(
             metrics.text.contains(needle),

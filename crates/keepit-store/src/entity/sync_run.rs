@@ -19,6 +19,7 @@ pub struct Model {
     pub audit_events_new: i64,
     pub requests: i64,
     pub errors: String,
+    pub duration_ms: Option<i64>,
 }
 
 /// No relations are navigated through the ORM; joins are written as queries.

@@ -518,6 +518,12 @@ async fn sync_runs_record_outcome_counts_and_errors() {
             jobs_new: 12,
             audit_events_new: 40,
             requests: 55,
+            requests_by_status: [
+                ("200".to_owned(), 50),
+                ("401".to_owned(), 3),
+                ("no_answer".to_owned(), 2),
+            ]
+            .into(),
             errors: vec![SyncAccountError {
                 account: Some(account(2)),
                 error: "unauthorized".to_owned(),
@@ -543,6 +549,46 @@ async fn sync_runs_record_outcome_counts_and_errors() {
                 .await,
             Err(crate::Error::NotFound { .. })
         ));
+
+        // Totals for monitoring, over every run.
+        let third = store.start_sync_run(None, at(100)).await.unwrap();
+        let ok = SyncRunSummary {
+            requests: 4,
+            requests_by_status: [("200".to_owned(), 4)].into(),
+            ..SyncRunSummary::new(SyncOutcome::Ok)
+        };
+        store.finish_sync_run(third, &ok, at(400)).await.unwrap();
+        assert_eq!(store.sync_run(third).await.unwrap().summary, ok);
+        let bounds = [
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(600),
+        ];
+        let totals = store.sync_run_totals(&bounds).await.unwrap();
+        assert_eq!(
+            totals.runs_by_outcome,
+            [
+                ("ok".to_owned(), 1),
+                ("partial".to_owned(), 1),
+                ("running".to_owned(), 1)
+            ]
+            .into()
+        );
+        assert_eq!(
+            totals.requests_by_status,
+            [
+                ("200".to_owned(), 54),
+                ("401".to_owned(), 3),
+                ("no_answer".to_owned(), 2)
+            ]
+            .into()
+        );
+        assert_eq!(totals.durations.count, 2, "the running one has no duration");
+        assert_eq!(totals.durations.sum, std::time::Duration::from_secs(330));
+        assert_eq!(
+            totals.durations.buckets,
+            vec![(bounds[0], 0), (bounds[1], 1), (bounds[2], 2)]
+        );
     })
     .await;
 }
