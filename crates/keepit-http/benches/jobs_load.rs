@@ -104,8 +104,14 @@ fn job(n: usize, total: usize) -> JobRecord {
     let spacing = TimeDelta::days(365).num_seconds() / per_connector;
     let started = now() - TimeDelta::days(365)
         + TimeDelta::seconds(round * spacing + (index as i64 * 7) % spacing.max(1));
-    // A fixed spread of outcomes: mostly successful, a few of each problem.
-    let roll = (n as u64).wrapping_mul(2_654_435_761) % 1_000;
+    // A fixed spread of outcomes: mostly successful, a few of each problem, mixed
+    // within every connector's history (splitmix64 of the job number).
+    let roll = {
+        let mut x = (n as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (x ^ (x >> 31)) % 1_000
+    };
     let (status, active) = match roll {
         0..=849 => (JobStatus::Successful, false),
         850..=919 => (JobStatus::Incomplete, false),
@@ -478,6 +484,7 @@ fn main() {
         std::env::temp_dir().join(format!("keepit-http-load-{}", std::process::id()));
     std::fs::create_dir_all(&directory).expect("temp dir");
     let file = directory.join("jobs.db");
+    // The configuration keepit-server uses: default pools.
     run_backend(
         "SQLite",
         StoreConfig::new(format!("sqlite://{}?mode=rwc", file.display())),

@@ -742,7 +742,7 @@ impl Store {
             query = query.filter(alert::Column::RuleId.eq(rule.0));
         }
         query
-            .all(self.db())
+            .all(self.reader())
             .await?
             .into_iter()
             .map(TryInto::try_into)

@@ -441,15 +441,15 @@ impl Store {
             });
         }
         let mut job_rows = jobs
-            .all(self.db())
+            .all(self.reader())
             .await?
             .into_iter()
             .map(StoredJob::try_from)
             .collect::<Result<Vec<_>>>()?;
-        attach_names(self.db(), &mut job_rows).await?;
+        attach_names(self.reader(), &mut job_rows).await?;
         let mut entries: Vec<TimelineEntry> =
             job_rows.into_iter().map(TimelineEntry::Job).collect();
-        for model in events.all(self.db()).await? {
+        for model in events.all(self.reader()).await? {
             entries.push(TimelineEntry::Audit(model.try_into()?));
         }
         entries.sort_by_key(|entry| {

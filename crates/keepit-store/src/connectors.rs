@@ -556,7 +556,7 @@ impl Store {
         for chunk in guids.chunks(500) {
             for model in connector_status::Entity::find()
                 .filter(connector_status::Column::ConnectorGuid.is_in(chunk.iter().cloned()))
-                .all(self.db())
+                .all(self.reader())
                 .await?
             {
                 let status: StoredConnectorStatus = model.try_into()?;

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use keepit_domain::{AccountId, ConnectorId, JobId};
-use sea_orm::DbBackend;
+use sea_orm::sea_query::{Value, Values};
+use sea_orm::{DbBackend, Statement};
 
 use crate::error::{Error, Result};
 
@@ -66,4 +67,80 @@ pub(crate) fn distinct_from_excluded(table: &str, columns: &[&str]) -> String {
         .map(|column| format!("\"{table}\".\"{column}\" IS DISTINCT FROM excluded.\"{column}\""))
         .collect::<Vec<_>>()
         .join(" OR ")
+}
+
+/// Writes the `LIMIT`s of a SQLite statement into its text instead of binding them.
+///
+/// The bundled SQLite is built with STAT4, and a bound value the query planner looked
+/// at (a `LIMIT` is one) marks the prepared statement as expired whenever it is bound
+/// again, so every run parsed and planned the query anew. Page sizes are our own
+/// numbers, never caller text, so writing them into the SQL is safe, and it keeps one
+/// cached prepared statement per query shape. Other backends are left as they are.
+pub(crate) fn literal_limits(statement: Statement) -> Statement {
+    if statement.db_backend != DbBackend::Sqlite {
+        return statement;
+    }
+    let Some(Values(values)) = statement.values else {
+        return statement;
+    };
+    let mut sql = String::with_capacity(statement.sql.len());
+    let mut kept = Vec::with_capacity(values.len());
+    let mut values = values.into_iter();
+    let mut rest = statement.sql.as_str();
+    // sea-query binds every caller value, so a `?` in the text is always a placeholder.
+    while let Some(at) = rest.find('?') {
+        let head = &rest[..at];
+        sql.push_str(head);
+        match values.next() {
+            Some(Value::BigUnsigned(Some(limit))) if head.ends_with(" LIMIT ") => {
+                sql.push_str(&limit.to_string());
+            }
+            Some(value) => {
+                sql.push('?');
+                kept.push(value);
+            }
+            None => sql.push('?'),
+        }
+        rest = &rest[at + 1..];
+    }
+    sql.push_str(rest);
+    kept.extend(values);
+    Statement {
+        sql,
+        values: Some(Values(kept)),
+        db_backend: statement.db_backend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+
+    use super::*;
+
+    #[test]
+    fn limits_become_literals_on_sqlite_only() {
+        let inner = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("jobs"))
+            .and_where(Expr::col(Alias::new("status")).eq("failed?"))
+            .limit(51)
+            .take();
+        let outer = Query::select()
+            .column(Alias::new("id"))
+            .from_subquery(inner, Alias::new("page"))
+            .and_where(Expr::col(Alias::new("id")).gt(7))
+            .limit(11)
+            .take();
+        let sqlite = literal_limits(DbBackend::Sqlite.build(&outer));
+        assert!(sqlite.sql.contains("LIMIT 51)"), "{}", sqlite.sql);
+        assert!(sqlite.sql.ends_with("LIMIT 11"), "{}", sqlite.sql);
+        assert_eq!(sqlite.sql.matches('?').count(), 2, "{}", sqlite.sql);
+        assert_eq!(
+            sqlite.values,
+            Some(Values(vec![Value::from("failed?"), Value::from(7)]))
+        );
+        let postgres = DbBackend::Postgres.build(&outer);
+        assert_eq!(literal_limits(postgres.clone()), postgres);
+    }
 }

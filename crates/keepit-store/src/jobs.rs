@@ -12,15 +12,16 @@ use keepit_domain::{
     JobType, RestoreStatistics, Volume,
 };
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, LikeExpr, Order, Query, UnionType,
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
+    UnionType,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, TransactionTrait, Value,
 };
 
 use crate::convert::{
-    account_id, connector_id, distinct_from_excluded, job_id, micros, opt_micros,
+    account_id, connector_id, distinct_from_excluded, job_id, literal_limits, micros, opt_micros,
     rows_per_statement, to_i64, to_u64,
 };
 use crate::cursor::JobCursor;
@@ -576,16 +577,60 @@ impl Store {
 
     /// One job, with names.
     pub async fn job(&self, job: &JobId) -> Result<Option<StoredJob>> {
-        let Some(model) = job::Entity::find()
+        let inner = job::Entity::find()
             .filter(job::Column::JobGuid.eq(job.as_str()))
-            .one(self.db())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut jobs = vec![StoredJob::try_from(model)?];
-        attach_names(self.db(), &mut jobs).await?;
-        Ok(jobs.pop())
+            .into_query();
+        Ok(self.jobs_with_names(inner).await?.pop())
+    }
+
+    /// Runs `inner` (a select of whole `backup_jobs` rows) and joins the connector and
+    /// customer names in the same statement, newest first.
+    async fn jobs_with_names(&self, inner: SelectStatement) -> Result<Vec<StoredJob>> {
+        let page = Alias::new("page");
+        let connectors = Alias::new("named_connector");
+        let customers = Alias::new("named_customer");
+        let statement = Query::select()
+            .column((page.clone(), Asterisk))
+            .expr_as(
+                Expr::col((connectors.clone(), connector::Column::Name)),
+                Alias::new("connector_name"),
+            )
+            .expr_as(
+                Expr::col((customers.clone(), customer::Column::Name)),
+                Alias::new("customer_name"),
+            )
+            .from_subquery(inner, page.clone())
+            .join_as(
+                JoinType::LeftJoin,
+                connector::Entity,
+                connectors.clone(),
+                Expr::col((connectors, connector::Column::ConnectorGuid))
+                    .equals((page.clone(), job::Column::ConnectorGuid)),
+            )
+            .join_as(
+                JoinType::LeftJoin,
+                customer::Entity,
+                customers.clone(),
+                Expr::col((customers, customer::Column::Id))
+                    .equals((page.clone(), job::Column::CustomerId)),
+            )
+            .order_by((page.clone(), job::Column::SortTime), Order::Desc)
+            .order_by((page, job::Column::Id), Order::Desc)
+            .take();
+        let rows = self
+            .reader()
+            .query_all_raw(literal_limits(
+                self.reader().get_database_backend().build(&statement),
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let mut job = StoredJob::try_from(job::Model::from_query_result(row, "")?)?;
+                job.connector_name = row.try_get("", "connector_name")?;
+                job.customer_name = row.try_get("", "customer_name")?;
+                Ok(job)
+            })
+            .collect()
     }
 
     /// The Job Monitor: jobs matching `query`, newest first, one page at a time.
@@ -602,14 +647,11 @@ impl Store {
                 statuses.push(status);
             }
         }
-        let models = match statuses.as_slice() {
-            [] => filtered_jobs(query, page_size).all(self.db()).await?,
-            [status] => {
-                filtered_jobs(query, page_size)
-                    .filter(job::Column::Status.eq(status.as_str()))
-                    .all(self.db())
-                    .await?
-            }
+        let inner = match statuses.as_slice() {
+            [] => filtered_jobs(query, page_size).into_query(),
+            [status] => filtered_jobs(query, page_size)
+                .filter(job::Column::Status.eq(status.as_str()))
+                .into_query(),
             several => {
                 let mut branches = several.iter().enumerate().map(|(n, status)| {
                     let branch = filtered_jobs(query, page_size)
@@ -624,24 +666,16 @@ impl Store {
                 for branch in branches {
                     union.union(UnionType::All, branch);
                 }
-                let page = Query::select()
+                Query::select()
                     .column(Asterisk)
-                    .from_subquery(union, Alias::new("page"))
+                    .from_subquery(union, Alias::new("statuses"))
                     .order_by(job::Column::SortTime, Order::Desc)
                     .order_by(job::Column::Id, Order::Desc)
                     .limit(page_size + 1)
-                    .take();
-                let statement = self.db().get_database_backend().build(&page);
-                job::Entity::find()
-                    .from_raw_sql(statement)
-                    .all(self.db())
-                    .await?
+                    .take()
             }
         };
-        let mut jobs = models
-            .into_iter()
-            .map(StoredJob::try_from)
-            .collect::<Result<Vec<_>>>()?;
+        let mut jobs = self.jobs_with_names(inner).await?;
         let next = if jobs.len() as u64 > page_size {
             jobs.truncate(page_size as usize);
             jobs.last().map(|last| JobCursor {
@@ -651,7 +685,6 @@ impl Store {
         } else {
             None
         };
-        attach_names(self.db(), &mut jobs).await?;
         Ok(JobPage { jobs, next })
     }
 }

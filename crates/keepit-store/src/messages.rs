@@ -288,13 +288,13 @@ impl Store {
         if let Some(before) = query.before {
             recipients = recipients.filter(message_recipient::Column::MessageId.lt(before.0));
         }
-        let recipients = recipients.all(self.db()).await?;
+        let recipients = recipients.all(self.reader()).await?;
         let ids: Vec<i64> = recipients.iter().map(|r| r.message_id).collect();
         let mut messages: std::collections::HashMap<i64, MessageRecord> =
             std::collections::HashMap::new();
         for model in message::Entity::find()
             .filter(message::Column::Id.is_in(ids))
-            .all(self.db())
+            .all(self.reader())
             .await?
         {
             messages.insert(model.id, model.try_into()?);

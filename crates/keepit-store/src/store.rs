@@ -22,6 +22,11 @@ pub struct StoreConfig {
     /// (SQLite has a single writer; one connection avoids lock upgrades between
     /// connections of the same process), ten for PostgreSQL.
     pub max_connections: Option<u32>,
+    /// SQLite files only: connections of a second pool that serves the read-only
+    /// queries of the HTTP API (Job Monitor, lists, token checks), so reads run in
+    /// parallel next to the single writer (WAL mode lets readers and one writer work at
+    /// once). `None` picks four. PostgreSQL and in-memory SQLite use one pool for all.
+    pub read_connections: Option<u32>,
     /// How long SQLite waits for a lock held by another process before giving up.
     pub busy_timeout: Duration,
     /// How long to wait for a connection (PostgreSQL) or for the pool to hand one out.
@@ -40,6 +45,7 @@ impl StoreConfig {
         StoreConfig {
             database_url: database_url.into(),
             max_connections: None,
+            read_connections: None,
             busy_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             schema: None,
@@ -68,6 +74,7 @@ impl fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("database_url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("read_connections", &self.read_connections)
             .field("busy_timeout", &self.busy_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("schema", &self.schema)
@@ -120,6 +127,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The pool for read-only queries: a pool of its own for SQLite files, else `db`.
+    reader: DatabaseConnection,
     backend: Backend,
     schema: Option<String>,
 }
@@ -149,14 +158,14 @@ impl Store {
                 reason: "expected a sqlite: or postgres:// url",
             });
         };
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .sqlx_logging(false)
-            .connect_timeout(config.connect_timeout)
-            .acquire_timeout(config.connect_timeout);
-        match backend {
-            Backend::Sqlite => {
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let base_options = || {
+            let mut options = ConnectOptions::new(url.to_owned());
+            options
+                .sqlx_logging(false)
+                .connect_timeout(config.connect_timeout)
+                .acquire_timeout(config.connect_timeout);
+            if backend == Backend::Sqlite {
                 let busy_timeout = config.busy_timeout;
                 options.map_sqlx_sqlite_opts(move |sqlite: SqliteConnectOptions| {
                     let sqlite = sqlite.busy_timeout(busy_timeout).foreign_keys(true);
@@ -166,8 +175,15 @@ impl Store {
                         sqlite
                             .journal_mode(SqliteJournalMode::Wal)
                             .synchronous(SqliteSynchronous::Normal)
+                            .pragma("mmap_size", "268435456")
                     }
                 });
+            }
+            options
+        };
+        let mut options = base_options();
+        match backend {
+            Backend::Sqlite => {
                 if in_memory {
                     // Every connection to `:memory:` is its own database: keep exactly one
                     // connection open for the life of the pool.
@@ -193,12 +209,18 @@ impl Store {
                 }
             }
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|source| Error::Connect {
-                url: config.redacted_url(),
-                source,
-            })?;
+        let connect_error = |source| Error::Connect {
+            url: config.redacted_url(),
+            source,
+        };
+        let db = Database::connect(options).await.map_err(connect_error)?;
+        let reader = if backend == Backend::Sqlite && !in_memory {
+            let mut options = base_options();
+            options.max_connections(config.read_connections.unwrap_or(4).max(1));
+            Database::connect(options).await.map_err(connect_error)?
+        } else {
+            db.clone()
+        };
         let schema = match backend {
             Backend::Postgres => config.schema.clone(),
             Backend::Sqlite => None,
@@ -215,6 +237,7 @@ impl Store {
         }
         Ok(Store {
             db,
+            reader,
             backend,
             schema,
         })
@@ -253,13 +276,23 @@ impl Store {
         self.db.ping().await.map_err(Error::Database)
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            // A clone of `db` when there is no separate read pool; closing twice is
+            // harmless.
+            self.reader.close_by_ref().await.map_err(Error::Database)?;
+        }
         self.db.close().await.map_err(Error::Database)
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The pool for queries that only read and need no transaction.
+    pub(crate) fn reader(&self) -> &DatabaseConnection {
+        &self.reader
     }
 
     #[cfg(test)]

@@ -531,7 +531,7 @@ impl Store {
             .order_by_desc(sync_run::Column::StartedAt)
             .order_by_desc(sync_run::Column::Id)
             .limit(u64::from(limit.clamp(1, 1000)))
-            .all(self.db())
+            .all(self.reader())
             .await?
             .into_iter()
             .map(TryInto::try_into)
@@ -543,7 +543,7 @@ impl Store {
     async fn attach_request_statuses(&self, runs: &mut [SyncRunRecord]) -> Result<()> {
         let rows = sync_run_request::Entity::find()
             .filter(sync_run_request::Column::SyncRunId.is_in(runs.iter().map(|run| run.id.0)))
-            .all(self.db())
+            .all(self.reader())
             .await?;
         let mut by_run: HashMap<i64, BTreeMap<String, u64>> = HashMap::new();
         for row in rows {
@@ -562,7 +562,7 @@ impl Store {
     /// durations of finished runs against `bounds`, and Keepit requests by answer.
     /// Every figure only grows while runs are kept, so they can be exported as counters.
     pub async fn sync_run_totals(&self, bounds: &[std::time::Duration]) -> Result<SyncRunTotals> {
-        let backend = self.db().get_database_backend();
+        let backend = self.reader().get_database_backend();
         let number = |row: &sea_orm::QueryResult, column: &str| -> Result<u64> {
             Ok(crate::convert::to_u64(row.try_get::<i64>("", column)?))
         };

@@ -1,5 +1,6 @@
-//! Repository tests. Each runs against in-memory SQLite and, when
-//! `KEEPIT_TEST_POSTGRES_URL` is set, against PostgreSQL in a schema of its own.
+//! Repository tests. Each runs against a SQLite file (configured as the binaries use
+//! it: WAL, one writer and a pool of readers) and, when `KEEPIT_TEST_POSTGRES_URL` is
+//! set, against PostgreSQL in a schema of its own.
 
 mod alerts;
 mod customers;
@@ -28,6 +29,7 @@ fn postgres_url() -> Option<String> {
 pub(crate) struct TestBackend {
     pub(crate) store: Store,
     postgres: Option<(String, String)>,
+    sqlite_dir: Option<std::path::PathBuf>,
 }
 
 fn unique_schema() -> String {
@@ -45,11 +47,15 @@ fn unique_schema() -> String {
 
 impl TestBackend {
     pub(crate) async fn sqlite() -> TestBackend {
+        let dir = std::env::temp_dir().join(unique_schema());
+        std::fs::create_dir_all(&dir).expect("test directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
         TestBackend {
-            store: Store::connect_and_migrate(&StoreConfig::in_memory())
+            store: Store::connect_and_migrate(&StoreConfig::new(url))
                 .await
                 .expect("sqlite store"),
             postgres: None,
+            sqlite_dir: Some(dir),
         }
     }
 
@@ -71,13 +77,21 @@ impl TestBackend {
                 .await
                 .expect("postgres store"),
             postgres: Some((url.to_owned(), schema)),
+            sqlite_dir: None,
         }
     }
 
     /// Drops the PostgreSQL schema (best effort).
     pub(crate) async fn finish(self) {
-        let TestBackend { store, postgres } = self;
+        let TestBackend {
+            store,
+            postgres,
+            sqlite_dir,
+        } = self;
         let _ = store.close().await;
+        if let Some(dir) = sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if let Some((url, schema)) = postgres
             && let Ok(admin) = Database::connect(&url).await
         {

@@ -6,10 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{MessagePreference, RecipientCandidate, UserId};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, TransactionTrait,
 };
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -305,16 +305,41 @@ impl Store {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(UserRecord, ApiTokenRecord)>> {
-        let Some(model) = api_token::Entity::find()
-            .filter(api_token::Column::TokenHash.eq(token_hash(token)))
-            .filter(api_token::Column::RevokedAt.is_null())
-            .one(self.db())
+        // Token and user in one statement: this runs before every API request.
+        let mut statement = Query::select();
+        for column in api_token::Column::iter() {
+            statement.expr_as(
+                Expr::col((api_token::Entity, column)),
+                Alias::new(format!("token_{}", column.as_str())),
+            );
+        }
+        for column in user::Column::iter() {
+            statement.expr_as(
+                Expr::col((user::Entity, column)),
+                Alias::new(format!("user_{}", column.as_str())),
+            );
+        }
+        statement
+            .from(api_token::Entity)
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((api_token::Entity, api_token::Column::UserId)),
+            )
+            .and_where(
+                Expr::col((api_token::Entity, api_token::Column::TokenHash)).eq(token_hash(token)),
+            )
+            .and_where(Expr::col((api_token::Entity, api_token::Column::RevokedAt)).is_null());
+        let Some(row) = self
+            .reader()
+            .query_one_raw(self.reader().get_database_backend().build(&statement))
             .await?
         else {
             return Ok(None);
         };
+        let user = UserRecord::try_from(user::Model::from_query_result(&row, "user_")?)?;
         let now = micros(now);
-        let mut record = ApiTokenRecord::from(model);
+        let mut record = ApiTokenRecord::from(api_token::Model::from_query_result(&row, "token_")?);
         if record
             .last_used_at
             .is_none_or(|used| used + TimeDelta::minutes(1) <= now)
@@ -333,7 +358,6 @@ impl Store {
                 }
             }
         }
-        let user = self.user(record.user).await?;
         Ok(Some((user, record)))
     }
 
