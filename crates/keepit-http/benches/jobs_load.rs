@@ -126,7 +126,7 @@ fn job(n: usize, total: usize) -> JobRecord {
         job: JobId::new(&format!("job{n:08}-eeeeee-ffffff")).unwrap(),
         connector: connector(index),
         account: account(index / CONNECTORS_PER_CUSTOMER),
-        job_type: if n % 53 == 0 {
+        job_type: if n.is_multiple_of(53) {
             JobType::Restore
         } else {
             JobType::Backup

@@ -169,11 +169,20 @@ async fn sync_runs_metrics_and_readiness() {
     assert_eq!(runs.json[0]["outcome"], "ok");
     let requests = runs.json[0]["requests"].as_u64().unwrap();
     assert!(requests > 0);
-    // The mock answers everything, so every request of the run was a 200.
+    // Every request is counted under Keepit's answer; the mock answers 404 where
+    // Keepit means "nothing here" (a connector without a snapshot, say).
+    let by_status = runs.json[0]["requests_by_status"].as_object().unwrap();
     assert_eq!(
-        runs.json[0]["requests_by_status"],
-        serde_json::json!({ "200": requests })
+        by_status.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        requests
     );
+    assert!(
+        by_status
+            .keys()
+            .all(|status| ["200", "404"].contains(&status.as_str()))
+    );
+    let ok_requests = by_status["200"].as_u64().unwrap();
+    assert!(ok_requests > 0);
     assert_eq!(runs.json[0]["errors"], serde_json::json!([]));
     assert_eq!(
         app.get("/api/v1/sync-runs?limit=5&colour=red").await.status,
@@ -194,7 +203,8 @@ async fn sync_runs_metrics_and_readiness() {
             .unwrap()
             .starts_with("text/plain")
     );
-    let requests_line = format!("keepit_watch_keepit_requests_total{{status=\"200\"}} {requests}");
+    let requests_line =
+        format!("keepit_watch_keepit_requests_total{{status=\"200\"}} {ok_requests}\n");
     for needle in [
         "keepit_watch_sync_runs_total{outcome=\"ok\"} 1\n",
         "keepit_watch_sync_runs_total{outcome=\"failed\"} 0\n",

@@ -27,7 +27,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(name("sync_runs"))
-                    .add_column(&mut big_null("duration_ms"))
+                    .add_column(big_null("duration_ms"))
                     .take(),
             )
             .await?;

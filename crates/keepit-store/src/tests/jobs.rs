@@ -386,7 +386,7 @@ async fn several_statuses_page_like_one_filter_without_gaps_or_repeats() {
                     .filter(|j| statuses.contains(&j.record.status))
                     .filter(|j| connector.as_ref().is_none_or(|c| &j.record.connector == c))
                     .collect();
-                all.sort_by(|a, b| (b.sort_time, b.id).cmp(&(a.sort_time, a.id)));
+                all.sort_by_key(|job| std::cmp::Reverse((job.sort_time, job.id)));
                 all.into_iter().map(|j| j.record.job.to_string()).collect()
             };
             assert!(!expected.is_empty(), "{statuses:?} matches something");
