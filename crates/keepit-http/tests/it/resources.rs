@@ -225,3 +225,23 @@ async fn sync_runs_metrics_and_readiness() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_database_failure_is_a_generic_500() {
+    let app = App::start().await;
+    // Closing the pool makes every query fail the way a lost database does.
+    app.store.clone().close().await.unwrap();
+    let answer = app.get("/api/v1/jobs").await;
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        answer.text
+    );
+    assert_eq!(answer.code(), "internal");
+    let message = answer.message().to_lowercase();
+    assert!(message.contains("server log"), "{message}");
+    for internal in ["pool", "sqlx", "sqlite", "select", "closed"] {
+        assert!(!message.contains(internal), "{internal} leaked: {message}");
+    }
+}
