@@ -97,6 +97,9 @@ pub enum AppError {
     /// A failure on our side; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached right now (503); the cause is logged, never sent.
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] keepit_store::Error),
     /// Keepit failed; the message names what failed without internals.
     #[error("{message}")]
     Upstream {
@@ -145,7 +148,9 @@ impl AppError {
     pub fn parameter(&self) -> Option<&str> {
         match self {
             AppError::Client { parameter, .. } => parameter.as_deref(),
-            AppError::Internal(_) | AppError::Upstream { .. } => None,
+            AppError::Internal(_)
+            | AppError::DatabaseUnavailable(_)
+            | AppError::Upstream { .. } => None,
         }
     }
 
@@ -154,6 +159,7 @@ impl AppError {
         match self {
             AppError::Client { code, .. } => *code,
             AppError::Internal(_) => ErrorCode::Internal,
+            AppError::DatabaseUnavailable(_) => ErrorCode::Unavailable,
             AppError::Upstream { .. } => ErrorCode::UpstreamFailed,
         }
     }
@@ -169,6 +175,7 @@ impl From<keepit_store::Error> for AppError {
             keepit_store::Error::InvalidInput { field, reason } => {
                 AppError::validation(field, reason)
             }
+            other if other.is_unavailable() => AppError::DatabaseUnavailable(other),
             other => AppError::Internal(Box::new(other)),
         }
     }
@@ -187,6 +194,9 @@ impl IntoResponse for AppError {
             }
             AppError::Internal(_) => {
                 "internal server error; the cause is in the server log".to_owned()
+            }
+            AppError::DatabaseUnavailable(_) => {
+                "the database cannot be reached right now; try again shortly".to_owned()
             }
         };
         let body = ErrorEnvelope {

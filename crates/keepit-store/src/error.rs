@@ -85,6 +85,17 @@ pub enum Error {
     CsvIo(#[source] std::io::Error),
 }
 
+impl Error {
+    /// Whether the database could not be reached at all (no connection could be made or
+    /// handed out), as opposed to a statement that failed: worth retrying later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. } | Error::Database(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+        )
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

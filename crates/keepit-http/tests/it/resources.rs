@@ -227,21 +227,23 @@ async fn sync_runs_metrics_and_readiness() {
 }
 
 #[tokio::test]
-async fn a_database_failure_is_a_generic_500() {
+async fn a_lost_database_is_a_generic_503_everywhere() {
     let app = App::start().await;
     // Closing the pool makes every query fail the way a lost database does.
     app.store.clone().close().await.unwrap();
-    let answer = app.get("/api/v1/jobs").await;
-    assert_eq!(
-        answer.status,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "{}",
-        answer.text
-    );
-    assert_eq!(answer.code(), "internal");
-    let message = answer.message().to_lowercase();
-    assert!(message.contains("server log"), "{message}");
-    for internal in ["pool", "sqlx", "sqlite", "select", "closed"] {
-        assert!(!message.contains(internal), "{internal} leaked: {message}");
+    for path in ["/api/v1/jobs", "/readyz"] {
+        let answer = app.get(path).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            answer.text
+        );
+        assert_eq!(answer.code(), "unavailable");
+        let message = answer.message().to_lowercase();
+        for internal in ["pool", "sqlx", "sqlite", "select", "closed"] {
+            assert!(!message.contains(internal), "{internal} leaked: {message}");
+        }
     }
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
