@@ -2,8 +2,7 @@
 //! this binary that reads the environment directly (clap reads the variables it names).
 #![allow(clippy::disallowed_methods)] // This module is where configuration is read.
 
-use anyhow::Context as _;
-use keepit_store::secrets::MasterKey;
+use keepit_store::secrets::{MasterKey, SecretError};
 
 /// A usage problem: exits with 64, like a bad flag.
 #[derive(Debug)]
@@ -25,17 +24,12 @@ pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
 /// 32 bytes), else the key file at `KEEPIT_MASTER_KEY_FILE` (default
 /// `keepit-master.key`), created with owner-only permissions on first use.
 ///
-/// Copied from keepit-sync's config (binaries do not depend on each other); both must
-/// find the same key for the server to use credentials the sync stored.
+/// The rules live in `MasterKey::from_env`, shared with keepit-sync.
 pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
-    if let Ok(encoded) = std::env::var("KEEPIT_MASTER_KEY") {
-        return MasterKey::from_encoded(encoded.trim())
-            .map_err(|error| usage(format!("KEEPIT_MASTER_KEY: {error}")));
-    }
-    let path =
-        std::env::var("KEEPIT_MASTER_KEY_FILE").unwrap_or_else(|_| "keepit-master.key".to_owned());
-    MasterKey::load_or_create(std::path::Path::new(&path))
-        .with_context(|| format!("master key file {path}"))
+    MasterKey::from_env(|name| std::env::var(name).ok()).map_err(|error| match error {
+        SecretError::InvalidKey => usage(format!("KEEPIT_MASTER_KEY: {error}")),
+        other => anyhow::Error::new(other),
+    })
 }
 
 /// Rejects a database URL that is neither SQLite nor PostgreSQL.

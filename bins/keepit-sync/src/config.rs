@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use keepit_alerts::Notifiers;
 use keepit_alerts::notify::{EmailChannel, WebhookChannel, WebhookFormat};
 use keepit_client::Credentials;
-use keepit_store::secrets::MasterKey;
+use keepit_store::secrets::{MasterKey, SecretError};
 use secrecy::SecretString;
 
 use crate::cli::KeepitArgs;
@@ -101,14 +101,10 @@ fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
 /// 32 bytes), else the key file at `KEEPIT_MASTER_KEY_FILE` (default
 /// `keepit-master.key`), created with owner-only permissions on first use.
 pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
-    if let Ok(encoded) = std::env::var("KEEPIT_MASTER_KEY") {
-        return MasterKey::from_encoded(encoded.trim())
-            .map_err(|error| usage(format!("KEEPIT_MASTER_KEY: {error}")));
-    }
-    let path =
-        std::env::var("KEEPIT_MASTER_KEY_FILE").unwrap_or_else(|_| "keepit-master.key".to_owned());
-    MasterKey::load_or_create(std::path::Path::new(&path))
-        .with_context(|| format!("master key file {path}"))
+    MasterKey::from_env(|name| std::env::var(name).ok()).map_err(|error| match error {
+        SecretError::InvalidKey => usage(format!("KEEPIT_MASTER_KEY: {error}")),
+        other => anyhow::Error::new(other),
+    })
 }
 
 /// Notification channels from `KEEPIT_SMTP_URL` / `KEEPIT_SMTP_FROM` and

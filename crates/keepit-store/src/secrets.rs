@@ -110,6 +110,26 @@ impl MasterKey {
         MasterKey::from_bytes(key.into())
     }
 
+    /// The key both binaries use, so that the server opens what the sync sealed:
+    /// `KEEPIT_MASTER_KEY` when it is set, else the key file named by
+    /// `KEEPIT_MASTER_KEY_FILE` (default [`MasterKey::DEFAULT_FILE`]), created on first
+    /// use. `lookup` reads a variable: libraries do not read the environment
+    /// themselves. A key that is set but unreadable is [`SecretError::InvalidKey`]; it
+    /// is never silently replaced by the file.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<MasterKey, SecretError> {
+        match lookup("KEEPIT_MASTER_KEY") {
+            Some(encoded) => MasterKey::from_encoded(&encoded),
+            None => {
+                let file = lookup("KEEPIT_MASTER_KEY_FILE")
+                    .unwrap_or_else(|| MasterKey::DEFAULT_FILE.to_owned());
+                MasterKey::load_or_create(Path::new(&file))
+            }
+        }
+    }
+
+    /// The key file used when none is configured, in the working directory.
+    pub const DEFAULT_FILE: &'static str = "keepit-master.key";
+
     /// Reads the key file at `path`, or creates it with a new random key, readable and
     /// writable by its owner only (mode 0600), when it does not exist yet.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, SecretError> {

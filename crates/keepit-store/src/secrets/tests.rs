@@ -70,14 +70,16 @@ fn keys_parse_from_base64_and_hex() {
     assert!(!format!("{key:?}").contains(&key.encoded()));
 }
 
+/// A fresh directory for one test's key file.
+fn key_dir(test: u32) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("keepit-store-key-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn key_file_is_created_once_with_owner_only_permissions() {
-    let dir = std::env::temp_dir().join(format!(
-        "keepit-store-key-{}-{}",
-        std::process::id(),
-        line!()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = key_dir(line!());
     let path = dir.join("master.key");
     let _ = std::fs::remove_file(&path);
     let created = MasterKey::load_or_create(&path).unwrap();
@@ -89,5 +91,39 @@ fn key_file_is_created_once_with_owner_only_permissions() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_configured_key_wins_over_the_file_and_a_bad_one_is_an_error() {
+    let dir = key_dir(line!());
+    let file = dir.join("master.key").display().to_string();
+    let _ = std::fs::remove_file(&file);
+    // An environment holding the key file's name and, when given, a key.
+    let env = |key: Option<String>| {
+        let file = file.clone();
+        move |name: &str| match name {
+            "KEEPIT_MASTER_KEY" => key.clone(),
+            "KEEPIT_MASTER_KEY_FILE" => Some(file.clone()),
+            _ => None,
+        }
+    };
+
+    // Only the file: created once, then the same key.
+    let first = MasterKey::from_env(env(None)).unwrap();
+    let again = MasterKey::from_env(env(None)).unwrap();
+    assert_eq!(first.key_id(), again.key_id());
+
+    // A configured key is used as given, whatever the file holds.
+    let given = MasterKey::generate();
+    let used = MasterKey::from_env(env(Some(given.encoded()))).unwrap();
+    assert_eq!(used.key_id(), given.key_id());
+    assert_ne!(used.key_id(), first.key_id());
+
+    // A configured key that cannot be read is an error, never the file's key.
+    assert!(matches!(
+        MasterKey::from_env(env(Some("not-a-key".to_owned()))),
+        Err(SecretError::InvalidKey)
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
