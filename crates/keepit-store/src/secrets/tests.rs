@@ -71,7 +71,7 @@ fn keys_parse_from_base64_and_hex() {
 }
 
 /// A fresh directory for one test's key file.
-fn key_dir(test: u32) -> std::path::PathBuf {
+fn key_dir(test: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("keepit-store-key-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
