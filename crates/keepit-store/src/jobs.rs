@@ -483,9 +483,39 @@ pub(crate) async fn attach_names<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The free text of a query, when it has any.
+fn search_text(query: &JobQuery) -> Option<&str> {
+    query
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+}
+
+/// The connectors and customers whose names contain a query's free text.
+#[derive(Debug)]
+enum NameMatches {
+    /// Found by comparing names in Rust.
+    Listed {
+        connectors: Vec<String>,
+        customers: Vec<i64>,
+    },
+    /// Too many to list as parameters (a one-letter search in a big fleet, say): the
+    /// database compares the names itself, which on SQLite folds ASCII case only.
+    TooMany,
+}
+
+/// Above this many matching names, [`NameMatches::TooMany`] is used: every status
+/// branch of a page query repeats the list, and SQLite takes at most 32,766 parameters.
+const MAX_LISTED_NAMES: usize = 1_000;
+
 /// The jobs matching every filter of `query` except the status, newest first, at most
-/// one more than a page.
-fn filtered_jobs(query: &JobQuery, page_size: u64) -> Select<job::Entity> {
+/// one more than a page. `names` are the name matches of the query's free text.
+fn filtered_jobs(
+    query: &JobQuery,
+    names: Option<&NameMatches>,
+    page_size: u64,
+) -> Select<job::Entity> {
     let mut select = job::Entity::find()
         .order_by_desc(job::Column::SortTime)
         .order_by_desc(job::Column::Id)
@@ -509,44 +539,49 @@ fn filtered_jobs(query: &JobQuery, page_size: u64) -> Select<job::Entity> {
     if let Some(to) = query.to {
         select = select.filter(job::Column::SortTime.lt(micros(to)));
     }
-    if let Some(text) = query
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+    if let Some((text, names)) = search_text(query).zip(names) {
         let pattern = like_pattern(text);
-        let connectors = Query::select()
-            .column(connector::Column::ConnectorGuid)
-            .from(connector::Entity)
-            .and_where(lower_like(connector::Column::Name, &pattern))
-            .take();
-        let customers = Query::select()
-            .column(customer::Column::Id)
-            .from(customer::Entity)
-            .and_where(lower_like(customer::Column::Name, &pattern))
-            .take();
-        select = select.filter(
-            Condition::any()
-                .add(lower_like(
-                    (job::Entity, job::Column::Description),
-                    &pattern,
-                ))
-                .add(lower_like(
-                    (job::Entity, job::Column::FailureSummary),
-                    &pattern,
-                ))
-                .add(lower_like(
-                    (job::Entity, job::Column::FailureReasonCode),
-                    &pattern,
-                ))
-                .add(lower_like(
-                    (job::Entity, job::Column::FailureReasonRaw),
-                    &pattern,
-                ))
-                .add(Expr::col((job::Entity, job::Column::ConnectorGuid)).in_subquery(connectors))
-                .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers)),
-        );
+        let mut any = Condition::any();
+        for column in [
+            job::Column::Description,
+            job::Column::FailureSummary,
+            job::Column::FailureReasonCode,
+            job::Column::FailureReasonRaw,
+        ] {
+            any = any.add(lower_like((job::Entity, column), &pattern));
+        }
+        match names {
+            NameMatches::Listed {
+                connectors,
+                customers,
+            } => {
+                if !connectors.is_empty() {
+                    any = any.add(job::Column::ConnectorGuid.is_in(connectors.iter().cloned()));
+                }
+                if !customers.is_empty() {
+                    any = any.add(job::Column::CustomerId.is_in(customers.iter().copied()));
+                }
+            }
+            NameMatches::TooMany => {
+                let connectors = Query::select()
+                    .column(connector::Column::ConnectorGuid)
+                    .from(connector::Entity)
+                    .and_where(lower_like(connector::Column::Name, &pattern))
+                    .take();
+                let customers = Query::select()
+                    .column(customer::Column::Id)
+                    .from(customer::Entity)
+                    .and_where(lower_like(customer::Column::Name, &pattern))
+                    .take();
+                any = any
+                    .add(
+                        Expr::col((job::Entity, job::Column::ConnectorGuid))
+                            .in_subquery(connectors),
+                    )
+                    .add(Expr::col((job::Entity, job::Column::CustomerId)).in_subquery(customers));
+            }
+        }
+        select = select.filter(any);
     }
     if let Some(cursor) = query.cursor {
         // `sort_time <= at` bounds the index range; the rest drops the rows at `at` that
@@ -573,6 +608,42 @@ impl Store {
         let counts = upsert_jobs(&txn, records, now).await?;
         txn.commit().await?;
         Ok(counts)
+    }
+
+    /// Connectors and customers whose name contains `text`, ignoring case by Unicode
+    /// rules. Names are compared here rather than in SQL because SQLite's `lower()`
+    /// folds only ASCII, so "ØRESUND" would not find "Øresund" there.
+    async fn names_containing(&self, text: &str) -> Result<NameMatches> {
+        let needle = text.to_lowercase();
+        let connectors: Vec<(String, String)> = connector::Entity::find()
+            .select_only()
+            .columns([connector::Column::ConnectorGuid, connector::Column::Name])
+            .into_tuple()
+            .all(self.reader())
+            .await?;
+        let customers: Vec<(i64, String)> = customer::Entity::find()
+            .select_only()
+            .columns([customer::Column::Id, customer::Column::Name])
+            .into_tuple()
+            .all(self.reader())
+            .await?;
+        let containing = |name: &String| name.to_lowercase().contains(&needle);
+        let connectors: Vec<String> = connectors
+            .into_iter()
+            .filter_map(|(guid, name)| containing(&name).then_some(guid))
+            .collect();
+        let customers: Vec<i64> = customers
+            .into_iter()
+            .filter_map(|(id, name)| containing(&name).then_some(id))
+            .collect();
+        Ok(if connectors.len() + customers.len() > MAX_LISTED_NAMES {
+            NameMatches::TooMany
+        } else {
+            NameMatches::Listed {
+                connectors,
+                customers,
+            }
+        })
     }
 
     /// One job, with names.
@@ -647,14 +718,18 @@ impl Store {
                 statuses.push(status);
             }
         }
+        let names = match search_text(query) {
+            Some(text) => Some(self.names_containing(text).await?),
+            None => None,
+        };
         let inner = match statuses.as_slice() {
-            [] => filtered_jobs(query, page_size).into_query(),
-            [status] => filtered_jobs(query, page_size)
+            [] => filtered_jobs(query, names.as_ref(), page_size).into_query(),
+            [status] => filtered_jobs(query, names.as_ref(), page_size)
                 .filter(job::Column::Status.eq(status.as_str()))
                 .into_query(),
             several => {
                 let mut branches = several.iter().enumerate().map(|(n, status)| {
-                    let branch = filtered_jobs(query, page_size)
+                    let branch = filtered_jobs(query, names.as_ref(), page_size)
                         .filter(job::Column::Status.eq(status.as_str()))
                         .into_query();
                     Query::select()

@@ -54,28 +54,49 @@ async fn job_rows(store: &Store) -> Vec<String> {
         .collect()
 }
 
+/// The GUIDs of the first page of `query`, sorted.
+async fn sorted_guids(store: &Store, query: JobQuery) -> Vec<String> {
+    let mut guids: Vec<String> = store
+        .jobs(&query)
+        .await
+        .unwrap()
+        .jobs
+        .into_iter()
+        .map(|j| j.record.job.to_string())
+        .collect();
+    guids.sort();
+    guids
+}
+
+/// Customer "Contoso" (account 1) with connectors 1 and 2.
 async fn seed(store: &Store) {
+    seed_customer(
+        store,
+        1,
+        "Contoso",
+        &[(1, "Exchange mail"), (2, "SharePoint")],
+    )
+    .await;
+}
+
+/// A customer seen by a sync as account `account_n`, with connectors `(n, name)`.
+async fn seed_customer(store: &Store, account_n: u32, company: &str, connectors: &[(u32, &str)]) {
     let integration = integration(store).await;
     store
         .sync_customer(&KeepitAccountSighting {
             integration,
-            account: account(1),
+            account: account(account_n),
             parent: None,
-            company_name: "Contoso".to_owned(),
+            company_name: company.to_owned(),
             seen_at: at(0),
         })
         .await
         .unwrap();
-    store
-        .upsert_connectors(
-            &[
-                connector(1, 1, "Exchange mail"),
-                connector(2, 1, "SharePoint"),
-            ],
-            at(0),
-        )
-        .await
-        .unwrap();
+    let records: Vec<_> = connectors
+        .iter()
+        .map(|(n, name)| connector(*n, account_n, name))
+        .collect();
+    store.upsert_connectors(&records, at(0)).await.unwrap();
 }
 
 #[tokio::test]
@@ -211,18 +232,7 @@ async fn job_monitor_filters_orders_newest_first_and_pages() {
 
         let only = |query: JobQuery| {
             let store = store.clone();
-            async move {
-                let mut guids: Vec<String> = store
-                    .jobs(&query)
-                    .await
-                    .unwrap()
-                    .jobs
-                    .into_iter()
-                    .map(|j| j.record.job.to_string())
-                    .collect();
-                guids.sort();
-                guids
-            }
+            async move { sorted_guids(&store, query).await }
         };
         let failed = only(JobQuery {
             statuses: vec![JobStatus::Unsuccessful],
@@ -419,6 +429,83 @@ async fn several_statuses_page_like_one_filter_without_gaps_or_repeats() {
             expected.dedup();
             assert_eq!(seen.len(), expected.len(), "no job twice");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn free_text_finds_names_whatever_their_case_and_alphabet() {
+    each_backend(|store| async move {
+        seed_customer(
+            &store,
+            2,
+            "Øresund Vand A/S",
+            &[(3, "Ærø postkasse"), (4, "SharePoint")],
+        )
+        .await;
+        let mut batch = vec![
+            job(1, 3, 0, JobStatus::Successful),
+            job(2, 4, 60, JobStatus::Successful),
+        ];
+        for record in &mut batch {
+            record.account = account(2);
+        }
+        store.upsert_jobs(&batch, at(0)).await.unwrap();
+        let found = |text: &'static str| {
+            let store = store.clone();
+            async move {
+                let query = JobQuery {
+                    text: Some(text.to_owned()),
+                    ..JobQuery::default()
+                };
+                sorted_guids(&store, query).await
+            }
+        };
+        let both = vec![job_id(1).to_string(), job_id(2).to_string()];
+        // SQLite's lower() would leave "Ø" and "Æ" alone; the names match anyway.
+        assert_eq!(found("ØRESUND").await, both);
+        assert_eq!(found("øresund vand").await, both);
+        assert_eq!(found("ÆRØ").await, vec![job_id(1).to_string()]);
+        assert_eq!(found("ærø POST").await, vec![job_id(1).to_string()]);
+        assert!(found("Öresund").await.is_empty(), "Ö is not Ø");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn free_text_matching_a_thousand_names_still_works() {
+    each_backend(|store| async move {
+        // More names match than are passed as parameters: the database compares them.
+        let fleet: Vec<(u32, String)> = (10..1_015)
+            .map(|n| (n, format!("Fleet mailbox {n}")))
+            .collect();
+        let fleet: Vec<(u32, &str)> = fleet.iter().map(|(n, name)| (*n, name.as_str())).collect();
+        seed_customer(&store, 1, "Contoso", &fleet).await;
+        store
+            .upsert_connectors(&[connector(1, 1, "Exchange mail")], at(0))
+            .await
+            .unwrap();
+        store
+            .upsert_jobs(
+                &[
+                    job(1, 10, 0, JobStatus::Successful),
+                    job(2, 1_014, 60, JobStatus::Unsuccessful),
+                    job(3, 1, 120, JobStatus::Successful),
+                ],
+                at(0),
+            )
+            .await
+            .unwrap();
+        let page = store
+            .jobs(&JobQuery {
+                text: Some("FLEET".to_owned()),
+                statuses: vec![JobStatus::Successful, JobStatus::Unsuccessful],
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        let guids: Vec<String> = page.jobs.iter().map(|j| j.record.job.to_string()).collect();
+        assert_eq!(guids, vec![job_id(2).to_string(), job_id(1).to_string()]);
     })
     .await;
 }
