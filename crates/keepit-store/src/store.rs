@@ -145,7 +145,9 @@ impl Store {
     /// Connects to the database named by `config`.
     ///
     /// SQLite files are created when the URL says `mode=rwc`, and run in WAL mode with
-    /// a busy timeout and foreign keys on. PostgreSQL gets a connection pool.
+    /// a busy timeout, foreign keys on and up to 256 MiB of the file memory-mapped for
+    /// reads; they get one writer connection and a pool of readers
+    /// ([`StoreConfig::read_connections`]). PostgreSQL gets one connection pool.
     pub async fn connect(config: &StoreConfig) -> Result<Store> {
         let url = config.database_url.trim();
         let backend = if url.starts_with("sqlite:") {
