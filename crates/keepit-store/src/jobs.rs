@@ -12,8 +12,7 @@ use keepit_domain::{
     JobType, RestoreStatistics, Volume,
 };
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
-    UnionType,
+    Alias, Asterisk, Expr, ExprTrait, Func, LikeExpr, Order, Query, SelectStatement, UnionType,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -654,37 +653,39 @@ impl Store {
         Ok(self.jobs_with_names(inner).await?.pop())
     }
 
-    /// Runs `inner` (a select of whole `backup_jobs` rows) and joins the connector and
+    /// Runs `inner` (a select of whole `backup_jobs` rows) and reads the connector and
     /// customer names in the same statement, newest first.
     async fn jobs_with_names(&self, inner: SelectStatement) -> Result<Vec<StoredJob>> {
+        // Names come from scalar subqueries, one unique-index lookup per row of the
+        // page: joins let PostgreSQL hash whole tables (every connector) for 50 rows.
         let page = Alias::new("page");
-        let connectors = Alias::new("named_connector");
-        let customers = Alias::new("named_customer");
+        let connector_name = Query::select()
+            .column((connector::Entity, connector::Column::Name))
+            .from(connector::Entity)
+            .and_where(
+                Expr::col((connector::Entity, connector::Column::ConnectorGuid))
+                    .equals((page.clone(), job::Column::ConnectorGuid)),
+            )
+            .take();
+        let customer_name = Query::select()
+            .column((customer::Entity, customer::Column::Name))
+            .from(customer::Entity)
+            .and_where(
+                Expr::col((customer::Entity, customer::Column::Id))
+                    .equals((page.clone(), job::Column::CustomerId)),
+            )
+            .take();
         let statement = Query::select()
             .column((page.clone(), Asterisk))
             .expr_as(
-                Expr::col((connectors.clone(), connector::Column::Name)),
+                Expr::SubQuery(None, Box::new(connector_name.into())),
                 Alias::new("connector_name"),
             )
             .expr_as(
-                Expr::col((customers.clone(), customer::Column::Name)),
+                Expr::SubQuery(None, Box::new(customer_name.into())),
                 Alias::new("customer_name"),
             )
             .from_subquery(inner, page.clone())
-            .join_as(
-                JoinType::LeftJoin,
-                connector::Entity,
-                connectors.clone(),
-                Expr::col((connectors, connector::Column::ConnectorGuid))
-                    .equals((page.clone(), job::Column::ConnectorGuid)),
-            )
-            .join_as(
-                JoinType::LeftJoin,
-                customer::Entity,
-                customers.clone(),
-                Expr::col((customers, customer::Column::Id))
-                    .equals((page.clone(), job::Column::CustomerId)),
-            )
             .order_by((page.clone(), job::Column::SortTime), Order::Desc)
             .order_by((page, job::Column::Id), Order::Desc)
             .take();
