@@ -155,15 +155,7 @@ impl KeepitClientBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<KeepitClient> {
-        let base_url = match (self.base_url, self.region) {
-            (Some(url), _) => parse_base_url(&url)?,
-            (None, Some(region)) => region_url(&region)?,
-            (None, None) => {
-                return Err(Error::Config(
-                    "either a region or a base URL is required".into(),
-                ));
-            }
-        };
+        let base_url = resolve_base_url(self.region.as_deref(), self.base_url.as_deref())?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::Config(
                 "credentials are required: a username and password, or an API token pair".into(),
@@ -211,6 +203,19 @@ impl KeepitClientBuilder {
                 answers: std::sync::Mutex::new(BTreeMap::new()),
             }),
         })
+    }
+}
+
+/// The URL a client would talk to: `base_url` when given, else the region's
+/// `https://{region}.keepit.com/`. An [`Error::Config`] says what is wrong with either,
+/// so callers can check a configuration before storing it, without building a client.
+pub fn resolve_base_url(region: Option<&str>, base_url: Option<&str>) -> Result<Url> {
+    match (base_url, region) {
+        (Some(url), _) => parse_base_url(url),
+        (None, Some(region)) => region_url(region),
+        (None, None) => Err(Error::Config(
+            "either a region or a base URL is required".into(),
+        )),
     }
 }
 

@@ -71,6 +71,7 @@ pub use api::{AuditQuery, JobHistoryFilter};
 pub use auth::Credentials;
 pub use client::{
     DEFAULT_MAX_CONCURRENCY, KeepitClient, KeepitClientBuilder, NO_ANSWER, RetryPolicy,
+    resolve_base_url,
 };
 pub use error::{Error, Result};
 pub use model::{

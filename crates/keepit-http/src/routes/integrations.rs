@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use keepit_client::{Credentials, KeepitClient};
 use keepit_domain::AccountId;
 use keepit_store::{IntegrationId, KeepitCredentials, NewIntegration};
 use secrecy::SecretString;
@@ -89,25 +88,17 @@ pub(crate) async fn create_integration(
             "give username and password, or api_token_login and api_token_password",
         ));
     }
-    // The client's own checks decide which regions and URLs Keepit can be reached at
+    // The client's own rules decide which regions and URLs Keepit can be reached at
     // (and refuse a URL carrying credentials, which the API would show), so a bad one
     // is refused now rather than failing every later sync.
-    let mut probe = KeepitClient::builder().credentials(Credentials::UserPassword {
-        username: "probe".to_owned(),
-        password: SecretString::from("probe"),
-    });
-    let field = match (&base_url, &region) {
-        (Some(base_url), _) => {
-            probe = probe.base_url(base_url.clone());
+    if let Err(keepit_client::Error::Config(problem)) =
+        keepit_client::resolve_base_url(region.as_deref(), base_url.as_deref())
+    {
+        let field = if base_url.is_some() {
             "base_url"
-        }
-        (None, Some(region)) => {
-            probe = probe.region(region.clone());
+        } else {
             "region"
-        }
-        (None, None) => "region",
-    };
-    if let Err(keepit_client::Error::Config(problem)) = probe.build() {
+        };
         return Err(AppError::validation(field, problem));
     }
     let Some(key) = state.master_key.as_deref() else {
