@@ -114,12 +114,39 @@ impl KeepitArgs {
     }
 }
 
+/// Limits that keep one slow or broken answer from stalling a pass.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Largest Keepit answer read, in bytes; a longer answer fails its account's sync.
+    #[arg(
+        long,
+        env = "KEEPIT_MAX_RESPONSE_BYTES",
+        default_value_t = 32 * 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(4096..=1024 * 1024 * 1024)
+    )]
+    pub(crate) max_response_bytes: u64,
+
+    /// Time one Keepit request may take in total, retries and their waits included.
+    #[arg(long, env = "KEEPIT_REQUEST_DEADLINE", default_value = "90s", value_parser = parse_deadline)]
+    pub(crate) request_deadline: Duration,
+
+    /// Time one customer account may take in a pass; a slower account fails alone.
+    #[arg(long, env = "KEEPIT_ACCOUNT_DEADLINE", default_value = "10m", value_parser = parse_deadline)]
+    pub(crate) account_deadline: Duration,
+
+    /// How long a sync's lease outlives its holder: a sync that died elsewhere is replaced after this (one that died on this host, at once).
+    #[arg(long, env = "KEEPIT_LEASE_TTL", default_value = "2m", value_parser = parse_lease_ttl)]
+    pub(crate) lease_ttl: Duration,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) database: DatabaseArgs,
     #[command(flatten)]
     pub(crate) keepit: KeepitArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +155,8 @@ pub(crate) struct DaemonArgs {
     pub(crate) database: DatabaseArgs,
     #[command(flatten)]
     pub(crate) keepit: KeepitArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Time between the starts of two passes, such as 15m, 1h or 90s.
     #[arg(long, default_value = "15m", value_parser = parse_interval)]
     pub(crate) interval: Duration,
@@ -175,11 +204,40 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Parses `15m`, `1h`, `90s`, `2h30m` or a bare number of seconds.
+/// Parses a daemon interval: at least 10 s.
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if interval < Duration::from_secs(10) {
+        return Err("the interval must be at least 10s".into());
+    }
+    Ok(interval)
+}
+
+/// Parses a deadline: between 1 s and one day.
+fn parse_deadline(text: &str) -> Result<Duration, String> {
+    let deadline = parse_duration(text)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&deadline) {
+        return Err("a deadline must be between 1s and 1d".into());
+    }
+    Ok(deadline)
+}
+
+/// Parses a lease lifetime: between 3 s (it is renewed every third) and one hour.
+fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if !(Duration::from_secs(3)..=Duration::from_secs(3600)).contains(&ttl) {
+        return Err("the lease lifetime must be between 3s and 1h".into());
+    }
+    Ok(ttl)
+}
+
+/// Parses `15m`, `1h`, `90s`, `2h30m` or a bare number of seconds. (Four units and
+/// a sum are all these flags need; a parsing crate would accept more spellings than
+/// the documentation promises.)
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
-        return check_interval(Duration::from_secs(seconds));
+        return Ok(Duration::from_secs(seconds));
     }
     let mut total = 0u64;
     let mut number = String::new();
@@ -210,14 +268,10 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
             "{text:?} is not an interval; the last number has no unit"
         ));
     }
-    check_interval(Duration::from_secs(total))
-}
-
-fn check_interval(interval: Duration) -> Result<Duration, String> {
-    if interval < Duration::from_secs(10) {
-        return Err("the interval must be at least 10s".into());
+    if text.is_empty() {
+        return Err("an empty value is not a duration".into());
     }
-    Ok(interval)
+    Ok(Duration::from_secs(total))
 }
 
 #[cfg(test)]
@@ -241,5 +295,12 @@ mod tests {
         assert!(parse_interval("15").is_ok());
         assert!(parse_interval("10x").is_err());
         assert!(parse_interval("m").is_err());
+        assert!(parse_interval("").is_err());
+        assert_eq!(parse_lease_ttl("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_lease_ttl("1s").is_err());
+        assert!(parse_lease_ttl("2h").is_err());
+        assert_eq!(parse_deadline("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_deadline("0").is_err());
+        assert!(parse_deadline("99999999999999999999d").is_err());
     }
 }

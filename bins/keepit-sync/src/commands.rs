@@ -13,8 +13,8 @@ use keepit_mock::{Fleet, FleetSpec, MockKeepit};
 use keepit_store::{KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
 
 use crate::cli::{
-    Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, OutputFormat,
-    RunArgs,
+    Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, LimitArgs,
+    OutputFormat, RunArgs,
 };
 use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, usage};
 use crate::report;
@@ -46,10 +46,16 @@ fn client_for(
     credentials: keepit_client::Credentials,
     account: Option<keepit_domain::AccountId>,
     concurrency: usize,
+    limits: Option<&LimitArgs>,
 ) -> anyhow::Result<KeepitClient> {
     let mut builder = KeepitClient::builder()
         .credentials(credentials)
         .max_concurrency(concurrency.max(1));
+    if let Some(limits) = limits {
+        builder = builder
+            .deadline(limits.request_deadline)
+            .max_response_bytes(usize::try_from(limits.max_response_bytes).unwrap_or(usize::MAX));
+    }
     builder = match (base_url, region) {
         (Some(url), _) => builder.base_url(url),
         (None, Some(region)) => builder.region(region),
@@ -65,6 +71,7 @@ fn client_for(
 async fn integrations(
     store: &Store,
     keepit: &KeepitArgs,
+    limits: &LimitArgs,
 ) -> anyhow::Result<Vec<(String, Integration)>> {
     let now = Utc::now();
     if keepit.any_given() {
@@ -79,6 +86,7 @@ async fn integrations(
             ad_hoc.credentials,
             Some(account.clone()),
             ad_hoc.concurrency,
+            Some(limits),
         )?;
         let record = match store.integration_by_parent(&account).await? {
             Some(record) => record,
@@ -135,6 +143,7 @@ async fn integrations(
             credentials,
             Some(record.parent_account.clone()),
             5,
+            Some(limits),
         )?;
         found.push((
             record.name.clone(),
@@ -192,21 +201,43 @@ fn exit_code(outcome: SyncOutcome) -> ExitCode {
     match outcome {
         SyncOutcome::Ok => ExitCode::SUCCESS,
         SyncOutcome::Partial => ExitCode::from(2),
-        SyncOutcome::Failed | SyncOutcome::Running => ExitCode::FAILURE,
+        SyncOutcome::Failed | SyncOutcome::Running | SyncOutcome::Abandoned => ExitCode::FAILURE,
     }
+}
+
+fn sync_config(limits: &LimitArgs) -> SyncConfig {
+    SyncConfig {
+        account_deadline: limits.account_deadline,
+        lease_ttl: chrono::TimeDelta::from_std(limits.lease_ttl)
+            .unwrap_or(chrono::TimeDelta::minutes(2)),
+        ..SyncConfig::default()
+    }
+}
+
+/// A shutdown requested by SIGTERM or Ctrl-C: the accounts in hand finish and commit,
+/// no new account starts, and the run is recorded as interrupted.
+fn shutdown_on_signal() -> Shutdown {
+    let (signal, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: the accounts in hand finish and commit first");
+        signal.request();
+    });
+    shutdown
 }
 
 async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
-    let integrations = integrations(&store, &args.keepit).await?;
+    let integrations = integrations(&store, &args.keepit, &args.limits).await?;
     let hook = AlertPass::new(notifiers()?);
     let started = std::time::Instant::now();
+    let shutdown = shutdown_on_signal();
     let reports = pass(
         &store,
         &integrations,
         &hook,
-        &SyncConfig::default(),
-        &Shutdown::never(),
+        &sync_config(&args.limits),
+        &shutdown,
         output,
     )
     .await?;
@@ -216,15 +247,10 @@ async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCod
 
 async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
-    let integrations = integrations(&store, &args.keepit).await?;
+    let integrations = integrations(&store, &args.keepit, &args.limits).await?;
     let hook = AlertPass::new(notifiers()?);
-    let config = SyncConfig::default();
-    let (signal, shutdown) = Shutdown::new();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: the accounts in hand finish and commit first");
-        signal.request();
-    });
+    let config = sync_config(&args.limits);
+    let shutdown = shutdown_on_signal();
     tracing::info!(
         interval_secs = args.interval.as_secs(),
         integrations = integrations.len(),
@@ -276,6 +302,7 @@ async fn test_connection(args: KeepitArgs, output: OutputFormat) -> anyhow::Resu
         ad_hoc.credentials,
         ad_hoc.account,
         ad_hoc.concurrency,
+        None,
     )?;
     let report = client
         .test_connection()

@@ -19,6 +19,9 @@ use crate::wire::{self, escape};
 
 /// Deepest account tree the walk follows; deeper trees are reported as a configuration problem.
 const MAX_TREE_DEPTH: usize = 16;
+/// Root elements of a snapshot answer: `<history>` as documented, or a lone `<backup>`
+/// (one older tool accepts it; [`wire::History`] reads its fields at the root).
+const HISTORY_ROOTS: &[&str] = &["history", "backup"];
 /// Keepit refuses snapshot-range pages of 100 or more.
 const SNAPSHOT_PAGE: u32 = 99;
 
@@ -138,7 +141,7 @@ impl KeepitClient {
     pub async fn whoami(&self) -> Result<AccountId> {
         const ENDPOINT: &str = "GET /users/";
         let reply: wire::WhoAmI = self
-            .fetch_xml(&Call::get(ENDPOINT, "users/".into(), V4))
+            .fetch_xml(&Call::get(ENDPOINT, "users/".into(), V4), &["user"])
             .await?;
         account_id(ENDPOINT, "id", reply.id.as_deref())
     }
@@ -148,7 +151,7 @@ impl KeepitClient {
         const ENDPOINT: &str = "GET /users/{a}";
         // Without a version Keepit answers with its v0 shape, which is the documented one.
         let call = Call::get(ENDPOINT, format!("users/{account}"), "application/xml");
-        let reply: wire::AccountSettings = self.fetch_xml(&call).await?;
+        let reply: wire::AccountSettings = self.fetch_xml(&call, &["user"]).await?;
         AccountInfo::from_wire(ENDPOINT, account.clone(), reply)
     }
 
@@ -159,7 +162,10 @@ impl KeepitClient {
         let call = Call::get(ENDPOINT, format!("users/{parent}/users"), V3)
             .query("all", "1")
             .query("include_contact_details", "1");
-        let Some(reply) = self.fetch_xml_or_none::<wire::Users>(&call).await? else {
+        let Some(reply) = self
+            .fetch_xml_or_none::<wire::Users>(&call, &["users"])
+            .await?
+        else {
             return Ok(Vec::new());
         };
         let mut children = reply
@@ -255,7 +261,7 @@ impl KeepitClient {
         const ENDPOINT: &str = "GET /users/{a}/devices/{d}/health";
         let call = Call::get(ENDPOINT, device_path(account, connector, "/health"), V4)
             .query("reason", "true");
-        let reply: wire::DevHealth = self.fetch_xml(&call).await?;
+        let reply: wire::DevHealth = self.fetch_xml(&call, &["devhealth"]).await?;
         Ok(ConnectorHealth::from_wire(reply))
     }
 
@@ -268,7 +274,10 @@ impl KeepitClient {
     ) -> Result<Option<DeviceStatus>> {
         const ENDPOINT: &str = "GET /users/{a}/devices/{d}/status";
         let call = Call::get(ENDPOINT, device_path(account, connector, "/status"), V4);
-        match self.fetch_xml_or_none::<wire::DevStatus>(&call).await? {
+        match self
+            .fetch_xml_or_none::<wire::DevStatus>(&call, &["devstatus"])
+            .await?
+        {
             Some(reply) => DeviceStatus::from_wire(ENDPOINT, reply).map(Some),
             None => Ok(None),
         }
@@ -315,7 +324,10 @@ impl KeepitClient {
         accept: &'static str,
     ) -> Result<Option<Snapshot>> {
         let call = Call::get(endpoint, device_path(account, connector, suffix), accept);
-        let Some(history) = self.fetch_xml_or_none::<wire::History>(&call).await? else {
+        let Some(history) = self
+            .fetch_xml_or_none::<wire::History>(&call, HISTORY_ROOTS)
+            .await?
+        else {
             return Ok(None);
         };
         Ok(Snapshot::list_from_history(endpoint, history)?
@@ -346,7 +358,7 @@ impl KeepitClient {
             V4,
             body,
         );
-        let history: wire::History = self.fetch_xml(&call).await?;
+        let history: wire::History = self.fetch_xml(&call, HISTORY_ROOTS).await?;
         let mut snapshots = Snapshot::list_from_history(ENDPOINT, history)?;
         snapshots.sort_by_key(|snapshot| snapshot.taken_at);
         Ok(snapshots)
@@ -403,7 +415,10 @@ impl KeepitClient {
             format!("users/{account}/monitoring/backup/summary"),
             V4,
         );
-        let Some(reply) = self.fetch_xml_or_none::<wire::BackupSummary>(&call).await? else {
+        let Some(reply) = self
+            .fetch_xml_or_none::<wire::BackupSummary>(&call, &["backup-summary"])
+            .await?
+        else {
             return Ok(Vec::new());
         };
         reply
@@ -609,8 +624,11 @@ fn parse_skipped_items(endpoint: &'static str, body: &str) -> Result<Vec<Skipped
         snippet: crate::redact::redact_snippet(body),
     };
     let trimmed = body.trim_start_matches('\u{feff}');
+    // Even an empty log starts with its header line; an empty body is no answer.
     if trimmed.trim().is_empty() {
-        return Ok(Vec::new());
+        return Err(decode(
+            "the body is empty where a CSV log was expected".into(),
+        ));
     }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

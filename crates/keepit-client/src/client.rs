@@ -81,6 +81,8 @@ pub struct KeepitClientBuilder {
     rate_limit_per_second: Option<f64>,
     user_agent: Option<String>,
     retry: Option<RetryPolicy>,
+    deadline: Option<Duration>,
+    max_response_bytes: Option<usize>,
 }
 
 /// The key of [`KeepitClient::requests_by_status`] for requests that got no HTTP answer.
@@ -88,6 +90,14 @@ pub const NO_ANSWER: &str = "no_answer";
 
 /// Default number of requests in flight: Keepit's own tooling uses about five.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 5;
+
+/// Default time one call may take in total, every attempt and backoff included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(90);
+
+/// Default largest answer body read: the biggest pages the sync asks for (500 audit
+/// records, a week of one connector's jobs) are well under a megabyte, so 32 MiB leaves
+/// room for large accounts while a runaway answer cannot exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 impl KeepitClientBuilder {
     /// Keepit data-centre prefix, such as `us-dc` or `dk-co`: the client talks to
@@ -153,6 +163,21 @@ impl KeepitClientBuilder {
         self
     }
 
+    /// Time one call may take in total, all attempts and the waits between them
+    /// included (default [`DEFAULT_DEADLINE`]). Past it the call fails with
+    /// [`Error::Timeout`], however many attempts were left.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Largest answer body read (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a longer
+    /// answer fails with [`Error::TooLarge`] without being read to the end.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<KeepitClient> {
         let base_url = resolve_base_url(self.region.as_deref(), self.base_url.as_deref())?;
@@ -180,6 +205,20 @@ impl KeepitClientBuilder {
         if retry.max_attempts == 0 {
             return Err(Error::Config("retry attempts must be at least 1".into()));
         }
+        let deadline = self.deadline.unwrap_or(DEFAULT_DEADLINE);
+        if deadline.is_zero() {
+            return Err(Error::Config(
+                "the request deadline must be positive".into(),
+            ));
+        }
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes == 0 {
+            return Err(Error::Config(
+                "the response size limit must be at least one byte".into(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
             .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
@@ -198,6 +237,8 @@ impl KeepitClientBuilder {
                 permits: Semaphore::new(max_concurrency),
                 rate,
                 retry,
+                deadline,
+                max_response_bytes,
                 user_agent,
                 requests: AtomicU64::new(0),
                 answers: std::sync::Mutex::new(BTreeMap::new()),
@@ -282,6 +323,8 @@ pub(crate) struct Inner {
     permits: Semaphore,
     rate: Option<RateLimiter>,
     retry: RetryPolicy,
+    deadline: Duration,
+    max_response_bytes: usize,
     user_agent: String,
     requests: AtomicU64,
     answers: std::sync::Mutex<BTreeMap<String, u64>>,
@@ -449,6 +492,7 @@ impl KeepitClient {
         } else {
             1
         };
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
         let mut attempt = 1;
         loop {
             let span = tracing::debug_span!(
@@ -459,7 +503,19 @@ impl KeepitClient {
                 status = tracing::field::Empty,
                 duration_ms = tracing::field::Empty,
             );
-            let outcome = self.attempt(call, url.clone()).instrument(span).await;
+            let Ok(outcome) =
+                tokio::time::timeout_at(deadline, self.attempt(call, url.clone()).instrument(span))
+                    .await
+            else {
+                tracing::debug!(
+                    endpoint = call.endpoint,
+                    attempt,
+                    "keepit request deadline passed"
+                );
+                return Err(Error::Timeout {
+                    endpoint: call.endpoint,
+                });
+            };
             match outcome {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fail(error) => return Err(error),
@@ -474,6 +530,10 @@ impl KeepitClient {
                         Some(retry_after) => retry_after.max(policy.backoff(attempt)),
                         None => policy.backoff(attempt),
                     };
+                    // A retry that could only start after the deadline is not worth waiting for.
+                    if tokio::time::Instant::now() + delay >= deadline {
+                        return Err(error);
+                    }
                     tracing::debug!(endpoint = call.endpoint, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying keepit request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -522,11 +582,15 @@ impl KeepitClient {
         span.record("status", status.as_u16());
         self.count_answer(status.as_str());
         let headers = response.headers().clone();
-        let body = match response.text().await {
+        let body = match self.read_body(call, response).await {
             Ok(body) => body,
-            Err(source) => {
+            Err(BodyError::Transport(source)) => {
                 span.record("duration_ms", started.elapsed().as_millis() as u64);
                 return self.transport_failure(call, source);
+            }
+            Err(BodyError::Fatal(error)) => {
+                span.record("duration_ms", started.elapsed().as_millis() as u64);
+                return Attempt::Fail(error);
             }
         };
         span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -536,6 +600,13 @@ impl KeepitClient {
             "keepit answered"
         );
         if status.is_success() {
+            if let Some(mime) = unexpected_content_type(call.accept, &headers) {
+                return Attempt::Fail(Error::Decode {
+                    endpoint: call.endpoint,
+                    reason: format!("the answer is {mime} where {} was expected", call.accept),
+                    snippet: redact_snippet(&body),
+                });
+            }
             return Attempt::Done(Reply { headers, body });
         }
         let endpoint = call.endpoint;
@@ -565,6 +636,39 @@ impl KeepitClient {
         }
     }
 
+    /// Reads a body up to the size limit, refusing a longer one as soon as its
+    /// `Content-Length` or the bytes read so far show it, and decodes it as UTF-8
+    /// (invalid sequences replaced, as `reqwest`'s own `text()` does).
+    async fn read_body(
+        &self,
+        call: &Call,
+        mut response: reqwest::Response,
+    ) -> std::result::Result<String, BodyError> {
+        let limit = self.inner.max_response_bytes;
+        let too_large = || {
+            BodyError::Fatal(Error::TooLarge {
+                endpoint: call.endpoint,
+                limit_bytes: limit as u64,
+            })
+        };
+        let announced = response.content_length();
+        if announced.is_some_and(|length| length > limit as u64) {
+            return Err(too_large());
+        }
+        let mut bytes: Vec<u8> =
+            Vec::with_capacity(announced.map_or(0, |length| length as usize).min(limit));
+        while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        })
+    }
+
     fn transport_failure(&self, call: &Call, source: reqwest::Error) -> Attempt {
         let endpoint = call.endpoint;
         let error = if source.is_timeout() {
@@ -579,21 +683,25 @@ impl KeepitClient {
         }
     }
 
-    /// Sends a call and decodes an XML body; an empty body decodes as the default value.
-    pub(crate) async fn fetch_xml<T>(&self, call: &Call) -> Result<T>
+    /// Sends a call and decodes an XML body whose root element is one of `roots`.
+    pub(crate) async fn fetch_xml<T>(&self, call: &Call, roots: &[&str]) -> Result<T>
     where
-        T: serde::de::DeserializeOwned + Default,
+        T: serde::de::DeserializeOwned,
     {
         let reply = self.send(call).await?;
-        decode_xml(call.endpoint, &reply.body)
+        decode_xml(call.endpoint, &reply.body, roots)
     }
 
     /// Like [`KeepitClient::fetch_xml`], but a 404 means "nothing there" and gives `None`.
-    pub(crate) async fn fetch_xml_or_none<T>(&self, call: &Call) -> Result<Option<T>>
+    pub(crate) async fn fetch_xml_or_none<T>(
+        &self,
+        call: &Call,
+        roots: &[&str],
+    ) -> Result<Option<T>>
     where
-        T: serde::de::DeserializeOwned + Default,
+        T: serde::de::DeserializeOwned,
     {
-        match self.fetch_xml(call).await {
+        match self.fetch_xml(call, roots).await {
             Ok(value) => Ok(Some(value)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(error) => Err(error),
@@ -601,15 +709,17 @@ impl KeepitClient {
     }
 }
 
-/// Decodes an XML body leniently: an empty or whitespace-only body is the default value.
-pub(crate) fn decode_xml<T>(endpoint: &'static str, body: &str) -> Result<T>
+/// Decodes an XML body whose root element is one of `roots` (by local name).
+///
+/// Inside the document decoding is lenient (unknown elements are ignored), but the
+/// document itself must be there: an empty body or another root, such as a proxy's
+/// `<html>` page, is an [`Error::Decode`], never a document with every field absent.
+pub(crate) fn decode_xml<T>(endpoint: &'static str, body: &str, roots: &[&str]) -> Result<T>
 where
-    T: serde::de::DeserializeOwned + Default,
+    T: serde::de::DeserializeOwned,
 {
     let trimmed = body.trim_start_matches('\u{feff}').trim();
-    if trimmed.is_empty() {
-        return Ok(T::default());
-    }
+    crate::xml::XmlCursor::new(endpoint, trimmed).expect_root(roots)?;
     quick_xml::de::from_str(trimmed).map_err(|err| Error::Decode {
         endpoint,
         reason: err.to_string(),
@@ -637,6 +747,35 @@ fn api_error(endpoint: &'static str, status: StatusCode, body: &str) -> Error {
         code,
         message,
     }
+}
+
+/// Why reading a body stopped.
+enum BodyError {
+    /// The connection failed mid-body: retried like any transport failure.
+    Transport(reqwest::Error),
+    /// The body broke a rule (its size): not retried.
+    Fatal(Error),
+}
+
+/// The media type of a successful answer when it cannot be the document asked for:
+/// an HTML page (a proxy's, a login or maintenance page) or JSON. Other types, and
+/// answers without one, are left to the decoder, since Keepit's own content types are
+/// not documented with certainty.
+fn unexpected_content_type(accept: &str, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let refused = matches!(
+        mime.as_str(),
+        "text/html" | "application/xhtml+xml" | "application/json"
+    );
+    // Asked for CSV, XML is as wrong as HTML.
+    let wrong_for_csv = accept == CSV && (mime.ends_with("/xml") || mime.ends_with("+xml"));
+    (refused || wrong_for_csv).then_some(mime)
 }
 
 fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -720,9 +859,55 @@ mod tests {
         assert_eq!(parse_retry_after(&headers), None);
     }
 
+    #[track_caller]
+    fn decode_reason(body: &str) -> String {
+        match decode_xml::<wire::Users>("GET /users/{a}/users", body, &["users"]) {
+            Err(Error::Decode { reason, .. }) => reason,
+            other => panic!("expected a decode error for {body:?}, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn empty_bodies_decode_as_empty() {
-        let users: wire::Users = decode_xml("GET /users/{a}/users", "  \n").unwrap();
-        assert!(users.user.is_empty());
+    fn documents_must_have_the_expected_root() {
+        let users: wire::Users =
+            decode_xml("GET /users/{a}/users", " <users/>\n", &["users"]).unwrap();
+        assert!(users.user.is_empty() && users.id.is_empty());
+        assert!(decode_reason("  \n").contains("empty where <users> was expected"));
+        assert!(decode_reason("").contains("empty"));
+        assert_eq!(
+            decode_reason("<html><body><users><id>x</id></users></body></html>"),
+            "the document is <html> where <users> was expected"
+        );
+        assert!(decode_reason("{\"users\": []}").contains("not XML"));
+    }
+
+    #[test]
+    fn html_and_json_answers_are_refused_by_content_type() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(unexpected_content_type(V4, &headers), None);
+        for (value, refused) in [
+            ("application/vnd.keepit.v4+xml", None),
+            ("application/xml; charset=utf-8", None),
+            ("text/xml", None),
+            ("text/plain", None),
+            ("text/html; charset=UTF-8", Some("text/html")),
+            ("TEXT/HTML", Some("text/html")),
+            ("application/xhtml+xml", Some("application/xhtml+xml")),
+            ("application/json", Some("application/json")),
+        ] {
+            headers.insert(CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(
+                unexpected_content_type(V4, &headers).as_deref(),
+                refused,
+                "{value}"
+            );
+        }
+        headers.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
+        assert_eq!(
+            unexpected_content_type(CSV, &headers).as_deref(),
+            Some("application/xml")
+        );
+        headers.insert(CONTENT_TYPE, "text/csv".parse().unwrap());
+        assert_eq!(unexpected_content_type(CSV, &headers), None);
     }
 }

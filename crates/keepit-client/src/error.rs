@@ -57,7 +57,16 @@ pub enum Error {
         /// The first characters of the body, with personal data and tokens masked.
         snippet: String,
     },
-    /// The request did not complete within the configured timeout, on every attempt.
+    /// The answer was longer than the configured limit; it was not read to the end.
+    #[error("keepit's answer to {endpoint} is larger than the limit of {limit_bytes} bytes")]
+    TooLarge {
+        /// The endpoint template.
+        endpoint: &'static str,
+        /// The configured limit.
+        limit_bytes: u64,
+    },
+    /// The request did not complete in time: every attempt timed out, or the call's
+    /// total deadline passed.
     #[error("keepit did not answer {endpoint} in time")]
     Timeout {
         /// The endpoint template.
@@ -87,6 +96,7 @@ impl Error {
             | Error::RateLimited { endpoint, .. }
             | Error::Api { endpoint, .. }
             | Error::Decode { endpoint, .. }
+            | Error::TooLarge { endpoint, .. }
             | Error::Timeout { endpoint }
             | Error::Transport { endpoint, .. } => Some(endpoint),
             Error::Config(_) => None,

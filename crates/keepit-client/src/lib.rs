@@ -70,8 +70,8 @@ mod xml;
 pub use api::{AuditQuery, JobHistoryFilter};
 pub use auth::Credentials;
 pub use client::{
-    DEFAULT_MAX_CONCURRENCY, KeepitClient, KeepitClientBuilder, NO_ANSWER, RetryPolicy,
-    resolve_base_url,
+    DEFAULT_DEADLINE, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RESPONSE_BYTES, KeepitClient,
+    KeepitClientBuilder, NO_ANSWER, RetryPolicy, resolve_base_url,
 };
 pub use error::{Error, Result};
 pub use model::{

@@ -915,19 +915,14 @@ pub(crate) fn decode_jobs(endpoint: &'static str, body: &str) -> Result<Vec<Job>
 }
 
 /// Decodes one job: a `<job>` document, or a `<jobs>` list whose first job is taken.
-/// A body with neither is [`Error::NotFound`].
+/// A `<jobs>` list without a job is [`Error::NotFound`]; anything else is a decode error.
 pub(crate) fn decode_single_job(endpoint: &'static str, body: &str) -> Result<Job> {
     let mut xml = XmlCursor::new(endpoint, body);
-    let parsed = match xml.root()? {
-        Some(root) => {
-            let job = wire::Job::read(&mut xml, &root)?;
-            xml.finish()?;
-            job
-        }
-        None => wire::Job::default(),
-    };
-    if parsed.guid.is_some() {
-        return Job::from_wire(endpoint, parsed);
+    let root = xml.expect_root(&["job", "jobs"])?;
+    if root.local_name() == b"job" {
+        let job = wire::Job::read(&mut xml, &root)?;
+        xml.finish()?;
+        return Job::from_wire(endpoint, job);
     }
     // Some answers wrap the job in <jobs>.
     let mut xml = XmlCursor::new(endpoint, body);
@@ -1036,10 +1031,9 @@ mod tests {
             decode_single_job(JOB, "<jobs/>"),
             Err(Error::NotFound { .. })
         ));
-        assert!(matches!(
-            decode_single_job(JOB, ""),
-            Err(Error::NotFound { .. })
-        ));
+        // An empty body or another document is not "no such job".
+        assert!(reason(decode_single_job(JOB, "")).contains("empty"));
+        assert!(reason(decode_single_job(JOB, "<html><body/></html>")).contains("<html>"));
         reason(decode_single_job(JOB, "<job><guid>a-b</guid>"));
     }
 }

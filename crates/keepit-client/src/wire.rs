@@ -115,7 +115,7 @@ pub(crate) fn read_devices<'a>(
     xml: &mut XmlCursor<'a>,
     mut each: impl FnMut(bool, Device<'a>) -> Result<()>,
 ) -> Result<()> {
-    xml::read_list(xml, |xml, item| {
+    xml::read_list(xml, &["devices"], |xml, item| {
         let cloud = match item.local_name() {
             b"cloud" => true,
             b"device" => false,
@@ -291,7 +291,7 @@ pub(crate) fn read_jobs<'a>(
     xml: &mut XmlCursor<'a>,
     mut each: impl FnMut(Job<'a>) -> Result<()>,
 ) -> Result<()> {
-    xml::read_list(xml, |xml, item| {
+    xml::read_list(xml, &["jobs"], |xml, item| {
         if item.local_name() != b"job" {
             xml.skip(item)?;
             return Ok(None);
@@ -390,7 +390,7 @@ pub(crate) fn read_audit<'a>(
     xml: &mut XmlCursor<'a>,
     mut each: impl FnMut(AuditRecord<'a>) -> Result<()>,
 ) -> Result<()> {
-    xml::read_list(xml, |xml, item| {
+    xml::read_list(xml, &["audit"], |xml, item| {
         if item.local_name() != b"record" {
             xml.skip(item)?;
             return Ok(None);

@@ -120,6 +120,38 @@ impl<'i> XmlCursor<'i> {
         }
     }
 
+    /// Reads up to the root element and checks its local name against `roots`.
+    ///
+    /// An empty body and a root of another name are [`Error::Decode`]: Keepit answers
+    /// every read with a document, and an empty list is an empty wrapper element.
+    pub(crate) fn expect_root(&mut self, roots: &[&str]) -> Result<Open<'i>> {
+        let expected = || {
+            roots
+                .iter()
+                .map(|name| format!("<{name}>"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let Some(root) = self.root()? else {
+            return Err(self.error(format_args!(
+                "the body is empty where {} was expected",
+                expected()
+            )));
+        };
+        if roots
+            .iter()
+            .any(|name| name.as_bytes() == root.local_name())
+        {
+            Ok(root)
+        } else {
+            Err(self.error(format_args!(
+                "the document is <{}> where {} was expected",
+                String::from_utf8_lossy(root.local_name()),
+                expected()
+            )))
+        }
+    }
+
     /// Checks that nothing but whitespace, comments and processing instructions
     /// follows the root element.
     pub(crate) fn finish(&mut self) -> Result<()> {
@@ -287,16 +319,20 @@ fn is_blank(text: &str) -> bool {
 /// Reads a list document: `<root><item/>...</root>`, handing each child of the root
 /// to `item` (which must consume it), then checks the end of the document.
 ///
-/// An empty body is an empty list. Conversion errors returned by `item` do not stop
-/// the walk: the rest of the document is still checked, so a malformed document is
-/// reported as such, and otherwise the first conversion error is returned.
+/// The root element must be one of `roots` (by local name), and the body must not be
+/// empty: an empty list is a well-formed empty wrapper such as `<jobs/>`. A proxy's
+/// HTML page, a JSON answer or an empty 200 is therefore an error and never "nothing
+/// there", which would make the caller forget connectors or skip history.
+///
+/// Conversion errors returned by `item` do not stop the walk: the rest of the document
+/// is still checked, so a malformed document is reported as such, and otherwise the
+/// first conversion error is returned.
 pub(crate) fn read_list<'i>(
     xml: &mut XmlCursor<'i>,
+    roots: &[&str],
     mut item: impl FnMut(&mut XmlCursor<'i>, Open<'i>) -> Result<Option<Error>>,
 ) -> Result<()> {
-    let Some(root) = xml.root()? else {
-        return Ok(());
-    };
+    let root = xml.expect_root(roots)?;
     let mut first_error: Option<Error> = None;
     while let Some(child) = xml.next_child(&root)? {
         if let Some(error) = item(xml, child)?
@@ -322,7 +358,7 @@ mod tests {
     fn pairs(body: &str) -> Result<Vec<(Option<String>, Option<String>)>> {
         let mut xml = XmlCursor::new(ENDPOINT, body);
         let mut found = Vec::new();
-        read_list(&mut xml, |xml, item| {
+        read_list(&mut xml, &["root"], |xml, item| {
             if item.local_name() != b"item" {
                 xml.skip(item)?;
                 return Ok(None);
@@ -419,10 +455,32 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_whitespace_bodies_are_empty_lists() {
-        assert_eq!(pairs("").unwrap(), vec![]);
-        assert_eq!(pairs(" \n\t ").unwrap(), vec![]);
+    fn empty_wrappers_are_empty_lists_and_empty_bodies_are_errors() {
         assert_eq!(pairs("\u{feff}<root/>\n").unwrap(), vec![]);
+        assert_eq!(
+            pairs("<?xml version=\"1.0\"?><root>\n</root>").unwrap(),
+            vec![]
+        );
+        for body in ["", " \n\t ", "\u{feff}"] {
+            let reason = decode_error(body);
+            assert!(
+                reason.contains("empty where <root> was expected"),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_root_is_an_error() {
+        // A well-formed XHTML maintenance page is not an empty list.
+        let reason = decode_error(
+            "<html xmlns=\"http://www.w3.org/1999/xhtml\"><body><p>Down for maintenance</p></body></html>",
+        );
+        assert_eq!(reason, "the document is <html> where <root> was expected");
+        let reason = decode_error("<items><item><a>x</a></item></items>");
+        assert!(reason.contains("<items>"), "{reason}");
+        // A namespace prefix on the right root is fine.
+        assert!(pairs("<k:root xmlns:k=\"urn:k\"/>").is_ok());
     }
 
     #[test]
@@ -495,7 +553,7 @@ mod tests {
     #[test]
     fn item_errors_wait_for_the_document_check() {
         let mut xml = XmlCursor::new(ENDPOINT, "<root><item/><item/></root><junk/>");
-        let result = read_list(&mut xml, |xml, item| {
+        let result = read_list(&mut xml, &["root"], |xml, item| {
             xml.skip(item)?;
             Ok(Some(xml.error("item conversion failed")))
         });
@@ -507,7 +565,7 @@ mod tests {
         }
         let mut xml = XmlCursor::new(ENDPOINT, "<root><item/><item/></root>");
         let mut seen = 0;
-        let result = read_list(&mut xml, |xml, item| {
+        let result = read_list(&mut xml, &["root"], |xml, item| {
             seen += 1;
             xml.skip(item)?;
             Ok(Some(xml.error(format_args!("item {seen} failed"))))

@@ -13,6 +13,9 @@ use keepit_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::AppError;
+use crate::routes::{Bounded, at_most};
+
 /// RFC 3339 in UTC, second precision unless the value has a fraction.
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -461,14 +464,22 @@ impl From<&AlertRecord> for AlertDto {
 
 /// Body of `POST /alerts/{id}/silence`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
     /// Silence until then (RFC 3339); `null` lifts the silence.
+    #[schema(format = DateTime, max_length = 64)]
     pub until: Option<String>,
+}
+
+impl Bounded for SilenceRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("until", self.until.as_deref(), 64)
+    }
 }
 
 /// Where a rule applies: `{"all": true}`, `{"customer_id": 3}` or `{"connector_kind": "o365"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum ScopeDto {
     /// Every connector.
     All,
@@ -548,10 +559,13 @@ impl From<&AlertRuleRecord> for AlertRuleDto {
 /// Body of `POST /alert-rules` and `PUT /alert-rules/{id}`. Omitted thresholds take the defaults
 /// (48 h stale, 24 h warning, 24 h lookback, 1 failure, 24 h reminders).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AlertRuleRequest {
     /// `backup_stale` or `backup_failed`.
+    #[schema(pattern = "^(backup_stale|backup_failed)$")]
     pub kind: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Whether it is evaluated (default true).
     pub enabled: Option<bool>,
@@ -656,25 +670,58 @@ impl From<&IntegrationRecord> for IntegrationDto {
 
 /// Body of `POST /integrations`. The secrets are write-only: stored encrypted, never returned or logged.
 #[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewIntegrationRequest {
     /// Name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Keepit region (`us-dc`, `dk-co`, ...); this or `base_url` is required.
+    #[schema(max_length = 32)]
     pub region: Option<String>,
     /// Base URL override.
+    #[schema(max_length = 2048)]
     pub base_url: Option<String>,
     /// The parent account's GUID.
+    #[schema(min_length = 1, max_length = 128)]
     pub parent_account_guid: String,
     /// Keepit administrator login.
+    #[schema(max_length = 320)]
     pub username: Option<String>,
     /// That login's password (write-only).
+    #[schema(max_length = 1024)]
     pub password: Option<String>,
     /// Login half of a Keepit API token.
+    #[schema(max_length = 1024)]
     pub api_token_login: Option<String>,
     /// Password half of a Keepit API token (write-only).
+    #[schema(max_length = 1024)]
     pub api_token_password: Option<String>,
     /// Whether syncs include it (default true).
     pub enabled: Option<bool>,
+}
+
+impl Bounded for NewIntegrationRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("name", Some(&self.name), 200)?;
+        at_most("region", self.region.as_deref(), 32)?;
+        at_most("base_url", self.base_url.as_deref(), 2048)?;
+        at_most("parent_account_guid", Some(&self.parent_account_guid), 128)?;
+        at_most("username", self.username.as_deref(), 320)?;
+        at_most("password", self.password.as_deref(), 1024)?;
+        at_most("api_token_login", self.api_token_login.as_deref(), 1024)?;
+        at_most(
+            "api_token_password",
+            self.api_token_password.as_deref(),
+            1024,
+        )
+    }
+}
+
+impl Bounded for AlertRuleRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("kind", Some(&self.kind), 64)?;
+        at_most("name", Some(&self.name), 200)
+    }
 }
 
 impl std::fmt::Debug for NewIntegrationRequest {
@@ -703,8 +750,12 @@ pub struct ConnectionTestDto {
     pub account_guid: Option<String>,
     /// Customer accounts visible under it.
     pub customer_accounts: Option<u64>,
-    /// What went wrong, when it failed.
+    /// What went wrong, when it failed: a fixed sentence for the category, never
+    /// text from the other host.
     pub error: Option<String>,
+    /// The category of the failure, when it failed.
+    #[schema(value_type = Option<String>, pattern = "^(unreachable|timeout|refused_credentials|forbidden|not_found|rate_limited|undecodable_answer|misconfigured|upstream_error)$")]
+    pub error_category: Option<String>,
 }
 
 /// One sync run.

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Conflict,
     /// The resource existed but is gone for good (410).
     Gone,
+    /// The request body is larger than the API reads (413).
+    PayloadTooLarge,
     /// Keepit answered with an error or could not be reached (502).
     UpstreamFailed,
     /// A needed part is not configured (503).
@@ -53,6 +55,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Gone => "gone",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UpstreamFailed => "upstream_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Gone => StatusCode::GONE,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

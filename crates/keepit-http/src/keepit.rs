@@ -87,3 +87,32 @@ fn build(record: &IntegrationRecord, credentials: Credentials) -> Result<KeepitC
         source,
     })
 }
+
+/// What went wrong talking to Keepit, as a fixed category and a fixed sentence.
+///
+/// Answers of the API name the category only: an upstream body, a URL or a driver
+/// message could carry whatever the other host sent (an admin could otherwise use the
+/// connection test to read any reachable host's answers). The full error is logged.
+pub(crate) fn upstream_category(error: &keepit_client::Error) -> (&'static str, &'static str) {
+    use keepit_client::Error;
+    match error {
+        Error::Transport { .. } => ("unreachable", "Keepit could not be reached"),
+        Error::Timeout { .. } => ("timeout", "Keepit did not answer in time"),
+        Error::Unauthorized { .. } => ("refused_credentials", "Keepit refused the credentials"),
+        Error::Forbidden { .. } => (
+            "forbidden",
+            "the credentials lack the role needed to read this account",
+        ),
+        Error::NotFound { .. } => (
+            "not_found",
+            "Keepit does not know the account, or these credentials cannot see it",
+        ),
+        Error::RateLimited { .. } => ("rate_limited", "Keepit is rate-limiting these requests"),
+        Error::Decode { .. } | Error::TooLarge { .. } => (
+            "undecodable_answer",
+            "the answer was not a Keepit document that could be understood",
+        ),
+        Error::Config(_) => ("misconfigured", "the Keepit connection is misconfigured"),
+        _ => ("upstream_error", "Keepit answered with an error"),
+    }
+}

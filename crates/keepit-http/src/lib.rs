@@ -177,6 +177,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .layer(axum::Extension(routes::ops::Document(document)))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            routes::BODY_LIMIT_BYTES,
+        ))
         .layer(CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(error::log_server_errors))
         .layer(TraceLayer::new_for_http())

@@ -37,29 +37,82 @@ pub(crate) async fn method_not_allowed(request: Request) -> AppError {
     )
 }
 
-/// A JSON request body whose rejections use the error envelope (422 naming the problem).
+/// Largest request body the API reads; every body it takes is a few hundred bytes.
+pub(crate) const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A JSON request body whose rejections use the error envelope.
+///
+/// A body over [`BODY_LIMIT_BYTES`] is 413; a body that is not JSON, or not JSON at
+/// all, is 400; a field of the wrong type, an unknown field (request types refuse
+/// them, so a typo such as `untill` cannot pass for an omitted field) or a value past
+/// its bound ([`Bounded`]) is 422 naming the field.
 pub(crate) struct Body<T>(pub(crate) T);
+
+/// Limits a request type puts on its values beyond their types, checked before any
+/// handler sees them.
+pub(crate) trait Bounded {
+    /// The first value out of bounds, as a 422 naming its field.
+    fn check_bounds(&self) -> Result<(), AppError>;
+}
+
+/// Checks that a text field is at most `max` characters long.
+pub(crate) fn at_most(field: &str, value: Option<&str>, max: usize) -> Result<(), AppError> {
+    match value {
+        Some(text) if text.chars().count() > max => Err(AppError::validation(
+            field,
+            format!("must be at most {max} characters long"),
+        )),
+        _ => Ok(()),
+    }
+}
 
 impl<T, S> FromRequest<S> for Body<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Bounded,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
+        let value = match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => value,
             Err(JsonRejection::JsonDataError(error)) => {
-                Err(AppError::validation("body", error.body_text()))
+                let text = error.body_text();
+                return Err(match unknown_field(&text) {
+                    Some(field) => AppError::validation(
+                        &field,
+                        "is not a field of this request; check its spelling",
+                    ),
+                    None => AppError::validation("body", text),
+                });
             }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::invalid(
-                "content-type",
-                "the body must be JSON with `Content-Type: application/json`",
-            )),
-            Err(other) => Err(AppError::invalid("body", other.body_text())),
-        }
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(AppError::invalid(
+                    "content-type",
+                    "the body must be JSON with `Content-Type: application/json`",
+                ));
+            }
+            Err(JsonRejection::BytesRejection(rejection))
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                return Err(AppError::client(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {BODY_LIMIT_BYTES} bytes"),
+                ));
+            }
+            Err(other) => return Err(AppError::invalid("body", other.body_text())),
+        };
+        value.check_bounds()?;
+        Ok(Body(value))
     }
+}
+
+/// The field serde names in an "unknown field `x`, expected ..." error.
+fn unknown_field(text: &str) -> Option<String> {
+    let start = text.find("unknown field `")? + "unknown field `".len();
+    let length = text[start..].find('`')?;
+    let field: String = text[start..start + length].chars().take(64).collect();
+    Some(field)
 }
 
 /// Parses a numeric row id from a path segment.
@@ -92,4 +145,30 @@ pub(crate) fn csv_response(body: axum::body::Body, filename: &str) -> Response {
 /// Turns a CSV writer failure into a 500.
 pub(crate) fn csv_error(error: impl std::error::Error + Send + Sync + 'static) -> AppError {
     AppError::Internal(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_named() {
+        assert_eq!(
+            unknown_field(
+                "Failed to deserialize the JSON body into the target type: unknown field `untill`, expected `until` at line 1 column 9"
+            ),
+            Some("untill".to_owned())
+        );
+        assert_eq!(unknown_field("missing field `name`"), None);
+        assert_eq!(unknown_field("unknown field `open"), None);
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters() {
+        assert!(at_most("name", Some("ééé"), 3).is_ok());
+        assert!(at_most("name", None, 0).is_ok());
+        let error = at_most("name", Some("abcd"), 3).unwrap_err();
+        assert_eq!(error.parameter(), Some("name"));
+        assert_eq!(error.code(), ErrorCode::ValidationFailed);
+    }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::lease::LeaseHolder;
+
 /// Where the sync reads the time from. Tests and the demo use a fixed clock.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
@@ -64,10 +66,15 @@ pub struct SyncConfig {
     pub refresh_every: TimeDelta,
     /// Audit records per page.
     pub audit_page_size: u32,
-    /// How long the sync lease of an integration lasts without renewal.
+    /// How long the sync lease of an integration lasts without renewal. A running pass
+    /// renews it every third of this, so a holder that dies is replaced about this long
+    /// after (at once when it died on this host).
     pub lease_ttl: TimeDelta,
     /// Who holds the lease (host and process).
-    pub holder: String,
+    pub holder: LeaseHolder,
+    /// Time one account may take in a pass, every request and the commit included.
+    /// An account past it fails alone, and the pass goes on with the others.
+    pub account_deadline: Duration,
     /// The clock.
     pub clock: Clock,
 }
@@ -84,8 +91,9 @@ impl Default for SyncConfig {
             job_window: Duration::from_secs(7 * 86_400),
             refresh_every: TimeDelta::hours(1),
             audit_page_size: 500,
-            lease_ttl: TimeDelta::minutes(30),
-            holder: format!("keepit-sync-{}", std::process::id()),
+            lease_ttl: TimeDelta::minutes(2),
+            holder: LeaseHolder::this_process(),
+            account_deadline: Duration::from_secs(600),
             clock: Clock::system(),
         }
     }

@@ -13,10 +13,38 @@ pub enum Error {
     #[error("database operation failed")]
     Store(#[from] keepit_store::Error),
     /// Another process holds the integration's sync lease.
-    #[error("another sync process ({holder}) is syncing this integration")]
+    #[error(
+        "another sync ({holder}) is syncing this integration; its lease runs until {until} unless renewed"
+    )]
     LeaseHeld {
-        /// Who we are (the other holder is not known here).
+        /// The other holder, described for people (`process 12 on host`).
         holder: String,
+        /// When its lease expires unless it renews it.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Another process took the lease over while this pass ran (this one stalled past
+    /// the lease's expiry); the pass stopped where it was.
+    #[error("the sync lease was taken over by {holder} while this pass ran")]
+    LeaseLost {
+        /// The new holder, described for people, when known.
+        holder: String,
+    },
+    /// The configured parent account does not exist or the credentials cannot see it.
+    #[error(
+        "the parent account {account} does not exist or these credentials cannot see it; check the account GUID"
+    )]
+    ParentNotVisible {
+        /// The configured parent account.
+        account: AccountId,
+        /// Keepit's answer.
+        #[source]
+        source: keepit_client::Error,
+    },
+    /// One account took longer than the pass allows.
+    #[error("the account took longer than {limit:?} and was abandoned for this pass")]
+    AccountDeadline {
+        /// The limit.
+        limit: std::time::Duration,
     },
     /// One account failed; used inside a pass.
     #[error("account {account} failed")]

@@ -19,10 +19,21 @@ pub struct PassContext<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a hook wants shown in the pass's record without failing the pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassNotes {
+    /// One line each, such as notifications that wait for another delivery attempt.
+    pub notices: Vec<String>,
+}
+
 /// Runs after each pass, whatever its outcome, over the data that was committed.
 pub trait PassHook: Send + Sync {
-    /// Does the work; an error is logged and recorded but does not undo the pass.
-    fn after_pass(&self, pass: PassContext<'_>) -> impl Future<Output = Result<(), String>> + Send;
+    /// Does the work. An error is logged and recorded, and the pass is no longer "ok"
+    /// (its alerts may be out of date), but the data it committed stays.
+    fn after_pass(
+        &self,
+        pass: PassContext<'_>,
+    ) -> impl Future<Output = Result<PassNotes, String>> + Send;
 }
 
 /// A hook that does nothing: the test double for passes that need no alerts.
@@ -30,14 +41,14 @@ pub trait PassHook: Send + Sync {
 pub struct NoopHook;
 
 impl PassHook for NoopHook {
-    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<(), String> {
-        Ok(())
+    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<PassNotes, String> {
+        Ok(PassNotes::default())
     }
 }
 
 /// The shipped hook: evaluate alerts, store messages, deliver notifications.
 impl PassHook for keepit_alerts::AlertPass {
-    async fn after_pass(&self, pass: PassContext<'_>) -> Result<(), String> {
+    async fn after_pass(&self, pass: PassContext<'_>) -> Result<PassNotes, String> {
         match self.run(pass.store, pass.changes, pass.now).await {
             Ok(summary) => {
                 tracing::info!(
@@ -50,7 +61,14 @@ impl PassHook for keepit_alerts::AlertPass {
                     delivery_failures = summary.delivery_failures,
                     "alerts evaluated"
                 );
-                Ok(())
+                let mut notes = PassNotes::default();
+                if summary.delivery_failures > 0 {
+                    notes.notices.push(format!(
+                        "{} notification deliveries failed; they stay queued and are retried on later passes",
+                        summary.delivery_failures
+                    ));
+                }
+                Ok(notes)
             }
             Err(error) => Err(crate::error::chain(&error)),
         }

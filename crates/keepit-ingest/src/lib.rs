@@ -16,11 +16,13 @@ mod changes;
 mod config;
 mod error;
 mod hook;
+mod lease;
 mod schedule;
 mod sync;
 
 pub use config::{Clock, SyncConfig};
 pub use error::{Error, Result};
-pub use hook::{NoopHook, PassContext, PassHook};
+pub use hook::{NoopHook, PassContext, PassHook, PassNotes};
+pub use lease::LeaseHolder;
 pub use schedule::{Shutdown, ShutdownSignal, run_every};
 pub use sync::{Integration, SyncReport, sync_once};

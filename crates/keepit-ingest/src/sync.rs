@@ -12,8 +12,8 @@ use keepit_domain::{
 };
 use keepit_store::{
     AccountSyncBatch, AuditEventRecord, ConnectorFilter, ConnectorRecord, ConnectorStatusRecord,
-    CursorKey, CursorMove, IntegrationId, JobQuery, JobRecord, KeepitAccountSighting, Store,
-    StoredConnector, StoredConnectorStatus, SyncAccountError, SyncOutcome, SyncRunId,
+    CursorKey, CursorMove, IntegrationId, JobQuery, JobRecord, KeepitAccountSighting, LeaseGrant,
+    Store, StoredConnector, StoredConnectorStatus, SyncAccountError, SyncOutcome, SyncRunId,
     SyncRunSummary,
 };
 
@@ -21,6 +21,7 @@ use crate::changes::{self, AccountHistory};
 use crate::config::SyncConfig;
 use crate::error::{Error, Result, chain};
 use crate::hook::{PassContext, PassHook};
+use crate::lease::{self, LeaseHolder};
 use crate::schedule::Shutdown;
 
 const JOBS_STREAM: &str = "jobs";
@@ -85,22 +86,97 @@ pub async fn sync_once<H: PassHook>(
     }
     let started = Instant::now();
     let now = config.clock.now();
-    if !store
-        .acquire_sync_lease(integration.id, &config.holder, now, config.lease_ttl)
-        .await?
-    {
-        return Err(Error::LeaseHeld {
-            holder: config.holder.clone(),
-        });
+    let holder = config.holder.stored();
+    acquire_lease(store, integration.id, config, now).await?;
+    let abandoned = store.close_abandoned_sync_runs(integration.id, now).await?;
+    if abandoned > 0 {
+        tracing::warn!(
+            runs = abandoned,
+            "closed sync runs left running by a process that died"
+        );
     }
-    let result = run_pass(store, integration, config, hook, shutdown, now, started).await;
-    if let Err(error) = store
-        .release_sync_lease(integration.id, &config.holder)
-        .await
+    let pass = run_pass(store, integration, config, hook, shutdown, now, started);
+    let result = tokio::select! {
+        biased;
+        result = pass => result,
+        lost = keep_lease(store, integration.id, config) => Err(lost),
+    };
+    if !matches!(result, Err(Error::LeaseLost { .. }))
+        && let Err(error) = store.release_sync_lease(integration.id, &holder).await
     {
         tracing::warn!(error = %chain(&error), "could not release the sync lease; it expires by itself");
     }
     result
+}
+
+/// Takes the integration's lease, from a dead holder on this host too.
+async fn acquire_lease(
+    store: &Store,
+    integration: IntegrationId,
+    config: &SyncConfig,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let holder = config.holder.stored();
+    let grant = match store
+        .acquire_sync_lease(integration, &holder, now, config.lease_ttl)
+        .await?
+    {
+        LeaseGrant::Held {
+            holder: previous, ..
+        } if LeaseHolder::parse(&previous).is_some_and(|other| other.is_dead_here()) => {
+            tracing::warn!(
+                previous = %lease::describe(&previous),
+                "the sync lease is held by a process of this host that no longer runs; taking it over"
+            );
+            store
+                .take_over_sync_lease(integration, &previous, &holder, now, config.lease_ttl)
+                .await?
+        }
+        grant => grant,
+    };
+    match grant {
+        LeaseGrant::Acquired => Ok(()),
+        LeaseGrant::Held {
+            holder: other,
+            expires_at,
+        } => Err(Error::LeaseHeld {
+            holder: lease::describe(&other),
+            until: expires_at,
+        }),
+    }
+}
+
+/// Renews the lease every third of its lifetime for as long as it is polled; returns
+/// only when another process has taken the lease over. A renewal that fails for a
+/// database error is retried at the next tick: the lease outlives two missed ones.
+async fn keep_lease(store: &Store, integration: IntegrationId, config: &SyncConfig) -> Error {
+    let holder = config.holder.stored();
+    let period = (config.lease_ttl / 3)
+        .to_std()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store
+            .renew_sync_lease(integration, &holder, config.clock.now(), config.lease_ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let holder = match store.sync_lease(integration).await {
+                    Ok(Some((holder, _))) => lease::describe(&holder),
+                    _ => "another process".to_owned(),
+                };
+                tracing::error!(%holder, "the sync lease was taken over; stopping this pass");
+                return Error::LeaseLost { holder };
+            }
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "could not renew the sync lease; trying again");
+            }
+        }
+    }
 }
 
 async fn run_pass<H: PassHook>(
@@ -120,7 +196,7 @@ async fn run_pass<H: PassHook>(
     let mut all_changes = Vec::new();
     let mut interrupted = false;
 
-    match discover(store, integration, now).await {
+    match discover(store, integration, config.account_deadline, now).await {
         Err(error) => {
             tracing::error!(error = %chain(&error), "sync pass failed before any account");
             summary.outcome = SyncOutcome::Failed;
@@ -154,7 +230,15 @@ async fn run_pass<H: PassHook>(
                             return None;
                         }
                         let account = node.account.id.clone();
-                        Some((account, pass.account(&node).await))
+                        let limit = pass.config.account_deadline;
+                        let result = match tokio::time::timeout(limit, pass.account(&node)).await {
+                            Ok(result) => result,
+                            Err(_) => Err(Error::Account {
+                                account: account.clone(),
+                                source: Box::new(Error::AccountDeadline { limit }),
+                            }),
+                        };
+                        Some((account, result))
                     }
                 })
                 .buffer_unordered(config.account_concurrency.max(1));
@@ -188,7 +272,7 @@ async fn run_pass<H: PassHook>(
         }
     }
 
-    if let Err(error) = hook
+    match hook
         .after_pass(PassContext {
             store,
             integration: integration.id,
@@ -197,11 +281,26 @@ async fn run_pass<H: PassHook>(
         })
         .await
     {
-        tracing::error!(%error, "alert evaluation after the pass failed");
-        summary.errors.push(SyncAccountError {
-            account: None,
-            error: format!("alert evaluation failed: {error}"),
-        });
+        Ok(notes) => {
+            for notice in notes.notices {
+                tracing::warn!(%notice, "after the pass");
+                summary.errors.push(SyncAccountError {
+                    account: None,
+                    error: notice,
+                });
+            }
+        }
+        Err(error) => {
+            // The data is stored, but alerts may be stale: the pass is not "ok".
+            tracing::error!(%error, "alert evaluation after the pass failed");
+            summary.errors.push(SyncAccountError {
+                account: None,
+                error: format!("alert evaluation failed: {error}"),
+            });
+            if summary.outcome == SyncOutcome::Ok {
+                summary.outcome = SyncOutcome::Partial;
+            }
+        }
     }
 
     summary.requests = integration.client.requests_sent() - requests_before;
@@ -264,11 +363,27 @@ struct Discovery {
 async fn discover(
     store: &Store,
     integration: &Integration,
+    account_deadline: Duration,
     now: DateTime<Utc>,
 ) -> Result<Discovery> {
     let client = &integration.client;
     // whoami proves the credentials and the region before anything else.
     client.whoami().await?;
+    // Keepit answers 404 for the children of an account it does not know, which the
+    // walk would take for "no customers": ask for the parent itself first.
+    match client.account(&integration.parent).await {
+        Ok(_) => {}
+        Err(
+            source @ (keepit_client::Error::NotFound { .. }
+            | keepit_client::Error::Forbidden { .. }),
+        ) => {
+            return Err(Error::ParentNotVisible {
+                account: integration.parent.clone(),
+                source,
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
     let mut accounts: Vec<AccountNode> = Vec::new();
     let mut failed: Vec<(AccountId, Error)> = Vec::new();
     let mut seen: HashSet<AccountId> = HashSet::from([integration.parent.clone()]);
@@ -276,20 +391,22 @@ async fn discover(
     let mut depth = 0;
     while !level.is_empty() && depth < MAX_DEPTH {
         depth += 1;
-        let listings: Vec<(
-            AccountId,
-            keepit_client::Result<Vec<keepit_client::ChildAccount>>,
-        )> = stream::iter(level.drain(..))
+        let listings: Vec<(AccountId, Listing)> = stream::iter(level.drain(..))
             .map(|parent| async move {
-                let children = client.child_accounts(&parent).await;
+                // A listing counts against its account's deadline like the rest of it.
+                let children =
+                    tokio::time::timeout(account_deadline, client.child_accounts(&parent)).await;
                 (parent, children)
             })
             .buffered(8)
             .collect()
             .await;
         for (parent, listing) in listings {
+            let listing = listing.map_err(|_| Error::AccountDeadline {
+                limit: account_deadline,
+            });
             match listing {
-                Ok(children) => {
+                Ok(Ok(children)) => {
                     for child in children {
                         if seen.insert(child.id.clone()) {
                             level.push(child.id.clone());
@@ -300,8 +417,10 @@ async fn discover(
                         }
                     }
                 }
-                Err(error) if parent == integration.parent => return Err(error.into()),
-                Err(error) => failed.push((parent, error.into())),
+                Ok(Err(error)) if parent == integration.parent => return Err(error.into()),
+                Err(error) if parent == integration.parent => return Err(error),
+                Ok(Err(error)) => failed.push((parent, error.into())),
+                Err(error) => failed.push((parent, error)),
             }
         }
     }
@@ -323,6 +442,12 @@ async fn discover(
         .collect();
     Ok(Discovery { accounts, failed })
 }
+
+/// One account's child listing, or the account deadline passing first.
+type Listing = std::result::Result<
+    keepit_client::Result<Vec<keepit_client::ChildAccount>>,
+    tokio::time::error::Elapsed,
+>;
 
 /// Deepest account tree followed.
 const MAX_DEPTH: usize = 16;

@@ -6,7 +6,7 @@
 //! gets the same decision for the same seed. With concurrent clients the order in which
 //! requests arrive is up to the client, so which request is the n-th can differ.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use keepit_domain::AccountId;
@@ -41,6 +41,13 @@ pub struct Faults {
     pub unauthorized_for_accounts: HashSet<AccountId>,
     /// Chance (0.0 to 1.0) that the connection is closed without an answer.
     pub drop_connection_probability: f64,
+    /// Successful XML answers about these accounts are replaced by a 200 HTML page
+    /// (`text/html`), as a captive proxy or a maintenance page would answer.
+    pub html_for_accounts: HashSet<AccountId>,
+    /// Successful XML answers about these accounts are replaced by an empty 200.
+    pub empty_for_accounts: HashSet<AccountId>,
+    /// Answers about these accounts come this much later (on top of `latency`).
+    pub slow_accounts: HashMap<AccountId, Duration>,
 }
 
 /// When a burst of server errors starts, how long it lasts and which status it uses.
@@ -114,6 +121,10 @@ pub enum FaultKind {
     Malformed,
     /// The XML body was cut short.
     Truncated,
+    /// The XML answer was replaced by a 200 HTML page.
+    Html,
+    /// The XML answer was replaced by an empty 200.
+    Empty,
 }
 
 impl Faults {
@@ -174,6 +185,24 @@ impl Faults {
         self.drop_connection_probability = probability;
         self
     }
+
+    /// Answers successful XML requests about `account` with a 200 HTML page.
+    pub fn with_html_for(mut self, account: AccountId) -> Self {
+        self.html_for_accounts.insert(account);
+        self
+    }
+
+    /// Answers successful XML requests about `account` with an empty 200.
+    pub fn with_empty_answers_for(mut self, account: AccountId) -> Self {
+        self.empty_for_accounts.insert(account);
+        self
+    }
+
+    /// Delays every answer about `account` by `delay` more.
+    pub fn with_slow_answers_for(mut self, account: AccountId, delay: Duration) -> Self {
+        self.slow_accounts.insert(account, delay);
+        self
+    }
 }
 
 /// How a body is spoiled after a normal answer was built.
@@ -182,7 +211,27 @@ pub(crate) enum BodyFault {
     Malformed,
     /// Keep this fraction of the body (between 0.2 and 0.8).
     Truncate(f64),
+    /// Replace the answer by an HTML page.
+    Html,
+    /// Replace the answer by an empty body.
+    Empty,
 }
+
+impl BodyFault {
+    /// How the fault is logged.
+    pub(crate) fn kind(self) -> FaultKind {
+        match self {
+            BodyFault::Malformed => FaultKind::Malformed,
+            BodyFault::Truncate(_) => FaultKind::Truncated,
+            BodyFault::Html => FaultKind::Html,
+            BodyFault::Empty => FaultKind::Empty,
+        }
+    }
+}
+
+/// The page a proxy in maintenance answers with: well-formed XHTML, so only its root
+/// (and its content type) tell it from a Keepit document.
+pub(crate) const MAINTENANCE_PAGE: &str = "<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>Maintenance</title></head><body><h1>We will be back soon</h1><p>The service is down for maintenance.</p></body></html>";
 
 /// What the fault stage decided for one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,7 +299,11 @@ impl FaultEngine {
             .latency_jitter
             .map(|max| max.mul_f64(draw_jitter))
             .unwrap_or(Duration::ZERO);
-        let delay = self.base_latency() + jitter;
+        let slow = account
+            .and_then(|account| self.faults.slow_accounts.get(account))
+            .copied()
+            .unwrap_or(Duration::ZERO);
+        let delay = self.base_latency() + jitter + slow;
 
         if account.is_some_and(|account| self.faults.unauthorized_for_accounts.contains(account)) {
             return Decision::Early(EarlyAnswer {
@@ -311,6 +364,10 @@ impl FaultEngine {
             .is_some_and(|account| self.faults.malformed_xml_for_accounts.contains(account))
         {
             Some(BodyFault::Malformed)
+        } else if account.is_some_and(|account| self.faults.html_for_accounts.contains(account)) {
+            Some(BodyFault::Html)
+        } else if account.is_some_and(|account| self.faults.empty_for_accounts.contains(account)) {
+            Some(BodyFault::Empty)
         } else if draw_truncate < self.faults.truncated_xml_probability {
             Some(BodyFault::Truncate(0.2 + 0.6 * draw_cut))
         } else {
@@ -324,6 +381,8 @@ impl FaultEngine {
 pub(crate) fn spoil(body: &str, fault: BodyFault) -> String {
     match fault {
         BodyFault::Malformed => malformed(body),
+        BodyFault::Html => MAINTENANCE_PAGE.to_owned(),
+        BodyFault::Empty => String::new(),
         BodyFault::Truncate(fraction) => {
             let trimmed = body.trim_end();
             // Truncation must leave an incomplete document: never cut after the last `>`.

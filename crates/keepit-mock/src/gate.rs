@@ -239,10 +239,10 @@ impl Shared {
             let is_xml = reply.content_type.contains("xml");
             if (200..300).contains(&reply.status) && is_xml && !reply.body.is_empty() {
                 reply.body = crate::faults::spoil(&reply.body, body_fault);
-                fault = Some(match body_fault {
-                    crate::faults::BodyFault::Malformed => FaultKind::Malformed,
-                    crate::faults::BodyFault::Truncate(_) => FaultKind::Truncated,
-                });
+                if body_fault == crate::faults::BodyFault::Html {
+                    reply.content_type = "text/html";
+                }
+                fault = Some(body_fault.kind());
             }
         }
         if let Some(seq) = seq {

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, ConnectorId, ConnectorKind, FailureReason, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use crate::convert::{account_id, connector_id, micros, opt_micros};
@@ -604,7 +604,7 @@ impl Store {
     ) -> Result<Option<AlertUpdate>> {
         let at = micros(o.at);
         let key = open_key(o.rule, &o.connector);
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let existing = alert::Entity::find()
             .filter(alert::Column::OpenKey.eq(key.as_str()))
             .one(&txn)
@@ -821,7 +821,7 @@ impl Store {
         note: Option<String>,
         change: impl FnOnce(&mut alert::ActiveModel),
     ) -> Result<AlertRecord> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let model = alert::Entity::find_by_id(id.0)
             .one(&txn)
             .await?

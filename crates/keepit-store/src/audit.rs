@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use keepit_domain::{AccountId, AuditCategory, ConnectorId};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, Value,
+    Value,
 };
 use sha2::{Digest, Sha256};
 
@@ -338,7 +338,7 @@ impl Store {
         records: &[AuditEventRecord],
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let counts = upsert_audit_events(&txn, records, now).await?;
         txn.commit().await?;
         Ok(counts)

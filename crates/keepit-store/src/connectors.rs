@@ -14,7 +14,6 @@ use keepit_domain::{
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::convert::{
@@ -469,7 +468,7 @@ impl Store {
         records: &[ConnectorRecord],
         seen_at: DateTime<Utc>,
     ) -> Result<UpsertCounts> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let counts = upsert_connectors(&txn, records, seen_at).await?;
         txn.commit().await?;
         Ok(counts)
@@ -491,7 +490,7 @@ impl Store {
         records: &[ConnectorStatusRecord],
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let counts = upsert_statuses(&txn, records, now).await?;
         txn.commit().await?;
         Ok(counts)

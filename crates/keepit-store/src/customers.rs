@@ -14,7 +14,7 @@ use keepit_domain::{AccountId, CustomerMatch, match_customer, normalize_company_
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use crate::convert::{account_id, micros};
@@ -372,7 +372,7 @@ impl Store {
         sighting: &KeepitAccountSighting,
     ) -> Result<CustomerSyncOutcome> {
         let now = micros(sighting.seen_at);
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let existing = account::Entity::find()
             .filter(account::Column::AccountGuid.eq(sighting.account.as_str()))
             .one(&txn)
@@ -530,7 +530,7 @@ impl Store {
         customer: CustomerId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         customer::Entity::find_by_id(customer.0)
             .one(&txn)
             .await?
@@ -619,7 +619,7 @@ impl Store {
             }
         }
 
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         for (name, external_id) in rows {
             let existing = customer::Entity::find()
                 .filter(customer::Column::ExternalId.eq(external_id.as_str()))

@@ -16,7 +16,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, TransactionTrait, Value,
+    QuerySelect, QueryTrait, Select, Value,
 };
 
 use crate::convert::{
@@ -603,7 +603,7 @@ impl Store {
         records: &[JobRecord],
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let counts = upsert_jobs(&txn, records, now).await?;
         txn.commit().await?;
         Ok(counts)

@@ -64,7 +64,7 @@ pub use messages::{
 };
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
-    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, DurationHistogram,
+    AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, DurationHistogram, LeaseGrant,
     SyncAccountError, SyncOutcome, SyncRunRecord, SyncRunSummary, SyncRunTotals,
 };
 pub use upsert::UpsertCounts;

@@ -6,7 +6,7 @@ use keepit_domain::{ConnectorId, JobId, MessageKind, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::convert::{connector_id, job_id, micros};
@@ -218,7 +218,7 @@ impl Store {
         new: &NewMessage,
         recipients: &[UserId],
     ) -> Result<StoredMessage> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let inserted = message::Entity::insert(message::ActiveModel {
             kind: Set(new.kind.as_str().to_owned()),
             subject: Set(new.subject.clone()),

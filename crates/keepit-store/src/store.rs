@@ -4,7 +4,10 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait as _,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Result};
@@ -27,7 +30,9 @@ pub struct StoreConfig {
     /// parallel next to the single writer (WAL mode lets readers and one writer work at
     /// once). `None` picks four. PostgreSQL and in-memory SQLite use one pool for all.
     pub read_connections: Option<u32>,
-    /// How long SQLite waits for a lock held by another process before giving up.
+    /// How long a SQLite connection waits for a lock held by another connection or
+    /// process before giving up (default 30 s). Write transactions begin `IMMEDIATE`,
+    /// so every wait for the write lock happens here, where SQLite retries by itself.
     pub busy_timeout: Duration,
     /// How long to wait for a connection (PostgreSQL) or for the pool to hand one out.
     pub connect_timeout: Duration,
@@ -46,7 +51,7 @@ impl StoreConfig {
             database_url: database_url.into(),
             max_connections: None,
             read_connections: None,
-            busy_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             schema: None,
         }
@@ -257,8 +262,47 @@ impl Store {
     }
 
     /// Applies every migration that has not been applied yet.
+    ///
+    /// Processes that start together on an empty database take turns: the migrations
+    /// run inside one transaction that first takes a lock (a transaction-scoped advisory
+    /// lock on PostgreSQL, an exclusive transaction on SQLite), so the second process
+    /// waits, then finds nothing left to do.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.db, None).await.map_err(Error::Migration)
+        let mode = match self.backend {
+            Backend::Sqlite => SqliteTransactionMode::Exclusive,
+            Backend::Postgres => SqliteTransactionMode::Deferred,
+        };
+        let txn = self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(mode),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(Error::Migration)?;
+        if self.backend == Backend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await
+            .map_err(Error::Migration)?;
+        }
+        Migrator::up(&txn, None).await.map_err(Error::Migration)?;
+        txn.commit().await.map_err(Error::Migration)
+    }
+
+    /// Begins a write transaction. On SQLite it begins `IMMEDIATE`: the write lock is
+    /// taken at `BEGIN`, waiting up to the busy timeout, instead of at the first write,
+    /// where a transaction that has already read cannot wait and fails with "database
+    /// is locked" as soon as another process writes.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        Ok(self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?)
     }
 
     /// [`Store::connect`] followed by [`Store::migrate`], as both binaries do at startup.
@@ -273,9 +317,43 @@ impl Store {
         self.backend
     }
 
-    /// Checks that the database answers (for readiness probes).
+    /// Checks that the database answers (a connection round trip).
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await.map_err(Error::Database)
+    }
+
+    /// Checks that the database is ready to serve: it answers, its schema is migrated,
+    /// and a real query reads the tables every request uses (through the read pool and
+    /// the writer, which are separate connections on SQLite). A corrupted file or a
+    /// missing table fails here, where a bare ping would still succeed.
+    pub async fn ready(&self) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        let probe = "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM sync_runs) \
+                     + (SELECT COUNT(*) FROM seaql_migrations) AS n";
+        for pool in [&self.reader, &self.db] {
+            pool.query_one_raw(Statement::from_string(backend, probe))
+                .await?;
+        }
+        if self.backend == Backend::Sqlite {
+            // quick_check reads every page of the file's b-trees; it is cheap on the
+            // sizes keepit-watch reaches and is the only way to see a damaged page.
+            let rows = self
+                .reader
+                .query_all_raw(Statement::from_string(backend, "PRAGMA quick_check(1)"))
+                .await?;
+            let verdict: Option<String> = rows
+                .first()
+                .and_then(|row| row.try_get_by_index::<String>(0).ok());
+            if verdict.as_deref() != Some("ok") {
+                return Err(Error::corrupt(
+                    "sqlite",
+                    "quick_check",
+                    verdict.as_deref().unwrap_or(""),
+                    "the database file is damaged",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Closes the pools, waiting for connections in use to be returned.
@@ -302,6 +380,9 @@ impl Store {
         self.db.get_database_backend()
     }
 }
+
+/// The PostgreSQL advisory lock key that serialises migrations ("keepit-w" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x6b65_6570_6974_2d77;
 
 /// PostgreSQL schema names accepted in configuration: plain lowercase identifiers, so
 /// they can be quoted into statements safely.

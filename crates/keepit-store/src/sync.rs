@@ -8,7 +8,7 @@ use keepit_domain::{AccountId, ConnectorId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use crate::audit::{AuditEventRecord, upsert_audit_events};
@@ -24,6 +24,20 @@ use crate::jobs::{JobRecord, upsert_jobs};
 use crate::store::Store;
 use crate::upsert::UpsertCounts;
 
+/// The answer to a request for a sync lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// The caller holds the lease now.
+    Acquired,
+    /// Another holder has it.
+    Held {
+        /// The holder as it stored itself (empty if it let go a moment ago).
+        holder: String,
+        /// When the lease expires unless it is renewed.
+        expires_at: DateTime<Utc>,
+    },
+}
+
 /// How a sync run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncOutcome {
@@ -35,6 +49,8 @@ pub enum SyncOutcome {
     Partial,
     /// Nothing could be synced.
     Failed,
+    /// The process running it died; the run was closed when its lease was taken over.
+    Abandoned,
 }
 
 impl SyncOutcome {
@@ -45,6 +61,7 @@ impl SyncOutcome {
             SyncOutcome::Ok => "ok",
             SyncOutcome::Partial => "partial",
             SyncOutcome::Failed => "failed",
+            SyncOutcome::Abandoned => "abandoned",
         }
     }
 
@@ -55,6 +72,7 @@ impl SyncOutcome {
             SyncOutcome::Ok,
             SyncOutcome::Partial,
             SyncOutcome::Failed,
+            SyncOutcome::Abandoned,
         ]
         .into_iter()
         .find(|outcome| outcome.as_str() == text)
@@ -319,7 +337,7 @@ impl Store {
             }
         }
         let now = micros(batch.now);
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let mut report = AccountSyncReport {
             connectors: upsert_connectors(&txn, &batch.connectors, now).await?,
             ..AccountSyncReport::default()
@@ -441,7 +459,7 @@ impl Store {
             .iter()
             .map(|e| serde_json::json!({"account": e.account.as_ref().map(AccountId::as_str), "error": e.error}))
             .collect();
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let Some(started_at) = sync_run::Entity::find_by_id(id.0)
             .select_only()
             .column(sync_run::Column::StartedAt)
@@ -622,7 +640,7 @@ impl Store {
     }
 
     /// Takes the sync lease of an integration for `ttl`, if it is free, expired, or
-    /// already held by `holder`. Returns whether `holder` now holds it.
+    /// already held by `holder`. Otherwise says who holds it and until when.
     ///
     /// One conditional upsert, so two processes racing for it cannot both win.
     pub async fn acquire_sync_lease(
@@ -631,7 +649,7 @@ impl Store {
         holder: &str,
         now: DateTime<Utc>,
         ttl: TimeDelta,
-    ) -> Result<bool> {
+    ) -> Result<LeaseGrant> {
         let now = micros(now);
         let taken = sync_lease::Entity::insert(sync_lease::ActiveModel {
             integration_id: Set(integration.0),
@@ -655,7 +673,80 @@ impl Store {
         )
         .exec_without_returning(self.db())
         .await?;
-        Ok(taken == 1)
+        if taken == 1 {
+            return Ok(LeaseGrant::Acquired);
+        }
+        self.lease_held_by(integration).await
+    }
+
+    /// Takes over a lease from `previous`, a holder known to be dead, whatever its
+    /// expiry. Fails (as [`LeaseGrant::Held`]) when the lease changed hands meanwhile.
+    pub async fn take_over_sync_lease(
+        &self,
+        integration: IntegrationId,
+        previous: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<LeaseGrant> {
+        let now = micros(now);
+        let result = sync_lease::Entity::update_many()
+            .col_expr(sync_lease::Column::Holder, Expr::value(holder.to_owned()))
+            .col_expr(sync_lease::Column::AcquiredAt, Expr::value(now))
+            .col_expr(sync_lease::Column::ExpiresAt, Expr::value(now + ttl))
+            .filter(sync_lease::Column::IntegrationId.eq(integration.0))
+            .filter(sync_lease::Column::Holder.eq(previous))
+            .exec(self.db())
+            .await?;
+        if result.rows_affected == 1 {
+            return Ok(LeaseGrant::Acquired);
+        }
+        // Released meanwhile: try the ordinary way.
+        self.acquire_sync_lease(integration, holder, now, ttl).await
+    }
+
+    async fn lease_held_by(&self, integration: IntegrationId) -> Result<LeaseGrant> {
+        Ok(match self.sync_lease(integration).await? {
+            Some((holder, expires_at)) => LeaseGrant::Held { holder, expires_at },
+            // Released between our attempt and this read: the caller may simply try again.
+            None => LeaseGrant::Held {
+                holder: String::new(),
+                expires_at: DateTime::<Utc>::MIN_UTC,
+            },
+        })
+    }
+
+    /// Who holds an integration's sync lease and until when, if anyone does.
+    pub async fn sync_lease(
+        &self,
+        integration: IntegrationId,
+    ) -> Result<Option<(String, DateTime<Utc>)>> {
+        Ok(sync_lease::Entity::find_by_id(integration.0)
+            .one(self.db())
+            .await?
+            .map(|lease| (lease.holder, lease.expires_at)))
+    }
+
+    /// Closes the runs of an integration that are still `running` as
+    /// [`SyncOutcome::Abandoned`]. Called by the holder of the integration's lease
+    /// before it starts its own run: no other process can be running one, so these
+    /// were left by a process that died. Returns how many were closed.
+    pub async fn close_abandoned_sync_runs(
+        &self,
+        integration: IntegrationId,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let result = sync_run::Entity::update_many()
+            .col_expr(
+                sync_run::Column::Outcome,
+                Expr::value(SyncOutcome::Abandoned.as_str()),
+            )
+            .col_expr(sync_run::Column::FinishedAt, Expr::value(micros(now)))
+            .filter(sync_run::Column::IntegrationId.eq(integration.0))
+            .filter(sync_run::Column::Outcome.eq(SyncOutcome::Running.as_str()))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected)
     }
 
     /// Extends a lease `holder` still holds. Returns `false` when another process took it over.

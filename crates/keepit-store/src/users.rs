@@ -9,7 +9,7 @@ use keepit_domain::{MessagePreference, RecipientCandidate, UserId};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryFilter, QueryOrder, TransactionTrait,
+    IdenStatic, Iterable, QueryFilter, QueryOrder,
 };
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -171,7 +171,7 @@ impl Store {
             ));
         }
         let now = micros(now);
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         if user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))
             .one(&txn)

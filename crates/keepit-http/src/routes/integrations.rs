@@ -146,14 +146,17 @@ pub(crate) async fn test_integration(
             account_guid: Some(report.account.as_str().to_owned()),
             customer_accounts: u64::try_from(report.customer_accounts).ok(),
             error: None,
+            error_category: None,
         },
         Err(error) => {
             tracing::info!(integration = id.0, error = %error, "connection test failed");
+            let (category, message) = crate::keepit::upstream_category(&error);
             ConnectionTestDto {
                 ok: false,
                 account_guid: None,
                 customer_accounts: None,
-                error: Some(error.to_string()),
+                error: Some(message.to_owned()),
+                error_category: Some(category.to_owned()),
             }
         }
     }))

@@ -261,7 +261,10 @@ pub(crate) async fn skipped_items_csv(
         .skipped_items(&job.record.account, &job.record.job, started, ended)
         .await
         .map_err(|source| AppError::Upstream {
-            message: "fetching the skipped items from Keepit failed".to_owned(),
+            message: format!(
+                "fetching the skipped items from Keepit failed: {}",
+                crate::keepit::upstream_category(&source).1
+            ),
             source,
         })?;
     let mut writer = csv_writer();

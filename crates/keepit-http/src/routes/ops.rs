@@ -29,24 +29,25 @@ pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers real queries against the migrated schema.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "The database answers", body = String),
-        (status = 503, description = "The database does not answer", body = ErrorEnvelope),
+        (status = 200, description = "The database answers queries on its tables", body = String),
+        (status = 401, description = "No or an unknown bearer token", body = ErrorEnvelope),
+        (status = 503, description = "The database does not answer, is not migrated or is damaged", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    match state.store.ping().await {
+    match state.store.ready().await {
         Ok(()) => Ok("ready\n"),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
             Err(AppError::client(
                 ErrorCode::Unavailable,
-                "the database does not answer",
+                "the database is not ready: it does not answer, is not migrated or is damaged",
             ))
         }
     }

@@ -1,5 +1,6 @@
 //! The sync engine against generated fake Keepit fleets, on in-memory SQLite and on
 //! PostgreSQL when `KEEPIT_TEST_POSTGRES_URL` is set.
 
+mod faults;
 mod support;
 mod sync;

@@ -4,15 +4,16 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use keepit_domain::{AccountId, ConnectorKind, JobStatus};
-use keepit_ingest::{Error, NoopHook, Shutdown, sync_once};
+use keepit_ingest::{Error, LeaseHolder, NoopHook, Shutdown, sync_once};
 use keepit_mock::{Faults, JobOutcome, ServerErrors};
 use keepit_store::{
-    AuditQuery, ConnectorFilter, CustomerSource, JobQuery, LinkState, Store, StoredJob, SyncOutcome,
+    AuditQuery, ConnectorFilter, CustomerSource, JobQuery, LeaseGrant, LinkState, Store, StoredJob,
+    SyncOutcome,
 };
 
 use crate::support::{Harness, backends, finish, small_spec};
 
-async fn all_jobs(store: &Store) -> Vec<StoredJob> {
+pub(crate) async fn all_jobs(store: &Store) -> Vec<StoredJob> {
     let mut query = JobQuery {
         limit: Some(JobQuery::MAX_LIMIT),
         ..JobQuery::default()
@@ -33,15 +34,15 @@ type StatusFacts = (String, Option<String>, Option<String>, Option<String>);
 
 /// What a store holds, in a form two stores can be compared by.
 #[derive(Debug, PartialEq)]
-struct Snapshot {
-    accounts: BTreeSet<String>,
-    connectors: BTreeMap<String, (String, String, bool, bool, bool)>,
-    statuses: BTreeMap<String, StatusFacts>,
-    jobs: BTreeMap<String, (String, String, Option<String>)>,
-    audit_events: usize,
+pub(crate) struct Snapshot {
+    pub(crate) accounts: BTreeSet<String>,
+    pub(crate) connectors: BTreeMap<String, (String, String, bool, bool, bool)>,
+    pub(crate) statuses: BTreeMap<String, StatusFacts>,
+    pub(crate) jobs: BTreeMap<String, (String, String, Option<String>)>,
+    pub(crate) audit_events: usize,
 }
 
-async fn snapshot(store: &Store, _integration: keepit_store::IntegrationId) -> Snapshot {
+pub(crate) async fn snapshot(store: &Store, _integration: keepit_store::IntegrationId) -> Snapshot {
     let accounts = store
         .keepit_accounts(None)
         .await
@@ -576,16 +577,19 @@ async fn a_shutdown_before_the_pass_runs_nothing_and_a_held_lease_refuses() {
     assert_eq!(harness.mock.request_count(), 0);
 
     let now = harness.fleet.now();
-    assert!(
+    // A live holder on another host: its lease is respected until it expires.
+    let other = LeaseHolder::new("other-host.example", 4242, "t");
+    assert_eq!(
         store
             .acquire_sync_lease(
                 harness.integration.id,
-                "another-process",
+                &other.stored(),
                 now,
                 chrono::TimeDelta::minutes(30)
             )
             .await
-            .unwrap()
+            .unwrap(),
+        LeaseGrant::Acquired
     );
     let result = sync_once(
         &store,
@@ -595,7 +599,16 @@ async fn a_shutdown_before_the_pass_runs_nothing_and_a_held_lease_refuses() {
         &Shutdown::never(),
     )
     .await;
-    assert!(matches!(result, Err(Error::LeaseHeld { .. })), "{result:?}");
+    match result {
+        Err(error @ Error::LeaseHeld { .. }) => {
+            let text = error.to_string();
+            assert!(
+                text.contains("process 4242 on other-host.example"),
+                "{text}"
+            );
+        }
+        other => panic!("expected LeaseHeld, got {other:?}"),
+    }
     // An expired lease is taken over.
     harness.fleet.advance_clock(Duration::from_secs(3600));
     let report = harness.sync(&store).await;
@@ -627,4 +640,39 @@ async fn imported_customers_are_matched_by_name_on_the_next_sync() {
     let customer = store.customer(account.customer.unwrap()).await.unwrap();
     assert_eq!(customer.external_id.as_deref(), Some("PSA-1"));
     assert_eq!(customer.source, CustomerSource::Psa);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_left_by_a_dead_process_of_this_host_is_taken_over_at_once() {
+    let (_, store) = backends().await.remove(0);
+    let harness = Harness::start(&small_spec(19), &store).await;
+    let now = harness.fleet.now();
+    // A process of this host that has exited, holding a fresh lease and a running run.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let host = LeaseHolder::this_process().host().to_owned();
+    let dead = LeaseHolder::new(host, pid, "dead");
+    store
+        .acquire_sync_lease(
+            harness.integration.id,
+            &dead.stored(),
+            now,
+            chrono::TimeDelta::minutes(30),
+        )
+        .await
+        .unwrap();
+    let left = store
+        .start_sync_run(Some(harness.integration.id), now)
+        .await
+        .unwrap();
+    let report = harness.sync(&store).await;
+    assert_eq!(report.outcome, SyncOutcome::Ok);
+    let run = store.sync_run(left).await.unwrap();
+    assert_eq!(run.summary.outcome, SyncOutcome::Abandoned);
+    // The lease was released after the pass.
+    assert_eq!(
+        store.sync_lease(harness.integration.id).await.unwrap(),
+        None
+    );
 }

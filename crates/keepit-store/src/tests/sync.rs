@@ -6,8 +6,8 @@ use keepit_domain::{Health, HealthReason, JobStatus};
 use super::each_backend;
 use super::fixtures::{account, at, audit, connector, connector_id, integration, job, status};
 use crate::{
-    AccountSyncBatch, AuditQuery, ConnectorFilter, CursorKey, CursorMove, RetentionConfig,
-    SyncAccountError, SyncOutcome, SyncRunSummary, UpsertCounts,
+    AccountSyncBatch, AuditQuery, ConnectorFilter, CursorKey, CursorMove, LeaseGrant,
+    RetentionConfig, SyncAccountError, SyncOutcome, SyncRunSummary, UpsertCounts,
 };
 
 fn cursor(integration: crate::IntegrationId, position: &str) -> CursorMove {
@@ -429,25 +429,26 @@ async fn leases_are_exclusive_until_they_expire() {
     each_backend(|store| async move {
         let integration = integration(&store).await;
         let ttl = TimeDelta::minutes(5);
-        assert!(
-            store
-                .acquire_sync_lease(integration, "sync-a", at(0), ttl)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .acquire_sync_lease(integration, "sync-b", at(60), ttl)
-                .await
-                .unwrap()
+        let acquire = |holder: &'static str, time: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .acquire_sync_lease(integration, holder, at(time), ttl)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(acquire("sync-a", 0).await, LeaseGrant::Acquired);
+        // The refusal names the holder, not the caller.
+        assert_eq!(
+            acquire("sync-b", 60).await,
+            LeaseGrant::Held {
+                holder: "sync-a".into(),
+                expires_at: at(300)
+            }
         );
         // The holder may re-acquire and renew.
-        assert!(
-            store
-                .acquire_sync_lease(integration, "sync-a", at(60), ttl)
-                .await
-                .unwrap()
-        );
+        assert_eq!(acquire("sync-a", 60).await, LeaseGrant::Acquired);
         assert!(
             store
                 .renew_sync_lease(integration, "sync-a", at(120), ttl)
@@ -461,18 +462,11 @@ async fn leases_are_exclusive_until_they_expire() {
                 .unwrap()
         );
         // Expired at 120 + 300: another process takes it over, and the old holder cannot renew.
-        assert!(
-            !store
-                .acquire_sync_lease(integration, "sync-b", at(419), ttl)
-                .await
-                .unwrap()
-        );
-        assert!(
-            store
-                .acquire_sync_lease(integration, "sync-b", at(420), ttl)
-                .await
-                .unwrap()
-        );
+        assert!(matches!(
+            acquire("sync-b", 419).await,
+            LeaseGrant::Held { .. }
+        ));
+        assert_eq!(acquire("sync-b", 420).await, LeaseGrant::Acquired);
         assert!(
             !store
                 .renew_sync_lease(integration, "sync-a", at(421), ttl)
@@ -491,11 +485,65 @@ async fn leases_are_exclusive_until_they_expire() {
                 .await
                 .unwrap()
         );
-        assert!(
+        assert_eq!(acquire("sync-a", 422).await, LeaseGrant::Acquired);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dead_holders_lease_is_taken_over_and_its_runs_closed() {
+    each_backend(|store| async move {
+        let integration = integration(&store).await;
+        let ttl = TimeDelta::minutes(2);
+        assert_eq!(
             store
-                .acquire_sync_lease(integration, "sync-a", at(422), ttl)
+                .acquire_sync_lease(integration, "dead", at(0), ttl)
+                .await
+                .unwrap(),
+            LeaseGrant::Acquired
+        );
+        let left_running = store
+            .start_sync_run(Some(integration), at(0))
+            .await
+            .unwrap();
+        // Taking over from a holder that is not the current one fails.
+        assert!(matches!(
+            store
+                .take_over_sync_lease(integration, "someone-else", "new", at(10), ttl)
+                .await
+                .unwrap(),
+            LeaseGrant::Held { holder, .. } if holder == "dead"
+        ));
+        assert_eq!(
+            store
+                .take_over_sync_lease(integration, "dead", "new", at(10), ttl)
+                .await
+                .unwrap(),
+            LeaseGrant::Acquired
+        );
+        assert!(
+            !store
+                .renew_sync_lease(integration, "dead", at(11), ttl)
                 .await
                 .unwrap()
+        );
+        assert_eq!(
+            store
+                .close_abandoned_sync_runs(integration, at(10))
+                .await
+                .unwrap(),
+            1
+        );
+        let run = store.sync_run(left_running).await.unwrap();
+        assert_eq!(run.summary.outcome, SyncOutcome::Abandoned);
+        assert_eq!(run.finished_at, Some(at(10)));
+        // Closing again finds nothing left.
+        assert_eq!(
+            store
+                .close_abandoned_sync_runs(integration, at(20))
+                .await
+                .unwrap(),
+            0
         );
     })
     .await;
