@@ -721,7 +721,8 @@ impl Store {
         &self,
         integration: IntegrationId,
     ) -> Result<Option<(String, DateTime<Utc>)>> {
-        Ok(sync_lease::Entity::find_by_id(integration.0)
+        Ok(sync_lease::Entity::find()
+            .filter(sync_lease::Column::IntegrationId.eq(integration.0))
             .one(self.db())
             .await?
             .map(|lease| (lease.holder, lease.expires_at)))

@@ -486,6 +486,19 @@ async fn leases_are_exclusive_until_they_expire() {
                 .unwrap()
         );
         assert_eq!(acquire("sync-a", 422).await, LeaseGrant::Acquired);
+        // The lease row is new now (its id is no longer the integration's): the
+        // refusal still finds and names the holder.
+        assert_eq!(
+            acquire("sync-b", 423).await,
+            LeaseGrant::Held {
+                holder: "sync-a".into(),
+                expires_at: at(722)
+            }
+        );
+        assert_eq!(
+            store.sync_lease(integration).await.unwrap(),
+            Some(("sync-a".to_owned(), at(722)))
+        );
     })
     .await;
 }
