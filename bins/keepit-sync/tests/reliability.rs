@@ -465,10 +465,7 @@ async fn crash_and_recover(url: &str, dir: &Path, label: &str) {
         want.audit_events
     ));
     assert_eq!(got, want, "the store ends at the fleet's ground truth");
-    assert!(
-        killed_mid_pass >= KILLS / 4,
-        "kills landed inside passes"
-    );
+    assert!(killed_mid_pass >= KILLS / 4, "kills landed inside passes");
     let _ = std::fs::remove_dir_all(&reference_dir);
 }
 

@@ -477,12 +477,14 @@ impl Bounded for SilenceRequest {
     }
 }
 
-/// Where a rule applies: `{"all": true}`, `{"customer_id": 3}` or `{"connector_kind": "o365"}`.
+/// Where a rule applies: `{"type": "all"}`, `{"type": "customer", "customer_id": 3}` or
+/// `{"type": "connector_kind", "connector_kind": "o365"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum ScopeDto {
-    /// Every connector.
-    All,
+    /// Every connector. (A struct variant, so that serde refuses unknown fields in it
+    /// as it does in the others.)
+    All {},
     /// One customer's connectors.
     Customer {
         /// The customer.
@@ -498,7 +500,7 @@ pub enum ScopeDto {
 impl From<&AlertScope> for ScopeDto {
     fn from(scope: &AlertScope) -> Self {
         match scope {
-            AlertScope::All => ScopeDto::All,
+            AlertScope::All => ScopeDto::All {},
             AlertScope::Customer(customer) => ScopeDto::Customer {
                 customer_id: customer.0,
             },

@@ -378,3 +378,110 @@ async fn the_rate_limit_spaces_requests() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn answers_past_the_size_limit_are_refused_without_retrying() {
+    let server = MockServer::start().await;
+    let body = fixture("devices", "mixed.xml");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = |limit: usize| {
+        KeepitClient::builder()
+            .base_url(server.uri())
+            .credentials(user_credentials())
+            .retry(fast_retries())
+            .max_response_bytes(limit)
+            .build()
+            .unwrap()
+    };
+    match client(body.len() - 1)
+        .connectors(&account(), false)
+        .await
+        .unwrap_err()
+    {
+        Error::TooLarge { limit_bytes, .. } => assert_eq!(limit_bytes as usize, body.len() - 1),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // A body of exactly the limit is read.
+    assert!(
+        !client(body.len())
+            .connectors(&account(), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_covers_every_attempt_and_wait() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let client = KeepitClient::builder()
+        .base_url(server.uri())
+        .credentials(user_credentials())
+        .retry(RetryPolicy {
+            max_attempts: 50,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(5),
+        })
+        .deadline(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let error = client.connectors(&account(), false).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Timeout { .. } | Error::Api { status: 503, .. }
+        ),
+        "{error:?}"
+    );
+    // Fifty attempts of 300 ms would take 15 s; the deadline stopped them after a few.
+    let attempts = server.received_requests().await.unwrap().len();
+    assert!((1..=5).contains(&attempts), "{attempts} attempts");
+}
+
+#[tokio::test]
+async fn html_and_empty_answers_are_decode_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/users/{}/devices", account())))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<html><body>maintenance</body></html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let client = KeepitClient::builder()
+        .base_url(server.uri())
+        .credentials(user_credentials())
+        .retry(fast_retries())
+        .build()
+        .unwrap();
+    match client.connectors(&account(), false).await.unwrap_err() {
+        Error::Decode { reason, .. } => assert!(reason.contains("text/html"), "{reason}"),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let filter = keepit_client::JobHistoryFilter::finished_between(
+        chrono::Utc::now() - chrono::TimeDelta::days(1),
+        chrono::Utc::now(),
+    );
+    match client
+        .job_history(&account(), &connector(), &filter)
+        .await
+        .unwrap_err()
+    {
+        Error::Decode { reason, .. } => assert!(reason.contains("empty"), "{reason}"),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}

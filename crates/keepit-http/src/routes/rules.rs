@@ -126,8 +126,8 @@ fn new_rule(request: &AlertRuleRequest) -> Result<NewAlertRule, AppError> {
     if name.is_empty() {
         return Err(AppError::validation("name", "must not be empty"));
     }
-    let scope = match request.scope.clone().unwrap_or(ScopeDto::All) {
-        ScopeDto::All => AlertScope::All,
+    let scope = match request.scope.clone().unwrap_or(ScopeDto::All {}) {
+        ScopeDto::All {} => AlertScope::All,
         ScopeDto::Customer { customer_id } => AlertScope::Customer(CustomerId(customer_id)),
         ScopeDto::ConnectorKind { connector_kind } => {
             let kind = ConnectorKind::from_code(connector_kind.trim());

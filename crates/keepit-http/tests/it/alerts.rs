@@ -214,3 +214,74 @@ async fn rules_are_created_changed_and_deleted_with_validation() {
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn bodies_refuse_unknown_fields_long_values_and_oversized_payloads() {
+    let app = App::start().await;
+    let id = open_alert(&app).await;
+    let until = (app.now() + TimeDelta::hours(6)).to_rfc3339();
+    let silenced = app
+        .post(
+            &format!("/api/v1/alerts/{id}/silence"),
+            Some(json!({ "until": until })),
+        )
+        .await;
+    assert_eq!(silenced.status, StatusCode::OK, "{}", silenced.text);
+
+    // A typo does not pass for an omitted field, which would lift the silence.
+    let typo = app
+        .post(
+            &format!("/api/v1/alerts/{id}/silence"),
+            Some(json!({ "untill": until })),
+        )
+        .await;
+    assert_eq!(
+        typo.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        typo.text
+    );
+    assert_eq!(typo.code(), "validation_failed");
+    assert_eq!(typo.json["error"]["parameter"], "untill");
+    let alert = app.get("/api/v1/alerts").await;
+    assert!(
+        alert.json[0]["silenced_until"].is_string(),
+        "still silenced"
+    );
+
+    let long_name = "x".repeat(201);
+    let rule = app
+        .post(
+            "/api/v1/alert-rules",
+            Some(json!({ "kind": "backup_stale", "name": long_name })),
+        )
+        .await;
+    assert_eq!(
+        rule.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        rule.text
+    );
+    assert_eq!(rule.json["error"]["parameter"], "name");
+    let nested = app
+        .post(
+            "/api/v1/alert-rules",
+            Some(json!({ "kind": "backup_stale", "name": "n", "scope": { "type": "all", "extra": 1 } })),
+        )
+        .await;
+    assert_eq!(
+        nested.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nested.text
+    );
+
+    let huge = app
+        .post(
+            "/api/v1/alert-rules",
+            Some(json!({ "kind": "backup_stale", "name": "y".repeat(1_000_000) })),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", huge.text);
+    assert_eq!(huge.code(), "payload_too_large");
+}

@@ -213,3 +213,54 @@ fn hand_written_insert_columns_match_the_entities() {
         .collect();
     assert_eq!(audit_columns, crate::audit::INSERT_COLUMNS);
 }
+
+#[tokio::test]
+async fn readiness_needs_the_schema_and_an_undamaged_file() {
+    each_backend(|store| async move {
+        store.ready().await.unwrap();
+        store
+            .db()
+            .execute_unprepared("DROP TABLE sync_run_requests")
+            .await
+            .unwrap();
+        store
+            .db()
+            .execute_unprepared("DROP TABLE sync_runs")
+            .await
+            .unwrap();
+        // The connection still answers; the schema does not.
+        store.ping().await.unwrap();
+        assert!(store.ready().await.is_err());
+    })
+    .await;
+
+    // A file whose pages were overwritten: it opens, but is not ready.
+    let dir = std::env::temp_dir().join(format!("keepit-store-ready-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("damaged.db");
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = Store::connect_and_migrate(&StoreConfig::new(url.clone()))
+        .await
+        .unwrap();
+    store.ready().await.unwrap();
+    store.close().await.unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 8192, "the migrated file has several pages");
+    // Keep the header page, scribble over every page after it.
+    for byte in &mut bytes[4096..] {
+        *byte = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.join("damaged.db-wal"));
+    let _ = std::fs::remove_file(dir.join("damaged.db-shm"));
+    match Store::connect(&StoreConfig::new(url)).await {
+        Ok(store) => {
+            assert!(store.ready().await.is_err(), "a damaged file is not ready");
+            let _ = store.close().await;
+        }
+        // Refusing to open it at all is as good.
+        Err(_) => {}
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
