@@ -254,13 +254,10 @@ async fn readiness_needs_the_schema_and_an_undamaged_file() {
     std::fs::write(&path, &bytes).unwrap();
     let _ = std::fs::remove_file(dir.join("damaged.db-wal"));
     let _ = std::fs::remove_file(dir.join("damaged.db-shm"));
-    match Store::connect(&StoreConfig::new(url)).await {
-        Ok(store) => {
-            assert!(store.ready().await.is_err(), "a damaged file is not ready");
-            let _ = store.close().await;
-        }
-        // Refusing to open it at all is as good.
-        Err(_) => {}
+    // Refusing to open it at all is as good as opening it and not being ready.
+    if let Ok(store) = Store::connect(&StoreConfig::new(url)).await {
+        assert!(store.ready().await.is_err(), "a damaged file is not ready");
+        let _ = store.close().await;
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
