@@ -1,27 +1,14 @@
 //! The command line from the outside: each subcommand against a fake Keepit, exit
 //! codes, output shapes, and no secret in anything printed.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use keepit_mock::{Fleet, FleetSpec, MockKeepit};
 use secrecy::ExposeSecret as _;
 
-fn temp_dir() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "keepit-sync-cli-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{sqlite_url, temp_dir, text};
 
-fn database(dir: &std::path::Path) -> String {
-    format!("sqlite://{}?mode=rwc", dir.join("watch.db").display())
-}
+mod common;
 
 /// Runs the binary with a clean environment (no inherited DATABASE_URL or KEEPIT_*).
 async fn keepit_sync(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -41,17 +28,9 @@ async fn keepit_sync(dir: &std::path::Path, args: &[&str]) -> Output {
     .unwrap()
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[tokio::test]
 async fn bad_flags_and_missing_configuration_exit_64_with_a_message() {
-    let dir = temp_dir();
+    let dir = temp_dir("cli");
     let output = keepit_sync(&dir, &["run", "--no-such-flag"]).await;
     assert_eq!(output.status.code(), Some(64), "{}", text(&output));
     assert!(text(&output).contains("--no-such-flag"));
@@ -59,7 +38,7 @@ async fn bad_flags_and_missing_configuration_exit_64_with_a_message() {
     let output = keepit_sync(&dir, &["daemon", "--interval", "fast"]).await;
     assert_eq!(output.status.code(), Some(64), "{}", text(&output));
 
-    let db = database(&dir);
+    let db = sqlite_url(&dir);
     let output = keepit_sync(&dir, &["run", "--database-url", &db]).await;
     assert_eq!(
         output.status.code(),
@@ -91,7 +70,7 @@ async fn bad_flags_and_missing_configuration_exit_64_with_a_message() {
 
 #[tokio::test]
 async fn help_explains_every_subcommand() {
-    let dir = temp_dir();
+    let dir = temp_dir("cli");
     for sub in ["run", "daemon", "test-connection", "demo", "status"] {
         let output = keepit_sync(&dir, &[sub, "--help"]).await;
         assert_eq!(output.status.code(), Some(0), "{sub}");
@@ -131,8 +110,8 @@ async fn help_explains_every_subcommand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_test_connection_and_status_against_a_fake_keepit_without_printing_secrets() {
-    let dir = temp_dir();
-    let db = database(&dir);
+    let dir = temp_dir("cli");
+    let db = sqlite_url(&dir);
     let fleet = Fleet::generate(&FleetSpec {
         accounts: 4,
         connectors_per_account: (1, 3),
@@ -253,8 +232,8 @@ async fn run_test_connection_and_status_against_a_fake_keepit_without_printing_s
 
 #[tokio::test]
 async fn demo_then_status_and_customers_import() {
-    let dir = temp_dir();
-    let db = database(&dir);
+    let dir = temp_dir("cli");
+    let db = sqlite_url(&dir);
     let output = keepit_sync(
         &dir,
         &[

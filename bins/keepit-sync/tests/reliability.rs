@@ -4,7 +4,7 @@
 //!
 //! Every loop here is bounded in count and time, and talks only to 127.0.0.1.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,20 +20,9 @@ use rand::{Rng as _, SeedableRng as _};
 use sea_orm::ConnectionTrait as _;
 use secrecy::ExposeSecret as _;
 
-fn temp_dir() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "keepit-sync-reliability-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{sqlite_url, temp_dir, text};
 
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", dir.join("watch.db").display())
-}
+mod common;
 
 /// The PostgreSQL server to test against, if any.
 #[allow(clippy::disallowed_methods)] // Tests choose their backend from the environment.
@@ -123,14 +112,6 @@ async fn output_of(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("run keepit-sync"))
         .await
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The outcome a `run --output json` printed.
@@ -327,7 +308,7 @@ async fn client(
 async fn two_processes_on_one_sqlite_file_serve_and_sync_without_errors() {
     const CLIENTS: u64 = 20;
     const SECONDS: u64 = 30;
-    let dir = temp_dir();
+    let dir = temp_dir("reliability");
     let url = sqlite_url(&dir);
     let (mock, served) = fleet(10, 61).await;
     let keepit = Keepit::of(&mock, &served);
@@ -404,7 +385,7 @@ async fn crash_and_recover(url: &str, dir: &Path, label: &str) {
     mock.set_faults(Faults::seeded(1).with_latency(Duration::from_millis(3)));
     let keepit = Keepit::of(&mock, &served);
     // How long an undisturbed pass takes here, to spread the kills over it.
-    let reference_dir = temp_dir();
+    let reference_dir = temp_dir("reliability");
     let reference_url = sqlite_url(&reference_dir);
     let started = Instant::now();
     let reference = output_of(keepit_sync(
@@ -471,7 +452,7 @@ async fn crash_and_recover(url: &str, dir: &Path, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_at_random_moments_then_recover_on_sqlite() {
-    let dir = temp_dir();
+    let dir = temp_dir("reliability");
     crash_and_recover(&sqlite_url(&dir), &dir, "SQLite").await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -483,7 +464,7 @@ async fn crash_at_random_moments_then_recover_on_postgres() {
         return;
     };
     let url = fresh_postgres_database(&base, "crash").await;
-    let dir = temp_dir();
+    let dir = temp_dir("reliability");
     crash_and_recover(&url, &dir, "PostgreSQL").await;
     drop_database(&base, &url).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -491,11 +472,11 @@ async fn crash_at_random_moments_then_recover_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_racing_migrations_on_an_empty_database_all_come_up() {
-    let mut databases = vec![(temp_dir(), None)];
+    let mut databases = vec![(temp_dir("reliability"), None)];
     let base = postgres_url();
     if let Some(base) = &base {
         databases.push((
-            temp_dir(),
+            temp_dir("reliability"),
             Some(fresh_postgres_database(base, "race").await),
         ));
     }
@@ -528,7 +509,7 @@ async fn processes_racing_migrations_on_an_empty_database_all_come_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_trace_output_of_a_sync_and_a_failed_sign_in() {
-    let dir = temp_dir();
+    let dir = temp_dir("reliability");
     let url = sqlite_url(&dir);
     let (mock, served) = fleet(3, 63).await;
     let keepit = Keepit::of(&mock, &served);

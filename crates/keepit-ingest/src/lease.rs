@@ -86,7 +86,6 @@ impl fmt::Display for LeaseHolder {
 pub(crate) fn describe(stored: &str) -> String {
     match LeaseHolder::parse(stored) {
         Some(holder) => holder.to_string(),
-        None if stored.is_empty() => "a process that just finished".to_owned(),
         None => stored.to_owned(),
     }
 }

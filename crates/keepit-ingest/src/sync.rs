@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use keepit_alerts::ChangeEvent;
 use keepit_client::{AccountNode, AuditQuery, Connector, KeepitClient};
@@ -87,7 +87,7 @@ pub async fn sync_once<H: PassHook>(
     let started = Instant::now();
     let now = config.clock.now();
     let holder = config.holder.stored();
-    acquire_lease(store, integration.id, config, now).await?;
+    acquire_lease(store, integration.id, &holder, config.lease_ttl, now).await?;
     let abandoned = store.close_abandoned_sync_runs(integration.id, now).await?;
     if abandoned > 0 {
         tracing::warn!(
@@ -99,7 +99,7 @@ pub async fn sync_once<H: PassHook>(
     let result = tokio::select! {
         biased;
         result = pass => result,
-        lost = keep_lease(store, integration.id, config) => Err(lost),
+        lost = keep_lease(store, integration.id, &holder, config) => Err(lost),
     };
     if !matches!(result, Err(Error::LeaseLost { .. }))
         && let Err(error) = store.release_sync_lease(integration.id, &holder).await
@@ -113,12 +113,12 @@ pub async fn sync_once<H: PassHook>(
 async fn acquire_lease(
     store: &Store,
     integration: IntegrationId,
-    config: &SyncConfig,
+    holder: &str,
+    ttl: TimeDelta,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let holder = config.holder.stored();
     let grant = match store
-        .acquire_sync_lease(integration, &holder, now, config.lease_ttl)
+        .acquire_sync_lease(integration, holder, now, ttl)
         .await?
     {
         LeaseGrant::Held {
@@ -129,7 +129,7 @@ async fn acquire_lease(
                 "the sync lease is held by a process of this host that no longer runs; taking it over"
             );
             store
-                .take_over_sync_lease(integration, &previous, &holder, now, config.lease_ttl)
+                .take_over_sync_lease(integration, &previous, holder, now, ttl)
                 .await?
         }
         grant => grant,
@@ -149,8 +149,12 @@ async fn acquire_lease(
 /// Renews the lease every third of its lifetime for as long as it is polled; returns
 /// only when another process has taken the lease over. A renewal that fails for a
 /// database error is retried at the next tick: the lease outlives two missed ones.
-async fn keep_lease(store: &Store, integration: IntegrationId, config: &SyncConfig) -> Error {
-    let holder = config.holder.stored();
+async fn keep_lease(
+    store: &Store,
+    integration: IntegrationId,
+    holder: &str,
+    config: &SyncConfig,
+) -> Error {
     let period = (config.lease_ttl / 3)
         .to_std()
         .unwrap_or(Duration::from_secs(1))
@@ -160,7 +164,7 @@ async fn keep_lease(store: &Store, integration: IntegrationId, config: &SyncConf
     loop {
         ticks.tick().await;
         match store
-            .renew_sync_lease(integration, &holder, config.clock.now(), config.lease_ttl)
+            .renew_sync_lease(integration, holder, config.clock.now(), config.lease_ttl)
             .await
         {
             Ok(true) => {}
@@ -230,15 +234,7 @@ async fn run_pass<H: PassHook>(
                             return None;
                         }
                         let account = node.account.id.clone();
-                        let limit = pass.config.account_deadline;
-                        let result = match tokio::time::timeout(limit, pass.account(&node)).await {
-                            Ok(result) => result,
-                            Err(_) => Err(Error::Account {
-                                account: account.clone(),
-                                source: Box::new(Error::AccountDeadline { limit }),
-                            }),
-                        };
-                        Some((account, result))
+                        Some((account, pass.account(&node).await))
                     }
                 })
                 .buffer_unordered(config.account_concurrency.max(1));
@@ -391,22 +387,22 @@ async fn discover(
     let mut depth = 0;
     while !level.is_empty() && depth < MAX_DEPTH {
         depth += 1;
-        let listings: Vec<(AccountId, Listing)> = stream::iter(level.drain(..))
-            .map(|parent| async move {
-                // A listing counts against its account's deadline like the rest of it.
-                let children =
-                    tokio::time::timeout(account_deadline, client.child_accounts(&parent)).await;
-                (parent, children)
-            })
-            .buffered(8)
-            .collect()
-            .await;
+        let listings: Vec<(AccountId, Result<Vec<keepit_client::ChildAccount>>)> =
+            stream::iter(level.drain(..))
+                .map(|parent| async move {
+                    // A listing counts against its account's deadline like the rest of it.
+                    let children = within(account_deadline, async {
+                        Ok(client.child_accounts(&parent).await?)
+                    })
+                    .await;
+                    (parent, children)
+                })
+                .buffered(8)
+                .collect()
+                .await;
         for (parent, listing) in listings {
-            let listing = listing.map_err(|_| Error::AccountDeadline {
-                limit: account_deadline,
-            });
             match listing {
-                Ok(Ok(children)) => {
+                Ok(children) => {
                     for child in children {
                         if seen.insert(child.id.clone()) {
                             level.push(child.id.clone());
@@ -417,9 +413,7 @@ async fn discover(
                         }
                     }
                 }
-                Ok(Err(error)) if parent == integration.parent => return Err(error.into()),
                 Err(error) if parent == integration.parent => return Err(error),
-                Ok(Err(error)) => failed.push((parent, error.into())),
                 Err(error) => failed.push((parent, error)),
             }
         }
@@ -443,11 +437,12 @@ async fn discover(
     Ok(Discovery { accounts, failed })
 }
 
-/// One account's child listing, or the account deadline passing first.
-type Listing = std::result::Result<
-    keepit_client::Result<Vec<keepit_client::ChildAccount>>,
-    tokio::time::error::Elapsed,
->;
+/// Runs one account's work under the account deadline.
+async fn within<T>(limit: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or(Err(Error::AccountDeadline { limit }))
+}
 
 /// Deepest account tree followed.
 const MAX_DEPTH: usize = 16;
@@ -489,7 +484,7 @@ impl Pass<'_> {
 
     async fn account(&self, node: &AccountNode) -> Result<AccountDone> {
         let account = &node.account.id;
-        self.account_inner(node)
+        within(self.config.account_deadline, self.account_inner(node))
             .await
             .map_err(|source| Error::Account {
                 account: account.clone(),
@@ -688,7 +683,7 @@ impl Pass<'_> {
         let mut known = HashMap::new();
         let mut query = JobQuery {
             account: Some(account.clone()),
-            from: Some(self.now - self.config.first_sync_window - chrono::TimeDelta::days(1)),
+            from: Some(self.now - self.config.first_sync_window - TimeDelta::days(1)),
             limit: Some(JobQuery::MAX_LIMIT),
             ..JobQuery::default()
         };

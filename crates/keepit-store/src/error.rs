@@ -96,37 +96,6 @@ impl Error {
     }
 }
 
-impl Error {
-    /// Whether SQLite refused the statement because another connection holds a lock
-    /// ("database is locked", `SQLITE_BUSY` and its extended codes), even after the
-    /// busy timeout: worth retrying once the other writer is done.
-    pub fn is_busy(&self) -> bool {
-        let (Error::Database(db_error)
-        | Error::Migration(db_error)
-        | Error::Connect {
-            source: db_error, ..
-        }) = self
-        else {
-            return false;
-        };
-        let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx_error))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(sqlx_error))
-        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(sqlx_error))) = db_error
-        else {
-            return false;
-        };
-        match sqlx_error.as_database_error() {
-            // The primary result code is the low byte of the extended code: 5 is
-            // SQLITE_BUSY (517 is SQLITE_BUSY_SNAPSHOT), 6 is SQLITE_LOCKED.
-            Some(error) => error
-                .code()
-                .and_then(|code| code.parse::<i32>().ok())
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
-            None => false,
-        }
-    }
-}
-
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

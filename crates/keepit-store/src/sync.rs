@@ -31,7 +31,7 @@ pub enum LeaseGrant {
     Acquired,
     /// Another holder has it.
     Held {
-        /// The holder as it stored itself (empty if it let go a moment ago).
+        /// The holder as it stored itself.
         holder: String,
         /// When the lease expires unless it is renewed.
         expires_at: DateTime<Utc>,
@@ -651,32 +651,42 @@ impl Store {
         ttl: TimeDelta,
     ) -> Result<LeaseGrant> {
         let now = micros(now);
-        let taken = sync_lease::Entity::insert(sync_lease::ActiveModel {
-            integration_id: Set(integration.0),
-            holder: Set(holder.to_owned()),
-            acquired_at: Set(now),
-            expires_at: Set(now + ttl),
-            ..Default::default()
-        })
-        .on_conflict(
-            OnConflict::column(sync_lease::Column::IntegrationId)
-                .update_columns([
-                    sync_lease::Column::Holder,
-                    sync_lease::Column::AcquiredAt,
-                    sync_lease::Column::ExpiresAt,
-                ])
-                .action_and_where(Expr::cust(
-                    "\"sync_leases\".\"expires_at\" <= excluded.\"acquired_at\" \
-                     OR \"sync_leases\".\"holder\" = excluded.\"holder\"",
-                ))
-                .to_owned(),
-        )
-        .exec_without_returning(self.db())
-        .await?;
-        if taken == 1 {
-            return Ok(LeaseGrant::Acquired);
+        // The lease can be released between the upsert and the read that names its
+        // holder; then the upsert is simply tried again.
+        for _ in 0..3 {
+            let taken = sync_lease::Entity::insert(sync_lease::ActiveModel {
+                integration_id: Set(integration.0),
+                holder: Set(holder.to_owned()),
+                acquired_at: Set(now),
+                expires_at: Set(now + ttl),
+                ..Default::default()
+            })
+            .on_conflict(
+                OnConflict::column(sync_lease::Column::IntegrationId)
+                    .update_columns([
+                        sync_lease::Column::Holder,
+                        sync_lease::Column::AcquiredAt,
+                        sync_lease::Column::ExpiresAt,
+                    ])
+                    .action_and_where(Expr::cust(
+                        "\"sync_leases\".\"expires_at\" <= excluded.\"acquired_at\" \
+                         OR \"sync_leases\".\"holder\" = excluded.\"holder\"",
+                    ))
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await?;
+            if taken == 1 {
+                return Ok(LeaseGrant::Acquired);
+            }
+            if let Some((holder, expires_at)) = self.sync_lease(integration).await? {
+                return Ok(LeaseGrant::Held { holder, expires_at });
+            }
         }
-        self.lease_held_by(integration).await
+        Err(Error::Conflict {
+            what: "sync lease of integration",
+            key: integration.0.to_string(),
+        })
     }
 
     /// Takes over a lease from `previous`, a holder known to be dead, whatever its
@@ -703,17 +713,6 @@ impl Store {
         }
         // Released meanwhile: try the ordinary way.
         self.acquire_sync_lease(integration, holder, now, ttl).await
-    }
-
-    async fn lease_held_by(&self, integration: IntegrationId) -> Result<LeaseGrant> {
-        Ok(match self.sync_lease(integration).await? {
-            Some((holder, expires_at)) => LeaseGrant::Held { holder, expires_at },
-            // Released between our attempt and this read: the caller may simply try again.
-            None => LeaseGrant::Held {
-                holder: String::new(),
-                expires_at: DateTime::<Utc>::MIN_UTC,
-            },
-        })
     }
 
     /// Who holds an integration's sync lease and until when, if anyone does.

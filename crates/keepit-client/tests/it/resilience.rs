@@ -9,7 +9,8 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::{
-    TOKEN_LOGIN, TOKEN_PASSWORD, account, connector, fast_retries, fixture, setup, user_credentials,
+    TOKEN_LOGIN, TOKEN_PASSWORD, account, builder, connector, fast_retries, fixture, setup,
+    user_credentials,
 };
 
 #[tokio::test]
@@ -388,15 +389,7 @@ async fn answers_past_the_size_limit_are_refused_without_retrying() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = |limit: usize| {
-        KeepitClient::builder()
-            .base_url(server.uri())
-            .credentials(user_credentials())
-            .retry(fast_retries())
-            .max_response_bytes(limit)
-            .build()
-            .unwrap()
-    };
+    let client = |limit: usize| builder(&server).max_response_bytes(limit).build().unwrap();
     match client(body.len() - 1)
         .connectors(&account(), false)
         .await
@@ -422,9 +415,7 @@ async fn the_deadline_covers_every_attempt_and_wait() {
         .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(300)))
         .mount(&server)
         .await;
-    let client = KeepitClient::builder()
-        .base_url(server.uri())
-        .credentials(user_credentials())
+    let client = builder(&server)
         .retry(RetryPolicy {
             max_attempts: 50,
             base_delay: Duration::from_millis(10),
@@ -462,12 +453,7 @@ async fn html_and_empty_answers_are_decode_errors() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let client = KeepitClient::builder()
-        .base_url(server.uri())
-        .credentials(user_credentials())
-        .retry(fast_retries())
-        .build()
-        .unwrap();
+    let client = builder(&server).build().unwrap();
     match client.connectors(&account(), false).await.unwrap_err() {
         Error::Decode { reason, .. } => assert!(reason.contains("text/html"), "{reason}"),
         other => panic!("expected a decode error, got {other:?}"),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keepit_client::{Credentials, KeepitClient, RetryPolicy};
+use keepit_client::{Credentials, KeepitClient, KeepitClientBuilder, RetryPolicy};
 use secrecy::SecretString;
 use wiremock::MockServer;
 
@@ -43,14 +43,17 @@ pub(crate) fn fast_retries() -> RetryPolicy {
     }
 }
 
-pub(crate) async fn setup() -> (MockServer, KeepitClient) {
-    let server = MockServer::start().await;
-    let client = KeepitClient::builder()
+/// A client builder pointed at `server`, with user credentials and fast retries.
+pub(crate) fn builder(server: &MockServer) -> KeepitClientBuilder {
+    KeepitClient::builder()
         .base_url(server.uri())
         .credentials(user_credentials())
         .retry(fast_retries())
-        .build()
-        .expect("client builds");
+}
+
+pub(crate) async fn setup() -> (MockServer, KeepitClient) {
+    let server = MockServer::start().await;
+    let client = builder(&server).build().expect("client builds");
     (server, client)
 }
 
