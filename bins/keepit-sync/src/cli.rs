@@ -303,4 +303,21 @@ mod tests {
         assert!(parse_deadline("0").is_err());
         assert!(parse_deadline("99999999999999999999d").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_duration_or_a_message(text in proptest::prelude::any::<String>()) {
+            if let Err(message) = parse_duration(&text) {
+                proptest::prop_assert!(!message.is_empty());
+            }
+        }
+
+        #[test]
+        fn unit_sums_add_up(days in 0u64..30, hours in 0u64..48, minutes in 0u64..120, seconds in 0u64..120) {
+            let text = format!("{days}d{hours}h{minutes}m{seconds}s");
+            let expected = days * 86_400 + hours * 3_600 + minutes * 60 + seconds;
+            proptest::prop_assert_eq!(parse_duration(&text), Ok(Duration::from_secs(expected)));
+            proptest::prop_assert_eq!(parse_duration(&format!(" {expected} ")), Ok(Duration::from_secs(expected)));
+        }
+    }
 }

@@ -21,7 +21,7 @@ use crate::wire::{self, escape};
 const MAX_TREE_DEPTH: usize = 16;
 /// Root elements of a snapshot answer: `<history>` as documented, or a lone `<backup>`
 /// (one older tool accepts it; [`wire::History`] reads its fields at the root).
-const HISTORY_ROOTS: &[&str] = &["history", "backup"];
+pub(crate) const HISTORY_ROOTS: &[&str] = &["history", "backup"];
 /// Keepit refuses snapshot-range pages of 100 or more.
 const SNAPSHOT_PAGE: u32 = 99;
 
@@ -617,7 +617,7 @@ impl KeepitClient {
     }
 }
 
-fn parse_skipped_items(endpoint: &'static str, body: &str) -> Result<Vec<SkippedItem>> {
+pub(crate) fn parse_skipped_items(endpoint: &'static str, body: &str) -> Result<Vec<SkippedItem>> {
     let decode = |reason: String| Error::Decode {
         endpoint,
         reason,

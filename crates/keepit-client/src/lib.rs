@@ -63,6 +63,8 @@ mod auth;
 mod client;
 mod error;
 pub mod model;
+#[cfg(test)]
+mod props;
 mod redact;
 mod wire;
 mod xml;

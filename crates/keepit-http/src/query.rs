@@ -334,4 +334,69 @@ mod tests {
         );
         assert_eq!(parsed.types, vec![JobType::Backup]);
     }
+
+    /// Query strings built from the route's own parameter names and hostile values.
+    fn query_string() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("customer"),
+            Just("account"),
+            Just("connector"),
+            Just("status"),
+            Just("type"),
+            Just("from"),
+            Just("to"),
+            Just("span"),
+            Just("q"),
+            Just("limit"),
+            Just("cursor"),
+            Just("stauts"),
+        ];
+        let value = prop_oneof![
+            Just("2026-04-01T00:00:00Z".to_owned()),
+            Just("failed,successful".to_owned()),
+            Just("9223372036854775807d".to_owned()),
+            Just("-1".to_owned()),
+            Just("500".to_owned()),
+            Just("%FF%00".to_owned()),
+            "[0-9]{1,20}[mhdwy]?",
+            "[a-z0-9,=&%+ -]{0,16}",
+            any::<String>(),
+        ];
+        proptest::collection::vec((key, value), 0..8).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn any_query_is_a_query_or_names_its_bad_parameter(raw in query_string()) {
+            match query(&raw) {
+                Ok(parsed) => {
+                    if let (Some(from), Some(to)) = (parsed.from, parsed.to) {
+                        proptest::prop_assert!(from <= to);
+                    }
+                    if let Some(limit) = parsed.limit {
+                        proptest::prop_assert!((1..=JobQuery::MAX_LIMIT).contains(&limit));
+                    }
+                }
+                Err(error) => {
+                    proptest::prop_assert!(error.parameter().is_some(), "{raw:?} gave {error:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn limits_are_whole_numbers_in_range(text in proptest::prelude::any::<String>(), number in 0u64..1000) {
+            let _ = parse_limit(Some(&text), 500);
+            let accepted = parse_limit(Some(&number.to_string()), 500).is_ok();
+            proptest::prop_assert_eq!(accepted, (1..=500).contains(&number));
+        }
+    }
 }

@@ -236,6 +236,76 @@ fn line_of(body: &[u8], offset: u64) -> u64 {
     body[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
+/// The usable rows of a customer CSV file and the refused ones.
+#[derive(Debug, Default)]
+pub(crate) struct CustomerRows {
+    /// `(name, external_id)` pairs, each external id once.
+    pub(crate) rows: Vec<(String, String)>,
+    /// Rows that were refused, with their line numbers.
+    pub(crate) errors: Vec<ImportRowError>,
+}
+
+/// Reads a customer CSV file (see [`Store::import_customers_csv`]) without touching
+/// the database. Only a missing or unreadable header refuses the whole file.
+pub(crate) fn read_customer_rows(bytes: &[u8]) -> Result<CustomerRows> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut csv_reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let headers = csv_reader.headers().map_err(Error::Csv)?.clone();
+    let position = |wanted: &str| {
+        headers
+            .iter()
+            .position(|header| header.trim().eq_ignore_ascii_case(wanted))
+    };
+    let (Some(name_at), Some(external_at)) = (position("name"), position("external_id")) else {
+        return Err(Error::invalid(
+            "customer csv header",
+            format!(
+                "expected columns name and external_id, found {:?}",
+                headers.iter().collect::<Vec<_>>()
+            ),
+        ));
+    };
+
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    let mut seen = HashSet::new();
+    for record in csv_reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error.position().map_or(0, |p| line_of(body, p.byte()));
+                errors.push(ImportRowError {
+                    line,
+                    message: format!("unreadable row: {error}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| line_of(body, p.byte()));
+        let name = record.get(name_at).unwrap_or_default().to_owned();
+        let external_id = record.get(external_at).unwrap_or_default().to_owned();
+        let problem = if name.is_empty() {
+            Some("name is empty".to_owned())
+        } else if external_id.is_empty() {
+            Some("external_id is empty".to_owned())
+        } else if !seen.insert(external_id.clone()) {
+            Some(format!(
+                "external_id {external_id:?} appears more than once"
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => errors.push(ImportRowError { line, message }),
+            None => rows.push((name, external_id)),
+        }
+    }
+    Ok(CustomerRows { rows, errors })
+}
+
 /// Keeps the customer columns of an account's rows in step with its link.
 async fn propagate_customer<C: ConnectionTrait>(
     conn: &C,
@@ -563,61 +633,11 @@ impl Store {
         let now = micros(now);
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(Error::CsvIo)?;
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-        let mut csv_reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(body);
-        let headers = csv_reader.headers().map_err(Error::Csv)?.clone();
-        let position = |wanted: &str| {
-            headers
-                .iter()
-                .position(|header| header.trim().eq_ignore_ascii_case(wanted))
+        let CustomerRows { rows, errors } = read_customer_rows(&bytes)?;
+        let mut report = ImportReport {
+            errors,
+            ..ImportReport::default()
         };
-        let (Some(name_at), Some(external_at)) = (position("name"), position("external_id")) else {
-            return Err(Error::invalid(
-                "customer csv header",
-                format!(
-                    "expected columns name and external_id, found {:?}",
-                    headers.iter().collect::<Vec<_>>()
-                ),
-            ));
-        };
-
-        let mut report = ImportReport::default();
-        let mut rows = Vec::new();
-        let mut seen = HashSet::new();
-        for record in csv_reader.records() {
-            let record = match record {
-                Ok(record) => record,
-                Err(error) => {
-                    let line = error.position().map_or(0, |p| line_of(body, p.byte()));
-                    report.errors.push(ImportRowError {
-                        line,
-                        message: format!("unreadable row: {error}"),
-                    });
-                    continue;
-                }
-            };
-            let line = record.position().map_or(0, |p| line_of(body, p.byte()));
-            let name = record.get(name_at).unwrap_or_default().to_owned();
-            let external_id = record.get(external_at).unwrap_or_default().to_owned();
-            let problem = if name.is_empty() {
-                Some("name is empty".to_owned())
-            } else if external_id.is_empty() {
-                Some("external_id is empty".to_owned())
-            } else if !seen.insert(external_id.clone()) {
-                Some(format!(
-                    "external_id {external_id:?} appears more than once"
-                ))
-            } else {
-                None
-            };
-            match problem {
-                Some(message) => report.errors.push(ImportRowError { line, message }),
-                None => rows.push((name, external_id)),
-            }
-        }
 
         let txn = self.begin_write().await?;
         for (name, external_id) in rows {
