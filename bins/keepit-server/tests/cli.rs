@@ -212,3 +212,154 @@ fn serve_refuses_an_unreadable_master_key() {
         "the bad value is not echoed: {stderr}"
     );
 }
+
+/// Waits until the server answers `/healthz`.
+async fn wait_until_up(http: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("{base}/healthz")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not answer /healthz");
+}
+
+#[tokio::test]
+async fn trace_logs_never_hold_a_secret() {
+    let dir = temp_dir();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let added = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--database-url",
+            &database,
+            "--email",
+            "ops@example.test",
+            "--name",
+            "Ops",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let created = run(
+        &dir,
+        &[
+            "token",
+            "create",
+            "--database-url",
+            &database,
+            "--user",
+            "ops@example.test",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let stdout_path = dir.join("serve.out");
+    let stderr_path = dir.join("serve.err");
+    let child = command(
+        &dir,
+        &["serve", "--database-url", &database, "--listen", &listen],
+    )
+    .env("RUST_LOG", "trace")
+    .stdout(std::fs::File::create(&stdout_path).unwrap())
+    .stderr(std::fs::File::create(&stderr_path).unwrap())
+    .spawn()
+    .expect("start keepit-server");
+    let mut server = Server(child);
+    let base = format!("http://{listen}");
+    let http = reqwest::Client::new();
+    wait_until_up(&http, &base).await;
+
+    // A failed sign-in: a well-formed token that is not ours.
+    let wrong_token = "kw_0000000000000000WRONGTOKEN00000000000000";
+    let refused = http
+        .get(format!("{base}/api/v1/jobs"))
+        .bearer_auth(wrong_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // Two integrations, one per kind of credential, then a connection test that
+    // sends them to a host that refuses the connection.
+    let password = "pw-Sup3r-S3cret-9f1c";
+    let api_password = "tok-Sup3r-S3cret-77ab";
+    let bodies = [
+        serde_json::json!({
+            "name": "Password pair", "parent_account_guid": "aaaaaa-bbbbbb-cccccc",
+            "base_url": "http://127.0.0.1:9", "username": "ops@msp.example", "password": password,
+        }),
+        serde_json::json!({
+            "name": "Token pair", "parent_account_guid": "dddddd-eeeeee-ffffff",
+            "base_url": "http://127.0.0.1:9", "api_token_login": "login-1", "api_token_password": api_password,
+        }),
+    ];
+    for body in bodies {
+        let answer = http
+            .post(format!("{base}/api/v1/integrations"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+        let id = serde_json::from_str::<serde_json::Value>(&answer.text().await.unwrap()).unwrap()
+            ["id"]
+            .as_i64()
+            .unwrap();
+        let tested = http
+            .post(format!("{base}/api/v1/integrations/{id}/test"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tested.status(), 200);
+        let report: serde_json::Value =
+            serde_json::from_str(&tested.text().await.unwrap()).unwrap();
+        assert_eq!(report["ok"], false, "{report}");
+    }
+    drop(server.0.kill());
+    let _ = server.0.wait();
+
+    let output = std::fs::read_to_string(&stdout_path).unwrap()
+        + &std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        output.contains("TRACE") && output.contains("/api/v1/integrations"),
+        "the server logged too little to prove anything:\n{output}"
+    );
+    let master_key = std::fs::read_to_string(dir.join("master.key")).unwrap();
+    // user:password as a Basic header would carry it.
+    let basic = |user: &str, password: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    };
+    for secret in [
+        token.as_str(),
+        wrong_token,
+        password,
+        api_password,
+        master_key.trim(),
+        &basic("ops@msp.example", password),
+        &basic("login-1", api_password),
+    ] {
+        assert!(
+            !output.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}

@@ -245,6 +245,14 @@ pub enum Health {
 pub struct ParseHealthError(pub String);
 
 impl Health {
+    /// Every verdict.
+    pub const ALL: [Health; 4] = [
+        Health::Healthy,
+        Health::Unhealthy,
+        Health::Critical,
+        Health::Unknown,
+    ];
+
     /// Reads Keepit's `health` value, case-insensitively; anything else is `Unknown`.
     pub fn from_wire(raw: &str) -> Self {
         match raw.trim().to_ascii_lowercase().as_str() {

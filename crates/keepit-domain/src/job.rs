@@ -42,6 +42,11 @@ impl JobType {
         JOB_TYPES.iter().map(|(job_type, _, _)| job_type.clone())
     }
 
+    /// The codes of every job type known to this version, in the order of [`JobType::known`].
+    pub fn known_codes() -> impl Iterator<Item = &'static str> {
+        JOB_TYPES.iter().map(|(_, wire, _)| *wire)
+    }
+
     /// Reads Keepit's `type` element; unknown values are kept.
     pub fn from_wire(raw: &str) -> Self {
         let value = raw.trim().to_ascii_lowercase();

@@ -14,7 +14,7 @@ use crate::error::{AppError, ErrorCode};
 pub(crate) struct Caller(pub(crate) UserRecord);
 
 /// Paths served without a token.
-const PUBLIC_PATHS: &[&str] = &["/healthz"];
+pub(crate) const PUBLIC_PATHS: &[&str] = &["/healthz"];
 
 /// Checks `Authorization: Bearer <token>` on every route but `/healthz`, and refuses
 /// state-changing methods to viewers.
@@ -63,7 +63,7 @@ pub(crate) async fn require_token(
 
 /// Writes that only touch the caller's own state, which viewers may do too:
 /// marking one of their messages read.
-fn is_personal(path: &str) -> bool {
+pub(crate) fn is_personal(path: &str) -> bool {
     path.strip_prefix("/api/v1/messages/")
         .and_then(|rest| rest.strip_suffix("/read"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))

@@ -103,18 +103,23 @@ pub struct JobDto {
     #[serde(rename = "type")]
     pub job_type: String,
     /// Status: scheduled, in_progress, successful, incomplete, unsuccessful, cancelled.
+    #[schema(value_type = crate::openapi::JobStatusCode)]
     pub status: String,
     /// Whether the Job Monitor highlights it (cancelled, unsuccessful, incomplete).
     pub needs_attention: bool,
     /// Whether Keepit still lists it as active.
     pub active: bool,
     /// When it was scheduled.
+    #[schema(format = DateTime)]
     pub scheduled_at: Option<String>,
     /// When it started.
+    #[schema(format = DateTime)]
     pub started_at: Option<String>,
     /// When it ended (succeeded, failed or cancelled).
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
     /// The time the Job Monitor sorts by (newest first).
+    #[schema(format = DateTime)]
     pub sort_time: String,
     /// Progress between 0 and 1, while running.
     pub progress: Option<f64>,
@@ -240,6 +245,7 @@ pub struct CustomerDto {
     /// Id in the PSA, when imported.
     pub external_id: Option<String>,
     /// When it was created.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -260,6 +266,7 @@ pub struct TimelineEntryDto {
     /// `job` or `audit`.
     pub kind: String,
     /// When it happened (a job's end, an event's time).
+    #[schema(format = DateTime)]
     pub time: String,
     /// The job, for `job` entries.
     pub job: Option<JobDto>,
@@ -279,6 +286,7 @@ pub struct AuditEventDto {
     /// The caller's network (never the full address).
     pub client_network: Option<String>,
     /// keepit-watch's category.
+    #[schema(value_type = crate::openapi::AuditCategoryCode)]
     pub category: String,
     /// Keepit's area.
     pub area: String,
@@ -346,6 +354,7 @@ pub struct ConnectorDto {
     /// Whether alerts watch it (accessible, not being deleted, not removed).
     pub active: bool,
     /// When it disappeared from Keepit.
+    #[schema(format = DateTime)]
     pub removed_at: Option<String>,
     /// Latest backup status, once known.
     pub status: Option<ConnectorStatusDto>,
@@ -355,20 +364,26 @@ pub struct ConnectorDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConnectorStatusDto {
     /// Keepit's health verdict.
+    #[schema(value_type = crate::openapi::HealthCode)]
     pub health: String,
     /// Why, when Keepit says.
     pub health_reason: Option<String>,
     /// End of the last successful backup.
+    #[schema(format = DateTime)]
     pub last_success_at: Option<String>,
     /// Start of the latest attempt.
+    #[schema(format = DateTime)]
     pub last_attempt_at: Option<String>,
     /// Status of the latest backup job.
+    #[schema(value_type = Option<crate::openapi::JobStatusCode>)]
     pub last_job_status: Option<String>,
     /// Time of the latest snapshot.
+    #[schema(format = DateTime)]
     pub latest_snapshot_at: Option<String>,
     /// The failure reason's code.
     pub failure_reason: Option<String>,
     /// When this was read from Keepit.
+    #[schema(format = DateTime)]
     pub checked_at: String,
 }
 
@@ -419,24 +434,32 @@ pub struct AlertDto {
     /// The customer.
     pub customer_id: Option<i64>,
     /// pending, firing or resolved.
+    #[schema(value_type = crate::openapi::AlertStateCode)]
     pub state: String,
     /// warning or critical.
+    #[schema(value_type = crate::openapi::SeverityCode)]
     pub severity: String,
     /// The failure reason's code.
     pub reason: Option<String>,
     /// Last successful backup.
+    #[schema(format = DateTime)]
     pub last_success_at: Option<String>,
     /// Last attempt.
+    #[schema(format = DateTime)]
     pub last_attempt_at: Option<String>,
     /// When it opened.
+    #[schema(format = DateTime)]
     pub opened_at: String,
     /// When it resolved.
+    #[schema(format = DateTime)]
     pub resolved_at: Option<String>,
     /// When a person acknowledged it.
+    #[schema(format = DateTime)]
     pub acknowledged_at: Option<String>,
     /// Who acknowledged it (user id).
     pub acknowledged_by: Option<i64>,
     /// Silenced until then.
+    #[schema(format = DateTime)]
     pub silenced_until: Option<String>,
 }
 
@@ -517,6 +540,7 @@ pub struct AlertRuleDto {
     /// Id.
     pub id: i64,
     /// `backup_stale` or `backup_failed`.
+    #[schema(value_type = crate::openapi::RuleKindCode)]
     pub kind: String,
     /// Name.
     pub name: String,
@@ -535,6 +559,7 @@ pub struct AlertRuleDto {
     /// Remind while firing this often, in hours.
     pub reminder_every_hours: i64,
     /// Last changed.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -564,7 +589,7 @@ impl From<&AlertRuleRecord> for AlertRuleDto {
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleRequest {
     /// `backup_stale` or `backup_failed`.
-    #[schema(pattern = "^(backup_stale|backup_failed)$")]
+    #[schema(value_type = crate::openapi::RuleKindCode)]
     pub kind: String,
     /// Name.
     #[schema(min_length = 1, max_length = 200)]
@@ -573,15 +598,20 @@ pub struct AlertRuleRequest {
     pub enabled: Option<bool>,
     /// Where it applies (default all).
     pub scope: Option<ScopeDto>,
-    /// Hours.
+    /// Hours (at most ten years).
+    #[schema(minimum = 1, maximum = 87_840)]
     pub stale_after_hours: Option<i64>,
-    /// Hours; `null` or omitted takes the default, `0` is refused.
+    /// Hours, shorter than `stale_after_hours`; `null` or omitted takes the default.
+    #[schema(minimum = 1, maximum = 87_840)]
     pub warn_after_hours: Option<i64>,
-    /// Hours.
+    /// Hours (at most ten years).
+    #[schema(minimum = 1, maximum = 87_840)]
     pub lookback_hours: Option<i64>,
     /// Count.
+    #[schema(minimum = 1)]
     pub min_consecutive_failures: Option<u32>,
-    /// Hours.
+    /// Hours (at most ten years).
+    #[schema(minimum = 1, maximum = 87_840)]
     pub reminder_every_hours: Option<i64>,
 }
 
@@ -591,6 +621,7 @@ pub struct MessageDto {
     /// Id.
     pub id: i64,
     /// Kind code.
+    #[schema(value_type = crate::openapi::MessageKindCode)]
     pub kind: String,
     /// Subject.
     pub subject: String,
@@ -603,8 +634,10 @@ pub struct MessageDto {
     /// The job concerned.
     pub job_guid: Option<String>,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// When the caller read it.
+    #[schema(format = DateTime)]
     pub read_at: Option<String>,
 }
 
@@ -650,8 +683,10 @@ pub struct IntegrationDto {
     /// Whether syncs include it.
     pub enabled: bool,
     /// When its last sync finished.
+    #[schema(format = DateTime)]
     pub last_sync_at: Option<String>,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -768,10 +803,13 @@ pub struct SyncRunDto {
     /// The integration synced.
     pub integration_id: Option<i64>,
     /// running, ok, partial or failed.
+    #[schema(value_type = crate::openapi::SyncOutcomeCode)]
     pub outcome: String,
     /// Start.
+    #[schema(format = DateTime)]
     pub started_at: String,
     /// End.
+    #[schema(format = DateTime)]
     pub finished_at: Option<String>,
     /// Accounts visited.
     pub accounts: u64,

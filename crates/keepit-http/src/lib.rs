@@ -17,6 +17,7 @@ pub mod dto;
 mod error;
 mod keepit;
 mod metrics;
+mod openapi;
 mod query;
 mod routes;
 
@@ -107,6 +108,17 @@ impl AppState {
         description = "Read-only monitoring of Keepit backups for MSPs. See docs/API.md."
     ),
     modifiers(&BearerAuth),
+    components(schemas(
+        openapi::JobStatusCode,
+        openapi::JobTypeCode,
+        openapi::AlertStateCode,
+        openapi::SeverityCode,
+        openapi::RuleKindCode,
+        openapi::MessageKindCode,
+        openapi::SyncOutcomeCode,
+        openapi::HealthCode,
+        openapi::AuditCategoryCode,
+    )),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -162,7 +174,16 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of every route [`router`] serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    api_and_document().1
+}
+
+/// The routes and their finished document: the shared answers are added once every
+/// route is in it.
+fn api_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify as _;
+    let (routes, mut document) = api().split_for_parts();
+    openapi::SharedAnswers.modify(&mut document);
+    (routes, document)
 }
 
 /// The whole HTTP application.
@@ -170,7 +191,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Requests are traced (method, path, status, latency) with tower-http; the bearer
 /// check runs on every route but `/healthz`.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = api().split_for_parts();
+    let (routes, document) = api_and_document();
     let document = Arc::new(document);
     routes
         .fallback(routes::no_such_route)

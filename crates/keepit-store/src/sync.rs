@@ -54,7 +54,16 @@ pub enum SyncOutcome {
 }
 
 impl SyncOutcome {
-    /// The stored and wire form: `running`, `ok`, `partial`, `failed`.
+    /// Every outcome.
+    pub const ALL: [SyncOutcome; 5] = [
+        SyncOutcome::Running,
+        SyncOutcome::Ok,
+        SyncOutcome::Partial,
+        SyncOutcome::Failed,
+        SyncOutcome::Abandoned,
+    ];
+
+    /// The stored and wire form: `running`, `ok`, `partial`, `failed`, `abandoned`.
     pub fn as_str(self) -> &'static str {
         match self {
             SyncOutcome::Running => "running",
@@ -67,15 +76,9 @@ impl SyncOutcome {
 
     /// Parses [`SyncOutcome::as_str`]'s form.
     pub fn parse(text: &str) -> Option<SyncOutcome> {
-        [
-            SyncOutcome::Running,
-            SyncOutcome::Ok,
-            SyncOutcome::Partial,
-            SyncOutcome::Failed,
-            SyncOutcome::Abandoned,
-        ]
-        .into_iter()
-        .find(|outcome| outcome.as_str() == text)
+        SyncOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) async fn list_customers(
     tag = "customers",
     params(
         ("id" = i64, Path, description = "Customer id"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 500"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses(

@@ -22,7 +22,7 @@ use crate::routes::row_id;
     params(
         ("unread" = Option<bool>, Query, description = "Only unread messages"),
         ("before" = Option<i64>, Query, description = "Only messages older than this id (paging)"),
-        ("limit" = Option<u32>, Query, description = "At most this many, 1 to 500 (default 50)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many, 1 to 500 (default 50)"),
     ),
     responses(
         (status = 200, description = "The caller's inbox", body = InboxDto),

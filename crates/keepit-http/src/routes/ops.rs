@@ -88,7 +88,7 @@ pub(crate) async fn openapi_document(
     get,
     path = "/sync-runs",
     tag = "operations",
-    params(("limit" = Option<u32>, Query, description = "At most this many, 1 to 500 (default 50)")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many, 1 to 500 (default 50)")),
     responses(
         (status = 200, description = "Sync runs", body = Vec<SyncRunDto>),
         (status = 400, description = "A parameter is invalid", body = ErrorEnvelope),
