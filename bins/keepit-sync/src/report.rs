@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use keepit_domain::{ConnectorId, JobStatus, ReasonScope};
 use keepit_ingest::SyncReport;
 use keepit_store::{
-    AlertFilter, AlertRecord, ConnectorFilter, CustomerId, JobQuery, Store, SyncOutcome,
+    AlertFilter, ConnectorFilter, CustomerId, JobQuery, Store, SyncOutcome,
 };
 use serde_json::json;
 
@@ -98,7 +98,7 @@ pub(crate) fn print_run(
 
 /// Open alerts with the names people know their connectors and customers by.
 struct OpenAlerts {
-    alerts: Vec<AlertRecord>,
+    alerts: Vec<keepit_domain::Alert>,
     rule_kinds: HashMap<i64, String>,
     connectors: HashMap<ConnectorId, String>,
     customers: HashMap<CustomerId, String>,
@@ -110,7 +110,7 @@ async fn open_alerts(store: &Store) -> anyhow::Result<OpenAlerts> {
         .alert_rules()
         .await?
         .into_iter()
-        .map(|rule| (rule.id.0, rule.rule.kind.as_str().to_owned()))
+        .map(|record| (record.rule.id.0, record.rule.spec.kind.as_str().to_owned()))
         .collect();
     let connectors = store
         .connectors(&ConnectorFilter {
@@ -135,7 +135,7 @@ async fn open_alerts(store: &Store) -> anyhow::Result<OpenAlerts> {
     })
 }
 
-fn alert_state(alert: &AlertRecord, now: DateTime<Utc>) -> &'static str {
+fn alert_state(alert: &keepit_domain::Alert, now: DateTime<Utc>) -> &'static str {
     if alert.acknowledged_at.is_some() {
         "acknowledged"
     } else if alert.silenced_until.is_some_and(|until| until > now) {
@@ -151,7 +151,7 @@ pub(crate) async fn print_status(
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     let open = open_alerts(store).await?;
-    let customer_of = |alert: &AlertRecord| {
+    let customer_of = |alert: &keepit_domain::Alert| {
         alert
             .customer
             .and_then(|id| open.customers.get(&id).cloned())
@@ -188,7 +188,7 @@ pub(crate) async fn print_status(
                 );
                 return Ok(());
             }
-            let mut by_customer: BTreeMap<String, Vec<&AlertRecord>> = BTreeMap::new();
+            let mut by_customer: BTreeMap<String, Vec<&keepit_domain::Alert>> = BTreeMap::new();
             for alert in &open.alerts {
                 by_customer
                     .entry(customer_of(alert))

@@ -10,17 +10,16 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use keepit_alerts::{
-    AlertState, BackupOutcome, ConnectorFacts, Decision, OpenAlert, RuleConfig, Severity, evaluate,
-};
+use keepit_alerts::{BackupOutcome, ConnectorFacts, Decision, evaluate};
 use keepit_domain::{
-    AccountId, ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState, FailureReason,
+    AccountId, Alert, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertState, CustomerId,
+    Severity, ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState, FailureReason,
     Health, JobId, JobStatus, ReasonCode,
 };
 
 const CONNECTORS: usize = 100_000;
 
-fn fleet(now: chrono::DateTime<Utc>) -> (Vec<ConnectorFacts>, Vec<OpenAlert>) {
+fn fleet(now: chrono::DateTime<Utc>) -> (Vec<ConnectorFacts>, Vec<Alert>) {
     let kinds = ConnectorKind::known();
     let mut facts = Vec::with_capacity(CONNECTORS);
     let mut open = Vec::new();
@@ -31,7 +30,7 @@ fn fleet(now: chrono::DateTime<Utc>) -> (Vec<ConnectorFacts>, Vec<OpenAlert>) {
         facts.push(ConnectorFacts {
             connector: connector.clone(),
             account: AccountId::new(&format!("a{:05}-bench0-000000", index / 5)).unwrap(),
-            customer: (index / 5) as i64,
+            customer: Some(CustomerId((index / 5) as i64)),
             kind: kinds[index % kinds.len()].clone(),
             state: ConnectorState {
                 accessible: index % 50 != 0,
@@ -57,13 +56,22 @@ fn fleet(now: chrono::DateTime<Utc>) -> (Vec<ConnectorFacts>, Vec<OpenAlert>) {
             failure_events: Vec::new(),
         });
         if index % 7 == 0 {
-            open.push(OpenAlert {
-                id: index as i64,
-                rule: keepit_alerts::RuleId(1),
+            open.push(Alert {
+                id: AlertId(index as i64),
+                rule: AlertRuleId(1),
+                account: facts[index].account.clone(),
+                customer: facts[index].customer,
                 connector,
                 state: AlertState::Firing,
                 severity: Severity::Critical,
+                reason: None,
+                last_success_at: None,
+                last_attempt_at: None,
+                opened_at: now - chrono::Duration::hours(30),
+                updated_at: now - chrono::Duration::hours(30),
+                resolved_at: None,
                 acknowledged_at: None,
+                acknowledged_by: None,
                 silenced_until: None,
                 last_notified_at: Some(now - chrono::Duration::hours(25)),
             });
@@ -88,7 +96,15 @@ fn median(runs: usize, mut work: impl FnMut()) -> Duration {
 fn main() {
     let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
     let (facts, open) = fleet(now);
-    let rules = RuleConfig::defaults();
+    let rules: Vec<AlertRule> = AlertRuleSpec::defaults()
+        .into_iter()
+        .zip(1..)
+        .map(|(spec, id)| AlertRule {
+            id: AlertRuleId(id),
+            spec,
+            overrides: Vec::new(),
+        })
+        .collect();
     let decisions = evaluate(&facts, &rules, &open, now);
     let opened = decisions
         .iter()

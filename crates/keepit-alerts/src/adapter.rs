@@ -7,23 +7,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use keepit_domain::{
-    AuditCategory, AuditFacts, ConnectorId, JobFamily, JobStatus, ReasonScope, UserId,
+    Alert, AlertId, AlertRule, AlertState, Audience, AuditCategory, AuditFacts, ConnectorId,
+    CustomerId, JobFamily, JobStatus, MessageKind, ReasonScope, RuleKind, Severity, UserId,
     route_message,
 };
 use keepit_store::{
-    AlertFilter, AlertObservation, AlertRecord, AlertRuleId, AlertRuleRecord, AlertScope,
-    ConnectorFilter, CustomerId, DeliveryAttempt, JobQuery, NewMessage, Store,
+    AlertFilter, AlertObservation, ConnectorFilter, DeliveryAttempt, JobQuery, NewMessage, Store,
 };
 
-use crate::engine::{
-    self, AlertState, BackupOutcome, ConnectorFacts, Decision, FailureEvent, OpenAlert, Severity,
-    Why,
-};
+use crate::Error;
+use crate::engine::{self, BackupOutcome, ConnectorFacts, Decision, FailureEvent, Why};
 use crate::message::{ChangeEvent, compose};
 use crate::notify::{
     DeliveryRetry, EmailChannel, Notification, WebhookChannel, deliver_with_retry,
 };
-use crate::rule::{RuleConfig, RuleId, RuleKind, RuleOverride, RuleParams, RuleScope};
 
 /// Where notifications go besides the in-app inbox.
 #[derive(Debug, Clone, Default)]
@@ -64,33 +61,59 @@ pub struct AlertPass {
     notifiers: Notifiers,
 }
 
+/// An alert notice: what changed about one alert, to be stored as a message.
+struct Notice<'a> {
+    kind: MessageKind,
+    alert: AlertId,
+    rule: RuleKind,
+    state: AlertState,
+    severity: Severity,
+    why: &'a Why,
+    customer: Option<CustomerId>,
+    connector: &'a ConnectorId,
+}
+
+/// What the adapter knows about the people and names a notice mentions.
+struct Audiences {
+    recipients: Vec<UserId>,
+    emails: Vec<String>,
+    names: HashMap<ConnectorId, (String, String)>,
+}
+
 impl AlertPass {
     /// An alert pass that notifies through `notifiers` (and always the in-app inbox).
     pub fn new(notifiers: Notifiers) -> Self {
         AlertPass { notifiers }
     }
 
-    /// Runs the evaluation, applies its decisions, stores the messages for `changes`
-    /// and works through the delivery queue.
+    /// Runs the evaluation, applies its decisions, stores the notices and the
+    /// messages for `changes` (with their deliveries queued in the same
+    /// transaction), then works through the delivery queue.
     pub async fn run(
         &self,
         store: &Store,
         changes: &[ChangeEvent],
         now: DateTime<Utc>,
-    ) -> Result<AlertPassSummary, keepit_store::Error> {
+    ) -> Result<AlertPassSummary, Error> {
         let mut summary = AlertPassSummary::default();
-        let rules = load_rules(store).await?;
-        let facts = load_facts(store, &rules, now).await?;
-        let open_records = store.alerts(&AlertFilter::default()).await?;
-        let open: Vec<OpenAlert> = open_records.iter().filter_map(open_alert).collect();
-        let by_id: HashMap<i64, &AlertRecord> = open_records
-            .iter()
-            .map(|record| (record.id.0, record))
+        let rules: Vec<AlertRule> = store
+            .alert_rules()
+            .await?
+            .into_iter()
+            .map(|record| record.rule)
             .collect();
-        let accounts: HashMap<&ConnectorId, &ConnectorFacts> =
+        let facts = load_facts(store, &rules, now).await?;
+        let open = store.alerts(&AlertFilter::default()).await?;
+        let by_id: HashMap<AlertId, &Alert> = open.iter().map(|alert| (alert.id, alert)).collect();
+        let account_of: HashMap<&ConnectorId, &ConnectorFacts> =
             facts.iter().map(|fact| (&fact.connector, fact)).collect();
-        let names = connector_names(store).await?;
-        let subscribers = self.subscriber_emails(store).await?;
+        let kind_of = |alert: &Alert| {
+            rules
+                .iter()
+                .find(|rule| rule.id == alert.rule)
+                .map_or(RuleKind::BackupFailed, |rule| rule.spec.kind)
+        };
+        let audiences = self.audiences(store).await?;
 
         for decision in engine::evaluate(&facts, &rules, &open, now) {
             match decision {
@@ -98,36 +121,40 @@ impl AlertPass {
                     rule,
                     kind,
                     connector,
+                    customer,
                     state,
                     severity,
                     why,
-                    ..
                 } => {
-                    let Some(fact) = accounts.get(&connector) else {
+                    let Some(fact) = account_of.get(&connector) else {
                         continue;
                     };
-                    let observation = observation(
+                    let observation = AlertObservation {
                         rule,
-                        &connector,
-                        fact.account.clone(),
+                        connector: connector.clone(),
+                        account: fact.account.clone(),
                         state,
                         severity,
-                        &why,
-                        now,
-                    );
+                        reason: why.reason.clone(),
+                        last_success_at: why.last_success_at,
+                        last_attempt_at: why.last_attempt_at,
+                        at: now,
+                        note: Some(why.detail.clone()),
+                    };
                     if let Some(update) = store.apply_alert_observation(&observation).await? {
                         summary.opened += 1;
-                        let note = alert_notification(
-                            kind,
+                        let notice = Notice {
+                            kind: MessageKind::AlertOpened,
+                            alert: update.alert.id,
+                            rule: kind,
                             state,
                             severity,
-                            &why,
-                            names.get(&connector),
-                            now,
-                        );
-                        if self.notify(&subscribers, &note).await {
-                            store.mark_alert_notified(update.alert.id, now).await?;
-                        }
+                            why: &why,
+                            customer,
+                            connector: &connector,
+                        };
+                        self.queue(store, &audiences, &notice, now, &mut summary)
+                            .await?;
                     }
                 }
                 Decision::Change {
@@ -140,52 +167,52 @@ impl AlertPass {
                     let Some(record) = by_id.get(&alert) else {
                         continue;
                     };
-                    let observation = observation(
-                        RuleId(record.rule.0),
-                        &record.connector,
-                        record.account.clone(),
+                    let observation = AlertObservation {
+                        rule: record.rule,
+                        connector: record.connector.clone(),
+                        account: record.account.clone(),
                         state,
                         severity,
-                        &why,
-                        now,
-                    );
+                        reason: why.reason.clone(),
+                        last_success_at: why.last_success_at,
+                        last_attempt_at: why.last_attempt_at,
+                        at: now,
+                        note: Some(why.detail.clone()),
+                    };
                     store.apply_alert_observation(&observation).await?;
                     summary.changed += 1;
                     if notify {
-                        let kind = rule_kind(&rules, record.rule);
-                        let note = alert_notification(
-                            kind,
+                        let notice = Notice {
+                            kind: MessageKind::AlertEscalated,
+                            alert,
+                            rule: kind_of(record),
                             state,
                             severity,
-                            &why,
-                            names.get(&record.connector),
-                            now,
-                        );
-                        if self.notify(&subscribers, &note).await {
-                            store.mark_alert_notified(record.id, now).await?;
-                        }
+                            why: &why,
+                            customer: record.customer,
+                            connector: &record.connector,
+                        };
+                        self.queue(store, &audiences, &notice, now, &mut summary)
+                            .await?;
                     }
                 }
                 Decision::Remind { alert, why } => {
                     let Some(record) = by_id.get(&alert) else {
                         continue;
                     };
-                    let kind = rule_kind(&rules, record.rule);
-                    let state = AlertState::Firing;
-                    let severity = engine_severity(record.severity);
-                    let note = alert_notification(
-                        kind,
-                        state,
-                        severity,
-                        &why,
-                        names.get(&record.connector),
-                        now,
-                    );
-                    if self.notify(&subscribers, &note).await {
-                        // Recording the notification also records a "reminded" transition.
-                        store.mark_alert_notified(record.id, now).await?;
-                        summary.reminded += 1;
-                    }
+                    let notice = Notice {
+                        kind: MessageKind::AlertReminder,
+                        alert,
+                        rule: kind_of(record),
+                        state: AlertState::Firing,
+                        severity: record.severity,
+                        why: &why,
+                        customer: record.customer,
+                        connector: &record.connector,
+                    };
+                    self.queue(store, &audiences, &notice, now, &mut summary)
+                        .await?;
+                    summary.reminded += 1;
                 }
                 Decision::Resolve { alert, detail } => {
                     let Some(record) = by_id.get(&alert) else {
@@ -195,16 +222,40 @@ impl AlertPass {
                         rule: record.rule,
                         connector: record.connector.clone(),
                         account: record.account.clone(),
-                        state: keepit_store::AlertState::Resolved,
+                        state: AlertState::Resolved,
                         severity: record.severity,
                         reason: record.reason.clone(),
                         last_success_at: record.last_success_at,
                         last_attempt_at: record.last_attempt_at,
                         at: now,
-                        note: Some(detail),
+                        note: Some(detail.clone()),
                     };
                     store.apply_alert_observation(&observation).await?;
                     summary.resolved += 1;
+                    // People hear that it cleared only if they heard of it, and not
+                    // while they asked for quiet.
+                    if record.last_notified_at.is_some() && !record.silenced(now) {
+                        let why = Why {
+                            last_success_at: record.last_success_at,
+                            last_attempt_at: record.last_attempt_at,
+                            reason: None,
+                            consecutive_failures: 0,
+                            paging: engine::Paging::NotAFailure,
+                            detail,
+                        };
+                        let notice = Notice {
+                            kind: MessageKind::AlertResolved,
+                            alert,
+                            rule: kind_of(record),
+                            state: AlertState::Resolved,
+                            severity: record.severity,
+                            why: &why,
+                            customer: record.customer,
+                            connector: &record.connector,
+                        };
+                        self.queue(store, &audiences, &notice, now, &mut summary)
+                            .await?;
+                    }
                 }
             }
         }
@@ -215,34 +266,83 @@ impl AlertPass {
         Ok(summary)
     }
 
-    async fn subscriber_emails(&self, store: &Store) -> Result<Vec<String>, keepit_store::Error> {
+    /// Who receives alert notices (seed 000: the primary admin by default, and users
+    /// who opted in), their addresses, and the names notices mention.
+    async fn audiences(&self, store: &Store) -> Result<Audiences, Error> {
         let candidates = store.recipient_candidates().await?;
-        let chosen = route_message(keepit_domain::Audience::Subscribers, &candidates);
-        let users = store.users().await?;
-        Ok(users
+        let recipients = route_message(Audience::Subscribers, &candidates);
+        let emails = store
+            .users()
+            .await?
             .into_iter()
-            .filter(|user| chosen.contains(&user.id))
+            .filter(|user| recipients.contains(&user.id))
             .map(|user| user.email)
-            .collect())
+            .collect();
+        Ok(Audiences {
+            recipients,
+            emails,
+            names: connector_names(store).await?,
+        })
     }
 
-    /// Sends an alert notification through every configured channel. Returns whether
-    /// people were told (always true when only the in-app view is configured); when a
-    /// channel fails, the alert stays un-notified and the next pass tries again.
-    async fn notify(&self, emails: &[String], note: &Notification) -> bool {
-        let mut all_ok = true;
-        if let Some(email) = &self.notifiers.email {
-            for to in emails {
-                let report =
-                    deliver_with_retry(self.notifiers.retry, || email.send(to, note)).await;
-                all_ok &= report.delivered();
-            }
+    /// The channels a message goes out on besides the inbox.
+    fn deliveries<'a>(&self, emails: &'a [String], personal: bool) -> Vec<(&'static str, &'a str)> {
+        let mut deliveries = Vec::new();
+        if self.notifiers.email.is_some() {
+            deliveries.extend(emails.iter().map(|email| ("email", email.as_str())));
         }
-        if let Some(webhook) = &self.notifiers.webhook {
-            let report = deliver_with_retry(self.notifiers.retry, || webhook.send(note)).await;
-            all_ok &= report.delivered();
+        // A personal message (download link) never goes to a shared channel.
+        if self.notifiers.webhook.is_some() && !personal {
+            deliveries.push(("webhook", "webhook"));
         }
-        all_ok
+        deliveries
+    }
+
+    /// Stores an alert notice for its recipients with its deliveries queued, and
+    /// records that people were told: from here on the queue carries it.
+    async fn queue(
+        &self,
+        store: &Store,
+        audiences: &Audiences,
+        notice: &Notice<'_>,
+        now: DateTime<Utc>,
+        summary: &mut AlertPassSummary,
+    ) -> Result<(), Error> {
+        let (customer_name, connector_name) = audiences
+            .names
+            .get(notice.connector)
+            .cloned()
+            .unwrap_or_else(|| ("unknown customer".into(), notice.connector.to_string()));
+        let (subject, body) = notice_text(notice, &customer_name, &connector_name);
+        let message = NewMessage {
+            kind: notice.kind,
+            subject,
+            body,
+            customer: notice.customer,
+            connector: Some(notice.connector.clone()),
+            job: None,
+            // One notice per alert and event; a reminder or an escalation is a new
+            // event each time it happens.
+            dedup_key: format!(
+                "alert:{}:{}:{}",
+                notice.alert,
+                notice.kind.as_str(),
+                now.timestamp_micros()
+            ),
+            severity: Some(notice.severity),
+            created_at: now,
+        };
+        let deliveries = self.deliveries(&audiences.emails, false);
+        let stored = store
+            .store_and_queue_message(&message, &audiences.recipients, &deliveries)
+            .await?;
+        if stored.created {
+            summary.messages += 1;
+        }
+        if notice.kind != MessageKind::AlertResolved {
+            store.mark_alert_notified(notice.alert, now).await?;
+        }
+        Ok(())
     }
 
     async fn store_messages(
@@ -251,7 +351,7 @@ impl AlertPass {
         changes: &[ChangeEvent],
         now: DateTime<Utc>,
         summary: &mut AlertPassSummary,
-    ) -> Result<(), keepit_store::Error> {
+    ) -> Result<(), Error> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -274,31 +374,23 @@ impl AlertPass {
                 kind: draft.kind,
                 subject: draft.subject,
                 body: draft.body,
-                customer: draft.customer.map(CustomerId),
+                customer: draft.customer,
                 connector: draft.connector,
                 job: draft.job,
                 dedup_key: draft.dedup_key,
+                severity: None,
                 created_at: now,
             };
-            let stored = store.store_message(&new, &recipients).await?;
-            if !stored.created {
-                continue;
-            }
-            summary.messages += 1;
-            if self.notifiers.email.is_some() {
-                for user in &recipients {
-                    if let Some(email) = email_of.get(user) {
-                        store
-                            .enqueue_delivery(stored.id, "email", email, now)
-                            .await?;
-                    }
-                }
-            }
-            // A personal message (download link) never goes to a shared channel.
-            if self.notifiers.webhook.is_some() && !draft.kind.is_personal() {
-                store
-                    .enqueue_delivery(stored.id, "webhook", "webhook", now)
-                    .await?;
+            let emails: Vec<String> = recipients
+                .iter()
+                .filter_map(|user| email_of.get(user).cloned())
+                .collect();
+            let deliveries = self.deliveries(&emails, draft.kind.is_personal());
+            let stored = store
+                .store_and_queue_message(&new, &recipients, &deliveries)
+                .await?;
+            if stored.created {
+                summary.messages += 1;
             }
         }
         Ok(())
@@ -309,15 +401,26 @@ impl AlertPass {
         store: &Store,
         now: DateTime<Utc>,
         summary: &mut AlertPassSummary,
-    ) -> Result<(), keepit_store::Error> {
+    ) -> Result<(), Error> {
+        let mut customer_names: HashMap<CustomerId, String> = HashMap::new();
         for delivery in store.due_deliveries(now, 500).await? {
             let message = store.message(delivery.message).await?;
+            let customer = match message.customer {
+                Some(id) => {
+                    if !customer_names.contains_key(&id) {
+                        let name = store.customer(id).await.ok().map(|c| c.name);
+                        customer_names.insert(id, name.unwrap_or_default());
+                    }
+                    customer_names.get(&id).filter(|name| !name.is_empty()).cloned()
+                }
+                None => None,
+            };
             let note = Notification {
                 kind: message.kind.as_str().to_owned(),
                 subject: message.subject.clone(),
                 body: message.body.clone(),
-                severity: None,
-                customer: None,
+                severity: message.severity,
+                customer,
                 at: message.created_at,
             };
             let result = match (
@@ -362,85 +465,21 @@ impl AlertPass {
     }
 }
 
-fn rule_kind(rules: &[RuleConfig], id: AlertRuleId) -> RuleKind {
-    rules
-        .iter()
-        .find(|rule| rule.id.0 == id.0)
-        .map(|rule| rule.kind)
-        .unwrap_or(RuleKind::BackupFailed)
-}
-
-fn engine_severity(severity: keepit_store::Severity) -> Severity {
-    match severity {
-        keepit_store::Severity::Warning => Severity::Warning,
-        keepit_store::Severity::Critical => Severity::Critical,
-    }
-}
-
-fn open_alert(record: &AlertRecord) -> Option<OpenAlert> {
-    let state = match record.state {
-        keepit_store::AlertState::Pending => AlertState::Pending,
-        keepit_store::AlertState::Firing => AlertState::Firing,
-        keepit_store::AlertState::Resolved => return None,
-    };
-    Some(OpenAlert {
-        id: record.id.0,
-        rule: RuleId(record.rule.0),
-        connector: record.connector.clone(),
-        state,
-        severity: engine_severity(record.severity),
-        acknowledged_at: record.acknowledged_at,
-        silenced_until: record.silenced_until,
-        last_notified_at: record.last_notified_at,
-    })
-}
-
-fn observation(
-    rule: RuleId,
-    connector: &ConnectorId,
-    account: keepit_domain::AccountId,
-    state: AlertState,
-    severity: Severity,
-    why: &Why,
-    now: DateTime<Utc>,
-) -> AlertObservation {
-    AlertObservation {
-        rule: AlertRuleId(rule.0),
-        connector: connector.clone(),
-        account,
-        state: match state {
-            AlertState::Pending => keepit_store::AlertState::Pending,
-            AlertState::Firing => keepit_store::AlertState::Firing,
-        },
-        severity: match severity {
-            Severity::Warning => keepit_store::Severity::Warning,
-            Severity::Critical => keepit_store::Severity::Critical,
-        },
-        reason: why.reason.clone(),
-        last_success_at: why.last_success_at,
-        last_attempt_at: why.last_attempt_at,
-        at: now,
-        note: Some(why.detail.clone()),
-    }
-}
-
-fn alert_notification(
-    kind: RuleKind,
-    state: AlertState,
-    severity: Severity,
-    why: &Why,
-    names: Option<&(String, String)>,
-    now: DateTime<Utc>,
-) -> Notification {
-    let (customer, connector) = names
-        .cloned()
-        .unwrap_or_else(|| ("unknown customer".into(), "unknown connector".into()));
-    let what = match (kind, state) {
+/// The subject and body of an alert notice.
+fn notice_text(notice: &Notice<'_>, customer: &str, connector: &str) -> (String, String) {
+    let what = match (notice.rule, notice.state) {
+        (_, AlertState::Resolved) => "resolved",
         (RuleKind::BackupStale, AlertState::Pending) => "backup getting stale",
         (RuleKind::BackupStale, AlertState::Firing) => "backup stale",
-        (RuleKind::BackupFailed, AlertState::Pending) => "backups failing",
+        (RuleKind::BackupFailed, AlertState::Pending) => "backup failing (Keepit is retrying)",
         (RuleKind::BackupFailed, AlertState::Firing) => "backup failed",
     };
+    let lead = match notice.kind {
+        MessageKind::AlertReminder => "Still open: ",
+        MessageKind::AlertEscalated => "Escalated: ",
+        _ => "",
+    };
+    let why = notice.why;
     let mut body = format!("{customer} / {connector}: {}.", why.detail);
     let stamp = |time: Option<DateTime<Utc>>| {
         time.map(|time| time.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -463,14 +502,7 @@ fn alert_notification(
             )),
         }
     }
-    Notification {
-        kind: kind.as_str().to_owned(),
-        subject: format!("{customer} / {connector}: {what}"),
-        body,
-        severity: Some(severity),
-        customer: Some(customer),
-        at: now,
-    }
+    (format!("{lead}{customer} / {connector}: {what}"), body)
 }
 
 async fn connector_names(
@@ -499,65 +531,16 @@ async fn connector_names(
         .collect())
 }
 
-/// Reads the rules and their overrides as engine configuration.
-pub async fn load_rules(store: &Store) -> Result<Vec<RuleConfig>, keepit_store::Error> {
-    let mut rules = Vec::new();
-    for record in store.alert_rules().await? {
-        let overrides = store.alert_rule_overrides(record.id).await?;
-        rules.push(rule_config(&record, &overrides));
-    }
-    Ok(rules)
-}
-
-fn rule_config(
-    record: &AlertRuleRecord,
-    overrides: &[keepit_store::AlertRuleOverride],
-) -> RuleConfig {
-    let rule = &record.rule;
-    let thresholds = &rule.thresholds;
-    RuleConfig {
-        id: RuleId(record.id.0),
-        kind: match rule.kind {
-            keepit_store::AlertRuleKind::BackupStale => RuleKind::BackupStale,
-            keepit_store::AlertRuleKind::BackupFailed => RuleKind::BackupFailed,
-        },
-        name: rule.name.clone(),
-        enabled: rule.enabled,
-        scope: match &rule.scope {
-            AlertScope::All => RuleScope::All,
-            AlertScope::Customer(customer) => RuleScope::Customer(customer.0),
-            AlertScope::ConnectorKind(kind) => RuleScope::ConnectorKind(kind.clone()),
-        },
-        params: RuleParams {
-            stale_after: thresholds.stale_after,
-            warn_after: thresholds.warn_after,
-            lookback: thresholds.lookback,
-            min_consecutive_failures: thresholds.min_consecutive_failures,
-            reminder_every: thresholds.reminder_every,
-        },
-        overrides: overrides
-            .iter()
-            .map(|o| RuleOverride {
-                customer: o.customer.0,
-                enabled: o.enabled,
-                stale_after: o.stale_after,
-                warn_after: o.warn_after.map(Some),
-                lookback: o.lookback,
-                min_consecutive_failures: o.min_consecutive_failures,
-            })
-            .collect(),
-    }
-}
-
-/// Reads what the engine needs to know about every connector that is still in Keepit.
+/// Reads what the engine needs to know about every watched connector: still in
+/// Keepit, of an account still in the MSP's tree, of an enabled integration.
 pub async fn load_facts(
     store: &Store,
-    rules: &[RuleConfig],
+    rules: &[AlertRule],
     now: DateTime<Utc>,
 ) -> Result<Vec<ConnectorFacts>, keepit_store::Error> {
     let lookback = rules
         .iter()
-        .map(|rule| rule.params.lookback)
+        .map(|rule| rule.spec.thresholds.lookback)
         .max()
         .unwrap_or(Duration::hours(24));
     // Consecutive failures are counted over a longer stretch than one lookback.
@@ -637,17 +620,17 @@ pub async fn load_facts(
 
     let mut facts = Vec::new();
     for (connector, status) in store
-        .connectors_with_status(&ConnectorFilter::default())
+        .connectors_with_status(&ConnectorFilter {
+            watched_only: true,
+            ..ConnectorFilter::default()
+        })
         .await?
     {
         let id = connector.record.connector.clone();
         let status = status.map(|stored| stored.status);
         facts.push(ConnectorFacts {
             account: connector.record.account.clone(),
-            customer: connector
-                .customer
-                .map(|customer| customer.0)
-                .unwrap_or_default(),
+            customer: connector.customer,
             kind: connector.record.kind.clone(),
             state: keepit_domain::ConnectorState {
                 accessible: connector.record.accessible,

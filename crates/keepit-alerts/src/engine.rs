@@ -5,78 +5,13 @@
 //! (storing alerts and their transitions, and sending notifications).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use keepit_domain::{
-    AccountId, ConditionClass, ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState,
-    FailureReason, Health, HealthReason, JobId, JobStatus,
+    AccountId, Alert, AlertId, AlertRule, AlertRuleId, AlertState, ConditionClass,
+    ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState, CustomerId, FailureReason,
+    Health, HealthReason, JobId, JobStatus, ReasonScope, Remedy, RuleKind, Severity, Thresholds,
 };
-
-use crate::rule::{RuleConfig, RuleId, RuleKind, RuleParams};
-
-/// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Worth a look soon.
-    Warning,
-    /// Backups are not happening or failing now.
-    Critical,
-}
-
-impl Severity {
-    /// Stable lowercase code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// Reverses [`Severity::as_str`].
-    pub fn parse(code: &str) -> Option<Severity> {
-        match code {
-            "warning" => Some(Severity::Warning),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where an open alert is in its lifecycle (resolved alerts are closed, not open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AlertState {
-    /// The condition holds but has not reached the firing threshold yet
-    /// (the stale warning stage, or fewer consecutive failures than required).
-    Pending,
-    /// The condition holds in full.
-    Firing,
-}
-
-impl AlertState {
-    /// Stable lowercase code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-        }
-    }
-
-    /// Reverses [`AlertState::as_str`].
-    pub fn parse(code: &str) -> Option<AlertState> {
-        match code {
-            "pending" => Some(AlertState::Pending),
-            "firing" => Some(AlertState::Firing),
-            _ => None,
-        }
-    }
-}
 
 /// The outcome of one finished backup job.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,8 +42,8 @@ pub struct ConnectorFacts {
     pub connector: ConnectorId,
     /// Its Keepit account.
     pub account: AccountId,
-    /// The customer it belongs to (the store's id).
-    pub customer: i64,
+    /// The customer it belongs to, once its account is matched to one.
+    pub customer: Option<CustomerId>,
     /// What it backs up.
     pub kind: ConnectorKind,
     /// Accessibility and deletion schedule.
@@ -158,31 +93,22 @@ impl ConnectorFacts {
     }
 }
 
-/// An alert that is open (pending or firing).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenAlert {
-    /// The store's id of the alert.
-    pub id: i64,
-    /// The rule that raised it.
-    pub rule: RuleId,
-    /// The connector it is about.
-    pub connector: ConnectorId,
-    /// Pending or firing.
-    pub state: AlertState,
-    /// Its severity.
-    pub severity: Severity,
-    /// When someone acknowledged it, if anyone did.
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// No notifications until this time.
-    pub silenced_until: Option<DateTime<Utc>>,
-    /// When people were last told about it.
-    pub last_notified_at: Option<DateTime<Utc>>,
-}
-
-impl OpenAlert {
-    fn silenced(&self, now: DateTime<Utc>) -> bool {
-        self.silenced_until.is_some_and(|until| until > now)
-    }
+/// Why a failure alert pages now or waits: the rule of remedy-aware paging that applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// Not a backup failure (a stale backup, or a failure reported by the audit log).
+    NotAFailure,
+    /// The connector is in an error state (sign-in, permissions, quota): pages at once.
+    ErrorState,
+    /// The reason needs the customer, the MSP or Keepit support: pages after
+    /// `min_consecutive_failures` (at once by default).
+    NeedsAction,
+    /// The reason is not in the catalogue: pages like one that needs action, since a
+    /// silent monitor is worse than a loud one.
+    UnknownReason,
+    /// Keepit retries this reason by itself: a pending warning until it has happened
+    /// `repeats_before_paging` times in a row.
+    RetriedByKeepit,
 }
 
 /// Why an alert is open: what an MSP technician needs to act.
@@ -196,6 +122,8 @@ pub struct Why {
     pub reason: Option<FailureReason>,
     /// Failed backups in a row, newest first.
     pub consecutive_failures: u32,
+    /// Which paging rule applied.
+    pub paging: Paging,
     /// One sentence for people.
     pub detail: String,
 }
@@ -206,13 +134,13 @@ pub enum Decision {
     /// Open a new alert.
     Open {
         /// The rule.
-        rule: RuleId,
+        rule: AlertRuleId,
         /// The rule's kind.
         kind: RuleKind,
         /// The connector.
         connector: ConnectorId,
         /// The connector's customer.
-        customer: i64,
+        customer: Option<CustomerId>,
         /// Pending or firing.
         state: AlertState,
         /// Its severity.
@@ -223,7 +151,7 @@ pub enum Decision {
     /// Move an open alert to another state or severity.
     Change {
         /// The alert.
-        alert: i64,
+        alert: AlertId,
         /// The new state.
         state: AlertState,
         /// The new severity.
@@ -236,14 +164,14 @@ pub enum Decision {
     /// Tell people again about an alert that is still firing and unacknowledged.
     Remind {
         /// The alert.
-        alert: i64,
+        alert: AlertId,
         /// Why it is still open.
         why: Why,
     },
     /// Close an alert whose condition has cleared.
     Resolve {
         /// The alert.
-        alert: i64,
+        alert: AlertId,
         /// Why it closed.
         detail: String,
     },
@@ -263,40 +191,39 @@ struct Finding {
 ///   an escalation notifies unless the alert is silenced.
 /// - A firing alert that nobody acknowledged and that is not silenced is reminded
 ///   about every `reminder_every`.
-/// - An open alert whose condition cleared, whose connector is no longer active or
-///   synced, or whose rule was disabled, removed or scoped away, resolves.
+/// - An open alert whose condition cleared, whose connector is no longer watched,
+///   or whose rule was disabled, removed or scoped away, resolves.
 ///
-/// Decisions come out in a stable order: by rule, then by connector, then resolutions.
+/// `open` may hold resolved alerts too; they are ignored. Decisions come out in a
+/// stable order: by rule, then by connector, then resolutions.
 pub fn evaluate(
     facts: &[ConnectorFacts],
-    rules: &[RuleConfig],
-    open: &[OpenAlert],
+    rules: &[AlertRule],
+    open: &[Alert],
     now: DateTime<Utc>,
 ) -> Vec<Decision> {
-    let open_by_key: HashMap<(RuleId, &ConnectorId), &OpenAlert> = open
+    let open: Vec<&Alert> = open.iter().filter(|alert| alert.state.is_open()).collect();
+    let open_by_key: HashMap<(AlertRuleId, &ConnectorId), &Alert> = open
         .iter()
-        .map(|alert| ((alert.rule, &alert.connector), alert))
+        .map(|alert| ((alert.rule, &alert.connector), *alert))
         .collect();
-    let mut still_open: HashSet<i64> = HashSet::with_capacity(open.len());
+    let mut still_open: HashSet<AlertId> = HashSet::with_capacity(open.len());
     let mut decisions = Vec::new();
-    for rule in rules
-        .iter()
-        .filter(|rule| rule.enabled || !rule.overrides.is_empty())
-    {
+    for rule in rules.iter().filter(|rule| rule.may_apply()) {
         for connector in facts {
             if !rule.applies_to(connector.customer, &connector.kind) {
                 continue;
             }
-            let params = rule.params_for(connector.customer);
-            let finding = match rule.kind {
-                RuleKind::BackupStale => check_stale(connector, &params, now),
-                RuleKind::BackupFailed => check_failed(connector, &params, now),
+            let thresholds = rule.thresholds_for(connector.customer);
+            let finding = match rule.spec.kind {
+                RuleKind::BackupStale => check_stale(connector, &thresholds, now),
+                RuleKind::BackupFailed => check_failed(connector, &thresholds, now),
             };
             let existing = open_by_key.get(&(rule.id, &connector.connector)).copied();
             match (finding, existing) {
                 (Some(finding), None) => decisions.push(Decision::Open {
                     rule: rule.id,
-                    kind: rule.kind,
+                    kind: rule.spec.kind,
                     connector: connector.connector.clone(),
                     customer: connector.customer,
                     state: finding.state,
@@ -320,7 +247,7 @@ pub fn evaluate(
                         && !alert.silenced(now)
                         && alert
                             .last_notified_at
-                            .is_none_or(|last| now - last >= params.reminder_every)
+                            .is_none_or(|last| now - last >= thresholds.reminder_every)
                     {
                         decisions.push(Decision::Remind {
                             alert: alert.id,
@@ -332,7 +259,7 @@ pub fn evaluate(
                     still_open.insert(alert.id);
                     decisions.push(Decision::Resolve {
                         alert: alert.id,
-                        detail: cleared_detail(rule.kind, connector),
+                        detail: cleared_detail(rule.spec.kind, connector),
                     });
                 }
                 (None, None) => {}
@@ -343,7 +270,7 @@ pub fn evaluate(
         if !still_open.contains(&alert.id) {
             decisions.push(Decision::Resolve {
                 alert: alert.id,
-                detail: "the rule no longer applies to this connector, or the connector is no longer in Keepit".into(),
+                detail: "the rule no longer applies to this connector, or the connector is no longer watched".into(),
             });
         }
     }
@@ -365,7 +292,7 @@ fn cleared_detail(kind: RuleKind, connector: &ConnectorFacts) -> String {
 
 fn check_stale(
     connector: &ConnectorFacts,
-    params: &RuleParams,
+    thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> Option<Finding> {
     // An authentication failure explains the missing backups; the failed rule reports it.
@@ -377,9 +304,9 @@ fn check_stale(
         None => (connector.created.unwrap_or(connector.first_seen), true),
     };
     let age = now - clock_start;
-    let (state, severity) = if age >= params.stale_after {
+    let (state, severity) = if age >= thresholds.stale_after {
         (AlertState::Firing, Severity::Critical)
-    } else if params
+    } else if thresholds
         .warn_after
         .is_some_and(|warn_after| age >= warn_after)
     {
@@ -404,6 +331,7 @@ fn check_stale(
             last_attempt_at: connector.last_attempt_at,
             reason,
             consecutive_failures: consecutive_failures(connector),
+            paging: Paging::NotAFailure,
             detail,
         },
     })
@@ -422,9 +350,26 @@ fn consecutive_failures(connector: &ConnectorFacts) -> u32 {
         .count() as u32
 }
 
+/// How a failure with this reason pages: the rule that applies, and how many failed
+/// backups in a row it takes.
+fn paging_of(reason: Option<&FailureReason>, thresholds: &Thresholds) -> (Paging, u32) {
+    let remedy = reason
+        .and_then(|reason| reason.entry(ReasonScope::Backup))
+        .map(|entry| entry.remedy);
+    match remedy {
+        Some(Remedy::NoneRescheduled | Remedy::RetryLater | Remedy::WatchForRepeats) => {
+            (Paging::RetriedByKeepit, thresholds.repeats_before_paging)
+        }
+        Some(Remedy::UserAction | Remedy::ContactSupport) => {
+            (Paging::NeedsAction, thresholds.min_consecutive_failures)
+        }
+        None => (Paging::UnknownReason, thresholds.min_consecutive_failures),
+    }
+}
+
 fn check_failed(
     connector: &ConnectorFacts,
-    params: &RuleParams,
+    thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> Option<Finding> {
     if !connector.state.is_active() {
@@ -433,22 +378,24 @@ fn check_failed(
     // Validated rules keep the lookback short; a stored one that is not still must
     // not overflow the calendar.
     let since = now
-        .checked_sub_signed(params.lookback)
+        .checked_sub_signed(thresholds.lookback)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let consecutive = consecutive_failures(connector);
-    let why = |reason: Option<FailureReason>, detail: String| Why {
+    let why = |reason: Option<FailureReason>, paging: Paging, detail: String| Why {
         last_success_at: connector.last_success_at,
         last_attempt_at: connector.last_attempt_at,
         reason,
         consecutive_failures: consecutive,
+        paging,
         detail,
     };
     if let Some(reason) = connector.error_state() {
-        let detail = format!("the connector is in an error state ({reason})");
+        let detail =
+            format!("the connector is in an error state ({reason}); someone must fix it, so this pages at once");
         return Some(Finding {
             state: AlertState::Firing,
             severity: Severity::Critical,
-            why: why(Some(reason), detail),
+            why: why(Some(reason), Paging::ErrorState, detail),
         });
     }
     if let Some(latest) = connector.recent_backups.first()
@@ -458,29 +405,35 @@ fn check_failed(
             JobStatus::Unsuccessful | JobStatus::Incomplete
         )
     {
-        let severity = if latest.status == JobStatus::Unsuccessful {
-            Severity::Critical
+        let (paging, needed) = paging_of(latest.reason.as_ref(), thresholds);
+        let pages = consecutive >= needed;
+        let (state, severity) = if pages {
+            (AlertState::Firing, Severity::Critical)
         } else {
-            Severity::Warning
+            (AlertState::Pending, Severity::Warning)
         };
-        let state = if consecutive >= params.min_consecutive_failures {
-            AlertState::Firing
-        } else {
-            AlertState::Pending
-        };
-        let severity = if state == AlertState::Pending {
-            Severity::Warning
-        } else {
-            severity
-        };
-        let detail = format!(
+        let what = format!(
             "the latest backup was {} ({consecutive} in a row)",
             latest.status.as_str().replace('_', " ")
         );
+        let rule = match (paging, pages) {
+            (Paging::RetriedByKeepit, true) => format!(
+                "Keepit retries this by itself, but it has now happened {needed} times in a row"
+            ),
+            (Paging::RetriedByKeepit, false) => format!(
+                "Keepit retries this by itself; it pages if it happens {needed} times in a row"
+            ),
+            (Paging::UnknownReason, _) if pages => {
+                "the reason is not one keepit-watch knows, so it pages rather than stay silent"
+                    .to_owned()
+            }
+            (_, true) => "this needs someone to act".to_owned(),
+            (_, false) => format!("this needs someone to act; it pages after {needed} in a row"),
+        };
         return Some(Finding {
             state,
             severity,
-            why: why(latest.reason.clone(), detail),
+            why: why(latest.reason.clone(), paging, format!("{what}; {rule}")),
         });
     }
     if let Some(event) = connector
@@ -492,7 +445,7 @@ fn check_failed(
         return Some(Finding {
             state: AlertState::Firing,
             severity: Severity::Warning,
-            why: why(None, detail),
+            why: why(None, Paging::NotAFailure, detail),
         });
     }
     None

@@ -1,13 +1,17 @@
 //! Alerts for keepit-watch: the two rule kinds MSPs ask for, their lifecycle, and
 //! the messages and notifications that tell people about them.
 //!
-//! - [`rule`]: rule configuration ([`RuleConfig`]) with scope and per-customer overrides.
+//! The vocabulary (rules, scopes, thresholds, states, severities, alerts) is
+//! `keepit_domain`'s; this crate evaluates it and acts on the result.
+//!
 //! - [`engine`]: [`evaluate`], a pure function from (connector facts, rules, open
-//!   alerts, now) to [`Decision`]s: open, escalate, remind, resolve.
+//!   alerts, now) to [`Decision`]s: open, escalate, remind, resolve, with
+//!   remedy-aware paging ([`Paging`]).
 //! - [`message`]: [`compose`] turns what changed between syncs into message drafts.
 //! - [`notify`]: e-mail (SMTP) and webhook channels with bounded retries.
 //! - [`adapter`]: [`AlertPass`], the thin layer that loads facts from `keepit-store`,
-//!   runs the engine, applies its decisions, stores routed messages and delivers them.
+//!   runs the engine, applies its decisions, stores notices and messages with their
+//!   deliveries queued, and works through the delivery queue.
 //!
 //! Only `adapter` knows the store; the engine and the composition are pure and know
 //! nothing about databases or transports.
@@ -16,15 +20,18 @@ pub mod adapter;
 pub mod engine;
 pub mod message;
 pub mod notify;
-pub mod rule;
 
 pub use adapter::{AlertPass, AlertPassSummary, Notifiers};
 pub use engine::{
-    AlertState, BackupOutcome, ConnectorFacts, Decision, FailureEvent, OpenAlert, Severity, Why,
-    evaluate,
+    BackupOutcome, ConnectorFacts, Decision, FailureEvent, Paging, Why, evaluate,
 };
 pub use message::{ChangeEvent, ConnectorRef, MessageDraft, compose};
-pub use rule::{
-    MAX_RULE_DURATION_DAYS, RuleConfig, RuleError, RuleId, RuleKind, RuleOverride, RuleParams,
-    RuleScope,
-};
+
+/// Why an alert pass could not finish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store could not be read or written; what was applied before stays.
+    #[error("the alert pass could not use the database")]
+    Store(#[from] keepit_store::Error),
+}

@@ -7,15 +7,15 @@
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{
-    AccountId, ConnectorId, ConnectorKind, DownloadKind, FailureReason, Health, JobFamily, JobId,
+    AccountId, ConnectorId, ConnectorKind, CustomerId, DownloadKind, FailureReason, Health, JobFamily, JobId,
     JobStatus, JobType, MessageKind, ReasonScope,
 };
 
 /// The connector a change is about, with the names people know it by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorRef {
-    /// The customer (the store's id).
-    pub customer: i64,
+    /// The customer, once the account is matched to one.
+    pub customer: Option<CustomerId>,
     /// The customer's name.
     pub customer_name: String,
     /// The Keepit account.
@@ -84,8 +84,8 @@ pub enum ChangeEvent {
     DownloadLinkReady {
         /// The account.
         account: AccountId,
-        /// The customer (the store's id), when known.
-        customer: Option<i64>,
+        /// The customer, when known.
+        customer: Option<CustomerId>,
         /// What the link is for.
         kind: DownloadKind,
         /// The e-mail address of whoever asked for it, when Keepit recorded one.
@@ -107,7 +107,7 @@ pub struct MessageDraft {
     /// A few sentences, with the reason and what to do where there is one.
     pub body: String,
     /// The customer concerned.
-    pub customer: Option<i64>,
+    pub customer: Option<CustomerId>,
     /// The connector concerned.
     pub connector: Option<ConnectorId>,
     /// The job concerned.
@@ -142,7 +142,7 @@ fn draft(
         dedup_key: key,
         subject,
         body,
-        customer: Some(connector.customer),
+        customer: connector.customer,
         connector: Some(connector.connector.clone()),
         job: job.cloned(),
         person_email: None,

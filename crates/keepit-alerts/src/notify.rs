@@ -14,7 +14,7 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::engine::Severity;
+use keepit_domain::Severity;
 
 /// What is being told.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,12 +7,14 @@
 //! the failure-reason catalogue ([`ReasonCode`], [`catalogue`]),
 //! audit categories ([`AuditCategory`], [`categorize_audit`]),
 //! message kinds and who receives them ([`MessageKind`], [`route_message`]),
+//! the alert vocabulary: rules, scopes, thresholds, states and severities ([`AlertRule`], [`Thresholds`], [`Alert`]),
 //! and company-name normalisation for matching Keepit accounts to customers ([`normalize_company_name`]).
 //!
 //! This crate must not know about I/O, serialisation formats, XML, SQL or HTTP.
 //! It depends on no async runtime and derives no `Serialize`/`Deserialize`;
 //! the wire and storage layers convert to and from these types explicitly.
 
+mod alert;
 mod audit;
 mod company;
 mod connector;
@@ -21,6 +23,11 @@ mod id;
 mod job;
 mod message;
 
+pub use alert::{
+    Alert, AlertEvent, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertScope, AlertState,
+    CustomerId, CustomerOverride, MAX_THRESHOLD_DAYS, RuleKind, Severity, Threshold, ThresholdError,
+    ThresholdOverrides, Thresholds, UnknownCode,
+};
 pub use audit::{AuditCategory, AuditFacts, categorize_audit};
 pub use company::{CustomerMatch, match_customer, normalize_company_name};
 pub use connector::{

@@ -47,6 +47,14 @@ pub enum MessageKind {
     DownloadLinkReady(DownloadKind),
     /// A notice about one user's own sign-in or account (activation, password reset).
     AccountNotice,
+    /// An alert opened (a pending warning or a page).
+    AlertOpened,
+    /// An open alert escalated (pending to firing, or warning to critical).
+    AlertEscalated,
+    /// A firing alert nobody acknowledged is still open.
+    AlertReminder,
+    /// An alert people were told about has cleared.
+    AlertResolved,
 }
 
 /// A stored message-kind code that is not one of ours.
@@ -87,6 +95,10 @@ const KINDS: &[(MessageKind, &str)] = &[
         "download_link_ready_compliance_report",
     ),
     (MessageKind::AccountNotice, "account_notice"),
+    (MessageKind::AlertOpened, "alert_opened"),
+    (MessageKind::AlertEscalated, "alert_escalated"),
+    (MessageKind::AlertReminder, "alert_reminder"),
+    (MessageKind::AlertResolved, "alert_resolved"),
 ];
 
 impl MessageKind {
@@ -314,7 +326,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        assert_eq!(MessageKind::all().count(), 14);
+        assert_eq!(MessageKind::all().count(), 18);
         for kind in MessageKind::all() {
             assert_eq!(MessageKind::parse(kind.as_str()), Ok(kind));
         }

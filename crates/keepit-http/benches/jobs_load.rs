@@ -123,6 +123,7 @@ fn job(n: usize, total: usize) -> JobRecord {
     let ended = started + TimeDelta::minutes(20);
     let failed = matches!(status, JobStatus::Incomplete | JobStatus::Unsuccessful);
     JobRecord {
+        raw_stats: Vec::new(),
         job: JobId::new(&format!("job{n:08}-eeeeee-ffffff")).unwrap(),
         connector: connector(index),
         account: account(index / CONNECTORS_PER_CUSTOMER),

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keepit_domain::{FailureReason, JobStatistics, ReasonEntry, Remedy};
+use keepit_domain::{Alert, AlertScope, FailureReason, JobStatistics, ReasonEntry, Remedy, Threshold};
 use keepit_store::{
-    AlertRecord, AlertRuleRecord, AlertScope, CustomerRecord, IntegrationRecord, StoredConnector,
+    AlertRuleRecord, AlertTransitionRecord, CustomerRecord, IntegrationRecord, StoredConnector,
     StoredConnectorStatus, StoredJob, SyncRunRecord, TimelineEntry,
 };
 use serde::{Deserialize, Serialize};
@@ -463,8 +463,8 @@ pub struct AlertDto {
     pub silenced_until: Option<String>,
 }
 
-impl From<&AlertRecord> for AlertDto {
-    fn from(alert: &AlertRecord) -> Self {
+impl From<&Alert> for AlertDto {
+    fn from(alert: &Alert) -> Self {
         AlertDto {
             id: alert.id.0,
             rule_id: alert.rule.0,
@@ -497,6 +497,41 @@ pub struct SilenceRequest {
 impl Bounded for SilenceRequest {
     fn check_bounds(&self) -> Result<(), AppError> {
         at_most("until", self.until.as_deref(), 64)
+    }
+}
+
+/// One entry of an alert's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertTransitionDto {
+    /// What happened.
+    #[schema(value_type = crate::openapi::AlertEventCode)]
+    pub event: String,
+    /// The state before; `null` when the alert opened.
+    #[schema(value_type = Option<crate::openapi::AlertStateCode>)]
+    pub from_state: Option<String>,
+    /// The state after.
+    #[schema(value_type = crate::openapi::AlertStateCode)]
+    pub to_state: String,
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Why, or what was done (the evaluation's reasoning, a silence's end).
+    pub note: Option<String>,
+    /// The user who did it, for acknowledgements and silences.
+    pub user_id: Option<i64>,
+}
+
+impl From<&AlertTransitionRecord> for AlertTransitionDto {
+    fn from(record: &AlertTransitionRecord) -> Self {
+        let t = &record.transition;
+        AlertTransitionDto {
+            event: t.event.as_str().to_owned(),
+            from_state: t.from.map(|state| state.as_str().to_owned()),
+            to_state: t.to.as_str().to_owned(),
+            at: time(t.at),
+            note: t.note.clone(),
+            user_id: t.by.map(|user| user.0),
+        }
     }
 }
 
@@ -550,12 +585,15 @@ pub struct AlertRuleDto {
     pub scope: ScopeDto,
     /// Stale after this many hours without a successful backup.
     pub stale_after_hours: i64,
-    /// Earlier warning stage, in hours.
+    /// Earlier warning stage, in hours; `null` when switched off.
     pub warn_after_hours: Option<i64>,
     /// How far back failures count, in hours.
     pub lookback_hours: i64,
-    /// Fire only after this many consecutive failures.
+    /// A failure that needs someone (or whose reason is unknown) pages after this many
+    /// failed backups in a row.
     pub min_consecutive_failures: u32,
+    /// A failure Keepit retries by itself pages after this many failed backups in a row.
+    pub repeats_before_paging: u32,
     /// Remind while firing this often, in hours.
     pub reminder_every_hours: i64,
     /// Last changed.
@@ -565,26 +603,28 @@ pub struct AlertRuleDto {
 
 impl From<&AlertRuleRecord> for AlertRuleDto {
     fn from(record: &AlertRuleRecord) -> Self {
-        let rule = &record.rule;
-        let thresholds = &rule.thresholds;
+        let spec = &record.rule.spec;
+        let thresholds = &spec.thresholds;
         AlertRuleDto {
-            id: record.id.0,
-            kind: rule.kind.as_str().to_owned(),
-            name: rule.name.clone(),
-            enabled: rule.enabled,
-            scope: ScopeDto::from(&rule.scope),
+            id: record.rule.id.0,
+            kind: spec.kind.as_str().to_owned(),
+            name: spec.name.clone(),
+            enabled: spec.enabled,
+            scope: ScopeDto::from(&spec.scope),
             stale_after_hours: thresholds.stale_after.num_hours(),
             warn_after_hours: thresholds.warn_after.map(|d| d.num_hours()),
             lookback_hours: thresholds.lookback.num_hours(),
             min_consecutive_failures: thresholds.min_consecutive_failures,
+            repeats_before_paging: thresholds.repeats_before_paging,
             reminder_every_hours: thresholds.reminder_every.num_hours(),
             updated_at: time(record.updated_at),
         }
     }
 }
 
-/// Body of `POST /alert-rules` and `PUT /alert-rules/{id}`. Omitted thresholds take the defaults
-/// (48 h stale, 24 h warning, 24 h lookback, 1 failure, 24 h reminders).
+/// Body of `POST /alert-rules` and `PUT /alert-rules/{id}`. Omitted thresholds take the
+/// defaults (48 h stale, 24 h warning, 24 h lookback, paging after 1 failure that needs
+/// someone or 3 that Keepit retries by itself, 24 h reminders).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleRequest {
@@ -607,12 +647,42 @@ pub struct AlertRuleRequest {
     /// Hours (at most ten years).
     #[schema(minimum = 1, maximum = 87_840)]
     pub lookback_hours: Option<i64>,
-    /// Count.
-    #[schema(minimum = 1)]
+    /// Failed backups in a row before a failure that needs someone pages.
+    #[schema(minimum = 1, maximum = 1000)]
     pub min_consecutive_failures: Option<u32>,
+    /// Failed backups in a row before a failure Keepit retries by itself pages.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub repeats_before_paging: Option<u32>,
     /// Hours (at most ten years).
     #[schema(minimum = 1, maximum = 87_840)]
     pub reminder_every_hours: Option<i64>,
+}
+
+impl AlertRuleRequest {
+    /// The thresholds the request gives, each with the field that gave it, in the
+    /// domain's units (seconds or counts). Omitted ones are absent.
+    pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
+        let hours = |value: Option<i64>| value.map(|hours| hours.saturating_mul(3_600));
+        [
+            (Threshold::StaleAfter, "stale_after_hours", hours(self.stale_after_hours)),
+            (Threshold::WarnAfter, "warn_after_hours", hours(self.warn_after_hours)),
+            (Threshold::Lookback, "lookback_hours", hours(self.lookback_hours)),
+            (
+                Threshold::MinConsecutiveFailures,
+                "min_consecutive_failures",
+                self.min_consecutive_failures.map(i64::from),
+            ),
+            (
+                Threshold::RepeatsBeforePaging,
+                "repeats_before_paging",
+                self.repeats_before_paging.map(i64::from),
+            ),
+            (Threshold::ReminderEvery, "reminder_every_hours", hours(self.reminder_every_hours)),
+        ]
+        .into_iter()
+        .filter_map(|(threshold, field, value)| Some((threshold, field, value?)))
+        .collect()
+    }
 }
 
 /// One message in the caller's inbox.

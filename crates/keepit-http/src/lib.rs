@@ -112,6 +112,7 @@ impl AppState {
         openapi::JobStatusCode,
         openapi::JobTypeCode,
         openapi::AlertStateCode,
+        openapi::AlertEventCode,
         openapi::SeverityCode,
         openapi::RuleKindCode,
         openapi::MessageKindCode,
@@ -150,6 +151,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(customers::customer_timeline))
         .routes(routes!(connectors::list_connectors))
         .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::alert_transitions))
         .routes(routes!(alerts::acknowledge_alert))
         .routes(routes!(alerts::silence_alert))
         .routes(routes!(rules::list_rules, rules::create_rule))

@@ -166,14 +166,14 @@ pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
         for alert_state in ["pending", "firing"] {
             let count = alerts
                 .iter()
-                .filter(|alert| alert.rule == rule.id && alert.state.as_str() == alert_state)
+                .filter(|alert| alert.rule == rule.rule.id && alert.state.as_str() == alert_state)
                 .count();
             let _ = writeln!(
                 out,
                 "keepit_watch_alerts_open{{rule_id=\"{}\",rule=\"{}\",kind=\"{}\",state=\"{alert_state}\"}} {count}",
-                rule.id.0,
-                label(&rule.rule.name),
-                rule.rule.kind.as_str(),
+                rule.rule.id.0,
+                label(&rule.rule.spec.name),
+                rule.rule.spec.kind.as_str(),
             );
         }
     }

@@ -50,15 +50,19 @@ vocabulary!(
 );
 vocabulary!(
     /// Where an alert is in its lifecycle.
-    AlertStateCode => keepit_store::AlertState::ALL.iter().map(|s| s.as_str()).collect()
+    AlertStateCode => keepit_domain::AlertState::ALL.iter().map(|s| s.as_str()).collect()
+);
+vocabulary!(
+    /// What one entry of an alert's history records.
+    AlertEventCode => keepit_domain::AlertEvent::ALL.iter().map(|s| s.as_str()).collect()
 );
 vocabulary!(
     /// How bad an alert is.
-    SeverityCode => keepit_store::Severity::ALL.iter().map(|s| s.as_str()).collect()
+    SeverityCode => keepit_domain::Severity::ALL.iter().map(|s| s.as_str()).collect()
 );
 vocabulary!(
     /// What an alert rule watches.
-    RuleKindCode => keepit_store::AlertRuleKind::ALL.iter().map(|s| s.as_str()).collect()
+    RuleKindCode => keepit_domain::RuleKind::ALL.iter().map(|s| s.as_str()).collect()
 );
 vocabulary!(
     /// What a message is about.

@@ -18,7 +18,7 @@ pub(crate) struct AccountHistory<'a> {
     /// Whether the account was synced before (its audit cursor exists).
     pub(crate) synced_before: bool,
     /// The customer the account belongs to.
-    pub(crate) customer: Option<i64>,
+    pub(crate) customer: Option<keepit_domain::CustomerId>,
     /// Connectors and their statuses as stored.
     pub(crate) previous: &'a HashMap<ConnectorId, (StoredConnector, Option<StoredConnectorStatus>)>,
     /// Jobs already stored, with their status.
@@ -37,7 +37,7 @@ pub(crate) fn detect(
     if !history.synced_before {
         return Vec::new();
     }
-    let customer = history.customer.unwrap_or_default();
+    let customer = history.customer;
     let reference = |connector: &Connector| ConnectorRef {
         customer,
         customer_name: node.account.display_name(),

@@ -28,12 +28,15 @@ pub struct PassNotes {
 
 /// Runs after each pass, whatever its outcome, over the data that was committed.
 pub trait PassHook: Send + Sync {
+    /// Why the hook failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Does the work. An error is logged and recorded, and the pass is no longer "ok"
     /// (its alerts may be out of date), but the data it committed stays.
     fn after_pass(
         &self,
         pass: PassContext<'_>,
-    ) -> impl Future<Output = Result<PassNotes, String>> + Send;
+    ) -> impl Future<Output = Result<PassNotes, Self::Error>> + Send;
 }
 
 /// A hook that does nothing: the test double for passes that need no alerts.
@@ -41,14 +44,18 @@ pub trait PassHook: Send + Sync {
 pub struct NoopHook;
 
 impl PassHook for NoopHook {
-    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<PassNotes, String> {
+    type Error = std::convert::Infallible;
+
+    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<PassNotes, Self::Error> {
         Ok(PassNotes::default())
     }
 }
 
 /// The shipped hook: evaluate alerts, store messages, deliver notifications.
 impl PassHook for keepit_alerts::AlertPass {
-    async fn after_pass(&self, pass: PassContext<'_>) -> Result<PassNotes, String> {
+    type Error = keepit_alerts::Error;
+
+    async fn after_pass(&self, pass: PassContext<'_>) -> Result<PassNotes, Self::Error> {
         match self.run(pass.store, pass.changes, pass.now).await {
             Ok(summary) => {
                 tracing::info!(
@@ -70,7 +77,7 @@ impl PassHook for keepit_alerts::AlertPass {
                 }
                 Ok(notes)
             }
-            Err(error) => Err(crate::error::chain(&error)),
+            Err(error) => Err(error),
         }
     }
 }

@@ -211,6 +211,18 @@ async fn run_pass<H: PassHook>(
         }
         Ok(Discovery { accounts, failed }) => {
             summary.accounts = (accounts.len() + failed.len()) as u64;
+            // Only a complete walk says who left: below a listing that failed, the
+            // accounts are unknown, not gone.
+            if failed.is_empty() {
+                let present: Vec<AccountId> =
+                    accounts.iter().map(|node| node.account.id.clone()).collect();
+                let removed = store
+                    .mark_accounts_removed(integration.id, &present, now)
+                    .await?;
+                if removed > 0 {
+                    tracing::info!(removed, "customer accounts left the tree; their alerts resolved");
+                }
+            }
             for (account, error) in failed {
                 tracing::warn!(%account, error = %chain(&error), "account could not be listed");
                 summary.accounts_failed += 1;
@@ -288,6 +300,7 @@ async fn run_pass<H: PassHook>(
         }
         Err(error) => {
             // The data is stored, but alerts may be stale: the pass is not "ok".
+            let error = chain(&error);
             tracing::error!(%error, "alert evaluation after the pass failed");
             summary.errors.push(SyncAccountError {
                 account: None,
@@ -606,8 +619,7 @@ impl Pass<'_> {
             .store
             .keepit_account(account)
             .await?
-            .and_then(|record| record.customer)
-            .map(|id| id.0);
+            .and_then(|record| record.customer);
         let history = AccountHistory {
             synced_before: audit_cursor.is_some(),
             customer,
@@ -917,6 +929,7 @@ pub(crate) fn job_record(
         failure_reason: job.failure_reason(now),
         failure_summary: job.summary.clone(),
         description: job.description.clone(),
+        raw_stats: job.raw_stats.clone(),
     }
 }
 

@@ -54,6 +54,7 @@ fn jobs() -> Vec<JobRecord> {
             let started = base() + TimeDelta::seconds(n as i64 * 37);
             let failed = n % 7 == 0;
             JobRecord {
+                raw_stats: Vec::new(),
                 job: JobId::new(&format!("job{n:07}-eeeeee-ffffff-gggggg")).unwrap(),
                 connector: connector_id(n),
                 account: account(n),

@@ -4,8 +4,14 @@
 //! this inside a transaction, and the `open_key` column ("rule:connector" while open,
 //! NULL once resolved) carries a unique index that enforces it on both backends.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use keepit_domain::{AccountId, ConnectorId, ConnectorKind, FailureReason, UserId};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use keepit_domain::{
+    AccountId, Alert, AlertEvent, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertScope,
+    AlertState, ConnectorId, ConnectorKind, CustomerId, CustomerOverride, FailureReason, RuleKind,
+    Severity, Threshold, ThresholdOverrides, Thresholds, UserId,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -14,210 +20,7 @@ use sea_orm::{
 use crate::convert::{account_id, connector_id, micros, opt_micros};
 use crate::entity::{alert, alert_rule, alert_rule_override, alert_transition, connector};
 use crate::error::{Error, Result};
-use crate::ids::{AlertId, AlertRuleId, CustomerId};
 use crate::store::Store;
-
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored and wire form.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses the stored and wire form.
-            pub fn parse(text: &str) -> Option<$name> {
-                match text {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-text_enum!(
-    /// What a rule watches.
-    AlertRuleKind {
-        /// No successful backup within the threshold.
-        BackupStale => "backup_stale",
-        /// The latest backup failed, the connector is in an error state, or the audit log shows a failure.
-        BackupFailed => "backup_failed",
-    }
-);
-
-text_enum!(
-    /// Where an alert is in its lifecycle.
-    AlertState {
-        /// The condition holds but has not lasted long enough to fire.
-        Pending => "pending",
-        /// Firing.
-        Firing => "firing",
-        /// The condition cleared.
-        Resolved => "resolved",
-    }
-);
-
-text_enum!(
-    /// How bad it is.
-    Severity {
-        /// Worth a look.
-        Warning => "warning",
-        /// Needs action.
-        Critical => "critical",
-    }
-);
-
-text_enum!(
-    /// What a transition row records.
-    AlertEvent {
-        /// The state changed (including opening, with no previous state).
-        StateChanged => "state_changed",
-        /// A person acknowledged the alert.
-        Acknowledged => "acknowledged",
-        /// A person silenced (or unsilenced) the alert.
-        Silenced => "silenced",
-        /// A reminder was sent while firing.
-        Reminded => "reminded",
-    }
-);
-
-/// Which connectors a rule applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AlertScope {
-    /// Every connector.
-    All,
-    /// One customer's connectors.
-    Customer(CustomerId),
-    /// Connectors of one kind.
-    ConnectorKind(ConnectorKind),
-}
-
-/// A rule's thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertThresholds {
-    /// Stale after this long without a successful backup (default 48 h).
-    pub stale_after: TimeDelta,
-    /// Optional earlier warning stage (default 24 h).
-    pub warn_after: Option<TimeDelta>,
-    /// How far back failures count (default 24 h).
-    pub lookback: TimeDelta,
-    /// Fire only after this many consecutive failures (default 1).
-    pub min_consecutive_failures: u32,
-    /// Remind while firing this often (default 24 h).
-    pub reminder_every: TimeDelta,
-}
-
-impl Default for AlertThresholds {
-    fn default() -> Self {
-        AlertThresholds {
-            stale_after: TimeDelta::hours(48),
-            warn_after: Some(TimeDelta::hours(24)),
-            lookback: TimeDelta::hours(24),
-            min_consecutive_failures: 1,
-            reminder_every: TimeDelta::hours(24),
-        }
-    }
-}
-
-/// A rule to create or the new content of one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAlertRule {
-    /// What it watches.
-    pub kind: AlertRuleKind,
-    /// Name for people.
-    pub name: String,
-    /// Whether it is evaluated.
-    pub enabled: bool,
-    /// Where it applies.
-    pub scope: AlertScope,
-    /// Thresholds.
-    pub thresholds: AlertThresholds,
-}
-
-/// A stored rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertRuleRecord {
-    /// Row id.
-    pub id: AlertRuleId,
-    /// Content.
-    pub rule: NewAlertRule,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Per-customer changes to one rule; `None` keeps the rule's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertRuleOverride {
-    /// The rule.
-    pub rule: AlertRuleId,
-    /// The customer.
-    pub customer: CustomerId,
-    /// Enable or disable the rule for this customer.
-    pub enabled: Option<bool>,
-    /// Other stale threshold.
-    pub stale_after: Option<TimeDelta>,
-    /// Other warning stage.
-    pub warn_after: Option<TimeDelta>,
-    /// Other lookback.
-    pub lookback: Option<TimeDelta>,
-    /// Other failure count.
-    pub min_consecutive_failures: Option<u32>,
-    /// Other reminder interval.
-    pub reminder_every: Option<TimeDelta>,
-}
-
-/// A stored alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertRecord {
-    /// Row id.
-    pub id: AlertId,
-    /// The rule that raised it.
-    pub rule: AlertRuleId,
-    /// The connector it is about.
-    pub connector: ConnectorId,
-    /// That connector's account.
-    pub account: AccountId,
-    /// That account's customer.
-    pub customer: Option<CustomerId>,
-    /// Lifecycle state.
-    pub state: AlertState,
-    /// Severity.
-    pub severity: Severity,
-    /// Why, with a resolution in the catalogue.
-    pub reason: Option<FailureReason>,
-    /// Last successful backup.
-    pub last_success_at: Option<DateTime<Utc>>,
-    /// Last backup attempt.
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    /// When it opened.
-    pub opened_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// When it resolved.
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// When people were last told about it.
-    pub last_notified_at: Option<DateTime<Utc>>,
-    /// When a person acknowledged it.
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// Who acknowledged it.
-    pub acknowledged_by: Option<UserId>,
-    /// Silenced until then.
-    pub silenced_until: Option<DateTime<Utc>>,
-}
 
 /// What an evaluation concluded about one (rule, connector) pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,11 +75,22 @@ pub struct AlertTransitionRecord {
     pub transition: NewAlertTransition,
 }
 
+/// A stored rule: the rule with its overrides, and its timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRuleRecord {
+    /// The rule, with its per-customer overrides.
+    pub rule: AlertRule,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// What [`Store::apply_alert_observation`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertUpdate {
     /// The alert after the change.
-    pub alert: AlertRecord,
+    pub alert: Alert,
     /// Whether it was opened now.
     pub opened: bool,
     /// The state it had before, when the state changed.
@@ -296,14 +110,6 @@ pub struct AlertFilter {
     pub include_resolved: bool,
 }
 
-fn secs(delta: TimeDelta) -> i64 {
-    delta.num_seconds()
-}
-
-fn delta(seconds: i64) -> TimeDelta {
-    TimeDelta::seconds(seconds)
-}
-
 fn scope_parts(scope: &AlertScope) -> (&'static str, Option<String>) {
     match scope {
         AlertScope::All => ("all", None),
@@ -312,83 +118,147 @@ fn scope_parts(scope: &AlertScope) -> (&'static str, Option<String>) {
     }
 }
 
-impl TryFrom<alert_rule::Model> for AlertRuleRecord {
-    type Error = Error;
-    fn try_from(model: alert_rule::Model) -> Result<Self> {
-        let table = "alert_rules";
-        let scope = match (model.scope.as_str(), model.scope_value.as_deref()) {
-            ("all", _) => AlertScope::All,
-            ("customer", Some(value)) => AlertScope::Customer(CustomerId(
-                value
-                    .parse()
-                    .map_err(|e| Error::corrupt(table, "scope_value", value, e))?,
-            )),
-            ("connector_kind", Some(value)) => {
-                AlertScope::ConnectorKind(ConnectorKind::from_code(value))
-            }
-            (other, _) => {
-                return Err(Error::corrupt(
-                    table,
-                    "scope",
-                    other,
-                    "unknown scope or missing value",
-                ));
-            }
-        };
-        Ok(AlertRuleRecord {
+/// Thresholds as stored: a JSON object of every threshold by its code, `null` for
+/// one that is switched off. Written through [`Threshold::ALL`], so a new threshold
+/// needs no change here; a stored rule that lacks it gets its default.
+fn thresholds_json(thresholds: &Thresholds) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = Threshold::ALL
+        .iter()
+        .map(|&threshold| (threshold.as_str().to_owned(), thresholds.get(threshold).into()))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Overrides as stored: only the thresholds a customer changes.
+fn overrides_json(overrides: &ThresholdOverrides) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = overrides
+        .0
+        .iter()
+        .map(|(threshold, value)| (threshold.as_str().to_owned(), (*value).into()))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Reads a stored threshold object as (threshold, value) pairs.
+fn read_threshold_values(
+    table: &'static str,
+    text: &str,
+) -> Result<Vec<(Threshold, Option<i64>)>> {
+    let corrupt = |why: String| Error::corrupt(table, "thresholds", text, why);
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| corrupt(error.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| corrupt("not a JSON object".into()))?;
+    object
+        .iter()
+        .map(|(code, value)| {
+            let threshold = Threshold::parse(code).map_err(|error| corrupt(error.to_string()))?;
+            let value = match value {
+                serde_json::Value::Null => None,
+                other => Some(
+                    other
+                        .as_i64()
+                        .ok_or_else(|| corrupt(format!("{code} is not a whole number")))?,
+                ),
+            };
+            Ok((threshold, value))
+        })
+        .collect()
+}
+
+fn read_thresholds(text: &str) -> Result<Thresholds> {
+    let mut thresholds = Thresholds::default();
+    for (threshold, value) in read_threshold_values("alert_rules", text)? {
+        thresholds
+            .set(threshold, value)
+            .map_err(|error| Error::corrupt("alert_rules", "thresholds", text, error))?;
+    }
+    Ok(thresholds)
+}
+
+fn read_overrides(text: &str) -> Result<ThresholdOverrides> {
+    Ok(ThresholdOverrides(
+        read_threshold_values("alert_rule_overrides", text)?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+fn rule_from_model(
+    model: alert_rule::Model,
+    overrides: Vec<CustomerOverride>,
+) -> Result<AlertRuleRecord> {
+    let table = "alert_rules";
+    let scope = match (model.scope.as_str(), model.scope_value.as_deref()) {
+        ("all", _) => AlertScope::All,
+        ("customer", Some(value)) => AlertScope::Customer(CustomerId(
+            value
+                .parse()
+                .map_err(|e| Error::corrupt(table, "scope_value", value, e))?,
+        )),
+        ("connector_kind", Some(value)) => AlertScope::ConnectorKind(ConnectorKind::from_code(value)),
+        (other, _) => {
+            return Err(Error::corrupt(
+                table,
+                "scope",
+                other,
+                "unknown scope or missing value",
+            ));
+        }
+    };
+    Ok(AlertRuleRecord {
+        rule: AlertRule {
             id: AlertRuleId(model.id),
-            rule: NewAlertRule {
-                kind: AlertRuleKind::parse(&model.kind).ok_or_else(|| {
-                    Error::corrupt(table, "kind", &model.kind, "unknown rule kind")
-                })?,
+            spec: AlertRuleSpec {
+                kind: RuleKind::parse(&model.kind)
+                    .map_err(|e| Error::corrupt(table, "kind", &model.kind, e))?,
                 name: model.name,
                 enabled: model.enabled,
                 scope,
-                thresholds: AlertThresholds {
-                    stale_after: delta(model.stale_after_secs),
-                    warn_after: model.warn_after_secs.map(delta),
-                    lookback: delta(model.lookback_secs),
-                    min_consecutive_failures: u32::try_from(model.min_consecutive_failures)
-                        .unwrap_or(1),
-                    reminder_every: delta(model.reminder_every_secs),
-                },
+                thresholds: read_thresholds(&model.thresholds)?,
             },
-            created_at: model.created_at,
-            updated_at: model.updated_at,
-        })
-    }
+            overrides,
+        },
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
 }
 
-impl TryFrom<alert::Model> for AlertRecord {
-    type Error = Error;
-    fn try_from(model: alert::Model) -> Result<Self> {
-        let table = "alerts";
-        Ok(AlertRecord {
-            id: AlertId(model.id),
-            rule: AlertRuleId(model.rule_id),
-            connector: connector_id(table, "connector_guid", &model.connector_guid)?,
-            account: account_id(table, "account_guid", &model.account_guid)?,
-            customer: model.customer_id.map(CustomerId),
-            state: AlertState::parse(&model.state)
-                .ok_or_else(|| Error::corrupt(table, "state", &model.state, "unknown state"))?,
-            severity: Severity::parse(&model.severity).ok_or_else(|| {
-                Error::corrupt(table, "severity", &model.severity, "unknown severity")
-            })?,
-            reason: model
-                .reason_code
-                .as_deref()
-                .map(|code| FailureReason::from_stored(code, model.reason_raw.as_deref())),
-            last_success_at: model.last_success_at,
-            last_attempt_at: model.last_attempt_at,
-            opened_at: model.opened_at,
-            updated_at: model.updated_at,
-            resolved_at: model.resolved_at,
-            last_notified_at: model.last_notified_at,
-            acknowledged_at: model.acknowledged_at,
-            acknowledged_by: model.acknowledged_by.map(UserId),
-            silenced_until: model.silenced_until,
-        })
-    }
+fn override_from_model(model: alert_rule_override::Model) -> Result<CustomerOverride> {
+    Ok(CustomerOverride {
+        customer: CustomerId(model.customer_id),
+        enabled: model.enabled,
+        thresholds: read_overrides(&model.thresholds)?,
+    })
+}
+
+pub(crate) fn alert_from_model(model: alert::Model) -> Result<Alert> {
+    let table = "alerts";
+    Ok(Alert {
+        id: AlertId(model.id),
+        rule: AlertRuleId(model.rule_id),
+        connector: connector_id(table, "connector_guid", &model.connector_guid)?,
+        account: account_id(table, "account_guid", &model.account_guid)?,
+        customer: model.customer_id.map(CustomerId),
+        state: AlertState::parse(&model.state)
+            .map_err(|e| Error::corrupt(table, "state", &model.state, e))?,
+        severity: Severity::parse(&model.severity)
+            .map_err(|e| Error::corrupt(table, "severity", &model.severity, e))?,
+        reason: model
+            .reason_code
+            .as_deref()
+            .map(|code| FailureReason::from_stored(code, model.reason_raw.as_deref())),
+        last_success_at: model.last_success_at,
+        last_attempt_at: model.last_attempt_at,
+        opened_at: model.opened_at,
+        updated_at: model.updated_at,
+        resolved_at: model.resolved_at,
+        last_notified_at: model.last_notified_at,
+        acknowledged_at: model.acknowledged_at,
+        acknowledged_by: model.acknowledged_by.map(UserId),
+        silenced_until: model.silenced_until,
+    })
 }
 
 impl TryFrom<alert_transition::Model> for AlertTransitionRecord {
@@ -396,15 +266,14 @@ impl TryFrom<alert_transition::Model> for AlertTransitionRecord {
     fn try_from(model: alert_transition::Model) -> Result<Self> {
         let table = "alert_transitions";
         let state = |text: &str, column| {
-            AlertState::parse(text)
-                .ok_or_else(|| Error::corrupt(table, column, text, "unknown state"))
+            AlertState::parse(text).map_err(|e| Error::corrupt(table, column, text, e))
         };
         Ok(AlertTransitionRecord {
             id: model.id,
             alert: AlertId(model.alert_id),
             transition: NewAlertTransition {
                 event: AlertEvent::parse(&model.event)
-                    .ok_or_else(|| Error::corrupt(table, "event", &model.event, "unknown event"))?,
+                    .map_err(|e| Error::corrupt(table, "event", &model.event, e))?,
                 from: model
                     .from_state
                     .as_deref()
@@ -443,69 +312,131 @@ async fn insert_transition<C: ConnectionTrait>(
     Ok(())
 }
 
-fn rule_model(rule: &NewAlertRule, now: DateTime<Utc>) -> alert_rule::ActiveModel {
+fn rule_model(rule: &AlertRuleSpec, now: DateTime<Utc>) -> alert_rule::ActiveModel {
     let (scope, scope_value) = scope_parts(&rule.scope);
-    let t = &rule.thresholds;
     alert_rule::ActiveModel {
         kind: Set(rule.kind.as_str().to_owned()),
         name: Set(rule.name.clone()),
         enabled: Set(rule.enabled),
         scope: Set(scope.to_owned()),
         scope_value: Set(scope_value),
-        stale_after_secs: Set(secs(t.stale_after)),
-        warn_after_secs: Set(t.warn_after.map(secs)),
-        lookback_secs: Set(secs(t.lookback)),
-        min_consecutive_failures: Set(i32::try_from(t.min_consecutive_failures).unwrap_or(i32::MAX)),
-        reminder_every_secs: Set(secs(t.reminder_every)),
+        thresholds: Set(thresholds_json(&rule.thresholds)),
         updated_at: Set(now),
         ..Default::default()
     }
 }
 
+/// Resolves the open alerts that `which` selects, inside the caller's transaction,
+/// with `note` as the reason in each alert's history. Returns how many resolved.
+///
+/// Used when connectors stop being watched for a reason outside any rule: their
+/// account left the MSP's tree, or their integration was disabled.
+pub(crate) async fn resolve_open_alerts<C: ConnectionTrait>(
+    conn: &C,
+    which: sea_orm::Condition,
+    note: &str,
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    let at = micros(at);
+    let open = alert::Entity::find()
+        .filter(alert::Column::OpenKey.is_not_null())
+        .filter(which)
+        .all(conn)
+        .await?;
+    let resolved = open.len() as u64;
+    for model in open {
+        let id = AlertId(model.id);
+        let from = AlertState::parse(&model.state)
+            .map_err(|e| Error::corrupt("alerts", "state", &model.state, e))?;
+        let mut active: alert::ActiveModel = model.into();
+        active.state = Set(AlertState::Resolved.as_str().to_owned());
+        active.resolved_at = Set(Some(at));
+        active.updated_at = Set(at);
+        active.open_key = Set(None);
+        active.update(conn).await?;
+        insert_transition(
+            conn,
+            id,
+            &NewAlertTransition {
+                event: AlertEvent::StateChanged,
+                from: Some(from),
+                to: AlertState::Resolved,
+                at,
+                note: Some(note.to_owned()),
+                by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(resolved)
+}
+
 impl Store {
-    /// All rules, oldest first (the two defaults come first).
+    /// All rules with their overrides, oldest first (the two defaults come first).
     pub async fn alert_rules(&self) -> Result<Vec<AlertRuleRecord>> {
+        let mut overrides: HashMap<i64, Vec<CustomerOverride>> = HashMap::new();
+        for model in alert_rule_override::Entity::find()
+            .order_by_asc(alert_rule_override::Column::CustomerId)
+            .all(self.db())
+            .await?
+        {
+            let rule = model.rule_id;
+            overrides
+                .entry(rule)
+                .or_default()
+                .push(override_from_model(model)?);
+        }
         alert_rule::Entity::find()
             .order_by_asc(alert_rule::Column::Id)
             .all(self.db())
             .await?
             .into_iter()
-            .map(TryInto::try_into)
+            .map(|model| {
+                let of_rule = overrides.remove(&model.id).unwrap_or_default();
+                rule_from_model(model, of_rule)
+            })
             .collect()
     }
 
-    /// One rule.
+    /// One rule with its overrides.
     pub async fn alert_rule(&self, id: AlertRuleId) -> Result<AlertRuleRecord> {
-        alert_rule::Entity::find_by_id(id.0)
+        let model = alert_rule::Entity::find_by_id(id.0)
             .one(self.db())
             .await?
-            .ok_or_else(|| Error::not_found("alert rule", id))?
-            .try_into()
+            .ok_or_else(|| Error::not_found("alert rule", id))?;
+        let overrides = self.alert_rule_overrides(id).await?;
+        rule_from_model(model, overrides)
     }
 
-    /// Creates a rule.
+    /// Creates a rule; its thresholds must be valid.
     pub async fn create_alert_rule(
         &self,
-        rule: &NewAlertRule,
+        rule: &AlertRuleSpec,
         now: DateTime<Utc>,
     ) -> Result<AlertRuleRecord> {
+        rule.thresholds
+            .validate()
+            .map_err(|error| Error::invalid("thresholds", error.to_string()))?;
         let now = micros(now);
         let mut model = rule_model(rule, now);
         model.created_at = Set(now);
-        model.insert(self.db()).await?.try_into()
+        rule_from_model(model.insert(self.db()).await?, Vec::new())
     }
 
-    /// Replaces a rule's content.
+    /// Replaces a rule's content (its overrides stay).
     pub async fn update_alert_rule(
         &self,
         id: AlertRuleId,
-        rule: &NewAlertRule,
+        rule: &AlertRuleSpec,
         now: DateTime<Utc>,
     ) -> Result<AlertRuleRecord> {
-        self.alert_rule(id).await?;
+        rule.thresholds
+            .validate()
+            .map_err(|error| Error::invalid("thresholds", error.to_string()))?;
+        let overrides = self.alert_rule(id).await?.rule.overrides;
         let mut model = rule_model(rule, micros(now));
         model.id = Set(id.0);
-        model.update(self.db()).await?.try_into()
+        rule_from_model(model.update(self.db()).await?, overrides)
     }
 
     /// Deletes a rule with its alerts and overrides. Returns `false` when it did not exist.
@@ -520,20 +451,23 @@ impl Store {
     /// Sets (creates or replaces) a customer's override of a rule.
     pub async fn set_alert_rule_override(
         &self,
-        o: &AlertRuleOverride,
+        rule: AlertRuleId,
+        o: &CustomerOverride,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        // Each value must be acceptable on its own; how it combines with the rule is
+        // decided at evaluation time, where one that no longer fits is skipped.
+        let mut check = Thresholds::default();
+        for (&threshold, &value) in &o.thresholds.0 {
+            check
+                .set(threshold, value)
+                .map_err(|error| Error::invalid("thresholds", error.to_string()))?;
+        }
         let model = alert_rule_override::ActiveModel {
-            rule_id: Set(o.rule.0),
+            rule_id: Set(rule.0),
             customer_id: Set(o.customer.0),
             enabled: Set(o.enabled),
-            stale_after_secs: Set(o.stale_after.map(secs)),
-            warn_after_secs: Set(o.warn_after.map(secs)),
-            lookback_secs: Set(o.lookback.map(secs)),
-            min_consecutive_failures: Set(o
-                .min_consecutive_failures
-                .map(|n| i32::try_from(n).unwrap_or(i32::MAX))),
-            reminder_every_secs: Set(o.reminder_every.map(secs)),
+            thresholds: Set(overrides_json(&o.thresholds)),
             updated_at: Set(micros(now)),
             ..Default::default()
         };
@@ -545,11 +479,7 @@ impl Store {
                 ])
                 .update_columns([
                     alert_rule_override::Column::Enabled,
-                    alert_rule_override::Column::StaleAfterSecs,
-                    alert_rule_override::Column::WarnAfterSecs,
-                    alert_rule_override::Column::LookbackSecs,
-                    alert_rule_override::Column::MinConsecutiveFailures,
-                    alert_rule_override::Column::ReminderEverySecs,
+                    alert_rule_override::Column::Thresholds,
                     alert_rule_override::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -559,27 +489,16 @@ impl Store {
         Ok(())
     }
 
-    /// The overrides of a rule.
-    pub async fn alert_rule_overrides(&self, rule: AlertRuleId) -> Result<Vec<AlertRuleOverride>> {
-        Ok(alert_rule_override::Entity::find()
+    /// The overrides of a rule, by customer.
+    pub async fn alert_rule_overrides(&self, rule: AlertRuleId) -> Result<Vec<CustomerOverride>> {
+        alert_rule_override::Entity::find()
             .filter(alert_rule_override::Column::RuleId.eq(rule.0))
             .order_by_asc(alert_rule_override::Column::CustomerId)
             .all(self.db())
             .await?
             .into_iter()
-            .map(|m| AlertRuleOverride {
-                rule: AlertRuleId(m.rule_id),
-                customer: CustomerId(m.customer_id),
-                enabled: m.enabled,
-                stale_after: m.stale_after_secs.map(delta),
-                warn_after: m.warn_after_secs.map(delta),
-                lookback: m.lookback_secs.map(delta),
-                min_consecutive_failures: m
-                    .min_consecutive_failures
-                    .map(|n| u32::try_from(n).unwrap_or(1)),
-                reminder_every: m.reminder_every_secs.map(delta),
-            })
-            .collect())
+            .map(override_from_model)
+            .collect()
     }
 
     /// Removes a customer's override. Returns `false` when there was none.
@@ -662,13 +581,13 @@ impl Store {
                 )
                 .await?;
                 Some(AlertUpdate {
-                    alert: model.try_into()?,
+                    alert: alert_from_model(model)?,
                     opened: true,
                     previous_state: None,
                 })
             }
             Some(model) => {
-                let before: AlertRecord = model.clone().try_into()?;
+                let before = alert_from_model(model.clone())?;
                 let state_changed = before.state != o.state;
                 let content_changed = model.severity != o.severity.as_str()
                     || model.reason_code != reason_code
@@ -707,7 +626,7 @@ impl Store {
                         .await?;
                     }
                     Some(AlertUpdate {
-                        alert: model.try_into()?,
+                        alert: alert_from_model(model)?,
                         opened: false,
                         previous_state: state_changed.then_some(before.state),
                     })
@@ -719,16 +638,16 @@ impl Store {
     }
 
     /// One alert.
-    pub async fn alert(&self, id: AlertId) -> Result<AlertRecord> {
+    pub async fn alert(&self, id: AlertId) -> Result<Alert> {
         alert::Entity::find_by_id(id.0)
             .one(self.db())
             .await?
-            .ok_or_else(|| Error::not_found("alert", id))?
-            .try_into()
+            .ok_or_else(|| Error::not_found("alert", id))
+            .and_then(alert_from_model)
     }
 
     /// Alerts matching `filter` (open ones unless resolved are asked for), newest first.
-    pub async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>> {
+    pub async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
         let mut query = alert::Entity::find()
             .order_by_desc(alert::Column::OpenedAt)
             .order_by_desc(alert::Column::Id);
@@ -748,7 +667,7 @@ impl Store {
             .all(self.reader())
             .await?
             .into_iter()
-            .map(TryInto::try_into)
+            .map(alert_from_model)
             .collect()
     }
 
@@ -758,7 +677,7 @@ impl Store {
         id: AlertId,
         by: UserId,
         at: DateTime<Utc>,
-    ) -> Result<AlertRecord> {
+    ) -> Result<Alert> {
         self.change_alert(id, AlertEvent::Acknowledged, Some(by), at, None, |active| {
             active.acknowledged_at = Set(Some(micros(at)));
             active.acknowledged_by = Set(Some(by.0));
@@ -773,7 +692,7 @@ impl Store {
         until: Option<DateTime<Utc>>,
         by: Option<UserId>,
         at: DateTime<Utc>,
-    ) -> Result<AlertRecord> {
+    ) -> Result<Alert> {
         let note = Some(match until {
             Some(until) => format!("silenced until {}", until.to_rfc3339()),
             None => "silence lifted".to_owned(),
@@ -785,7 +704,7 @@ impl Store {
     }
 
     /// Records that people were told about an alert (first notice or reminder).
-    pub async fn mark_alert_notified(&self, id: AlertId, at: DateTime<Utc>) -> Result<AlertRecord> {
+    pub async fn mark_alert_notified(&self, id: AlertId, at: DateTime<Utc>) -> Result<Alert> {
         self.change_alert(id, AlertEvent::Reminded, None, at, None, |active| {
             active.last_notified_at = Set(Some(micros(at)));
         })
@@ -823,14 +742,14 @@ impl Store {
         at: DateTime<Utc>,
         note: Option<String>,
         change: impl FnOnce(&mut alert::ActiveModel),
-    ) -> Result<AlertRecord> {
+    ) -> Result<Alert> {
         let txn = self.begin_write().await?;
         let model = alert::Entity::find_by_id(id.0)
             .one(&txn)
             .await?
             .ok_or_else(|| Error::not_found("alert", id))?;
         let state = AlertState::parse(&model.state)
-            .ok_or_else(|| Error::corrupt("alerts", "state", &model.state, "unknown state"))?;
+            .map_err(|e| Error::corrupt("alerts", "state", &model.state, e))?;
         let mut active: alert::ActiveModel = model.into();
         change(&mut active);
         active.updated_at = Set(micros(at));
@@ -849,6 +768,6 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        model.try_into()
+        alert_from_model(model)
     }
 }

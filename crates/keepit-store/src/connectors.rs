@@ -11,7 +11,7 @@ use keepit_domain::{
     AccountId, ConnectorErrorCode, ConnectorId, ConnectorKind, FailureReason, Health, HealthReason,
     JobStatus, SnapshotKind,
 };
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -20,7 +20,7 @@ use crate::convert::{
     account_id, connector_id, micros, opt_micros, rows_per_statement, to_i64, to_u64,
 };
 use crate::customers::{SEEN_REFRESH, customers_of_accounts};
-use crate::entity::{connector, connector_status};
+use crate::entity::{account, connector, connector_status, integration};
 use crate::error::{Error, Result};
 use crate::ids::CustomerId;
 use crate::store::Store;
@@ -190,6 +190,9 @@ pub struct ConnectorFilter {
     pub account: Option<AccountId>,
     /// Include connectors that disappeared from Keepit.
     pub include_removed: bool,
+    /// Only the connectors alerts watch: still in Keepit, of an account still in the
+    /// MSP's tree, of an enabled integration.
+    pub watched_only: bool,
 }
 
 fn connector_model(
@@ -517,8 +520,22 @@ impl Store {
         if let Some(account) = &filter.account {
             query = query.filter(connector::Column::AccountGuid.eq(account.as_str()));
         }
-        if !filter.include_removed {
+        if !filter.include_removed || filter.watched_only {
             query = query.filter(connector::Column::RemovedAt.is_null());
+        }
+        if filter.watched_only {
+            let watched_accounts = Query::select()
+                .column((account::Entity, account::Column::AccountGuid))
+                .from(account::Entity)
+                .inner_join(
+                    integration::Entity,
+                    Expr::col((integration::Entity, integration::Column::Id))
+                        .equals((account::Entity, account::Column::IntegrationId)),
+                )
+                .and_where(Expr::col((account::Entity, account::Column::RemovedAt)).is_null())
+                .and_where(Expr::col((integration::Entity, integration::Column::Enabled)).eq(true))
+                .to_owned();
+            query = query.filter(connector::Column::AccountGuid.in_subquery(watched_accounts));
         }
         query
             .all(self.db())

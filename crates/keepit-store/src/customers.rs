@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use crate::convert::{account_id, micros};
-use crate::entity::{account, customer};
+use crate::entity::{account, alert, customer};
 use crate::error::{Error, Result};
 use crate::ids::{CustomerId, IntegrationId};
 use crate::store::Store;
@@ -572,25 +572,50 @@ impl Store {
     }
 
     /// Marks the accounts of `integration` that are missing from `present` (a complete
-    /// walk of the account tree) as removed. They and their data are kept.
+    /// walk of the account tree) as removed, and resolves the open alerts of their
+    /// connectors: the customer left the MSP's tree. The accounts and their data are
+    /// kept; an account that comes back is active again. Returns how many were removed.
     pub async fn mark_accounts_removed(
         &self,
         integration: IntegrationId,
         present: &[AccountId],
         at: DateTime<Utc>,
     ) -> Result<u64> {
-        let at = micros(at);
-        let mut update = account::Entity::update_many()
-            .col_expr(account::Column::RemovedAt, Expr::value(at))
-            .col_expr(account::Column::UpdatedAt, Expr::value(at))
+        let txn = self.begin_write().await?;
+        let mut gone = account::Entity::find()
             .filter(account::Column::IntegrationId.eq(integration.0))
             .filter(account::Column::RemovedAt.is_null());
         if !present.is_empty() {
-            update = update.filter(
+            gone = gone.filter(
                 account::Column::AccountGuid.is_not_in(present.iter().map(ToString::to_string)),
             );
         }
-        Ok(update.exec(self.db()).await?.rows_affected)
+        let gone: Vec<String> = gone
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|model| model.account_guid)
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let stamp = micros(at);
+        account::Entity::update_many()
+            .col_expr(account::Column::RemovedAt, Expr::value(stamp))
+            .col_expr(account::Column::UpdatedAt, Expr::value(stamp))
+            .filter(account::Column::IntegrationId.eq(integration.0))
+            .filter(account::Column::AccountGuid.is_in(gone.iter().cloned()))
+            .exec(&txn)
+            .await?;
+        crate::alerts::resolve_open_alerts(
+            &txn,
+            sea_orm::Condition::all().add(alert::Column::AccountGuid.is_in(gone.iter().cloned())),
+            "the customer account left the MSP's Keepit tree",
+            at,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(gone.len() as u64)
     }
 
     /// Links a Keepit account to a customer by hand. Later syncs keep this link.

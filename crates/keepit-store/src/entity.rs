@@ -19,6 +19,7 @@ pub(crate) mod integration;
 pub(crate) mod job;
 pub(crate) mod message;
 pub(crate) mod message_delivery;
+pub(crate) mod message_delivery_attempt;
 pub(crate) mod message_recipient;
 pub(crate) mod sync_cursor;
 pub(crate) mod sync_lease;

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+// The ids of the alert vocabulary live with it in the domain.
+pub use keepit_domain::{AlertId, AlertRuleId, CustomerId};
+
 macro_rules! row_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -19,18 +22,6 @@ macro_rules! row_id {
 row_id!(
     /// A Keepit integration (one parent account connection).
     IntegrationId
-);
-row_id!(
-    /// A customer of the MSP.
-    CustomerId
-);
-row_id!(
-    /// An alert rule.
-    AlertRuleId
-);
-row_id!(
-    /// One alert.
-    AlertId
 );
 row_id!(
     /// An in-app message.

@@ -4,13 +4,14 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::AccountId;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::convert::{account_id, micros};
-use crate::entity::integration;
+use crate::entity::{account, alert, integration};
 use crate::error::{Error, Result};
 use crate::ids::IntegrationId;
 use crate::secrets::{MasterKey, SecretError};
@@ -265,11 +266,34 @@ impl Store {
         enabled: bool,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.update_integration(id, |active| {
-            active.enabled = Set(enabled);
-            active.updated_at = Set(micros(now));
-        })
-        .await
+        let txn = self.begin_write().await?;
+        let updated = integration::Entity::update_many()
+            .col_expr(integration::Column::Enabled, Expr::value(enabled))
+            .col_expr(integration::Column::UpdatedAt, Expr::value(micros(now)))
+            .filter(integration::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(Error::not_found("integration", id));
+        }
+        if !enabled {
+            // Its connectors are no longer watched: close what is open about them.
+            let accounts = Query::select()
+                .column(account::Column::AccountGuid)
+                .from(account::Entity)
+                .and_where(account::Column::IntegrationId.eq(id.0))
+                .to_owned();
+            let resolved = crate::alerts::resolve_open_alerts(
+                &txn,
+                sea_orm::Condition::all().add(alert::Column::AccountGuid.in_subquery(accounts)),
+                "the integration was disabled",
+                now,
+            )
+            .await?;
+            tracing::info!(integration = %id, resolved, "integration disabled; its open alerts resolved");
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Records when a sync of the integration finished.

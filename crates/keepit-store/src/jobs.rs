@@ -72,6 +72,9 @@ pub struct JobRecord {
     pub failure_summary: Option<String>,
     /// Keepit's job description.
     pub description: Option<String>,
+    /// Keepit's statistics as sent (name, value), kept so that a statistic whose name
+    /// the parser does not know is not lost.
+    pub raw_stats: Vec<(String, String)>,
 }
 
 impl JobRecord {
@@ -172,6 +175,7 @@ impl TryFrom<job::Model> for StoredJob {
                 }),
                 failure_summary: model.failure_summary,
                 description: model.description,
+                raw_stats: read_raw_stats(model.raw_stats.as_deref())?,
             },
             customer: model.customer_id.map(CustomerId),
             customer_name: None,
@@ -217,6 +221,7 @@ const CONTENT_COLUMNS: &[&str] = &[
     "failure_reason_raw",
     "failure_summary",
     "description",
+    "raw_stats",
 ];
 
 /// Columns written by an upsert, in the order of [`job_values`].
@@ -254,9 +259,22 @@ pub(crate) const INSERT_COLUMNS: &[&str] = &[
     "failure_reason_raw",
     "failure_summary",
     "description",
+    "raw_stats",
     "first_seen_at",
     "updated_at",
 ];
+
+/// Raw statistics as stored: a JSON array of `[name, value]` pairs, or nothing.
+fn raw_stats_json(stats: &[(String, String)]) -> Option<String> {
+    (!stats.is_empty()).then(|| serde_json::json!(stats).to_string())
+}
+
+fn read_raw_stats(text: Option<&str>) -> Result<Vec<(String, String)>> {
+    text.map_or(Ok(Vec::new()), |text| {
+        serde_json::from_str(text)
+            .map_err(|error| Error::corrupt("backup_jobs", "raw_stats", text, error))
+    })
+}
 
 fn job_values(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> Vec<Value> {
     let (stats_kind, added, removed, skipped, restored, overwritten) = match record.statistics {
@@ -316,6 +334,7 @@ fn job_values(record: &JobRecord, customer: Option<i64>, now: DateTime<Utc>) -> 
         text(record.failure_reason.as_ref().and_then(FailureReason::raw)),
         text(record.failure_summary.as_deref()),
         text(record.description.as_deref()),
+        text(raw_stats_json(&record.raw_stats).as_deref()),
         Value::from(now),
         Value::from(now),
     ]

@@ -36,9 +36,8 @@ mod upsert;
 mod users;
 
 pub use alerts::{
-    AlertEvent, AlertFilter, AlertObservation, AlertRecord, AlertRuleKind, AlertRuleOverride,
-    AlertRuleRecord, AlertScope, AlertState, AlertThresholds, AlertTransitionRecord, AlertUpdate,
-    NewAlertRule, NewAlertTransition, Severity,
+    AlertFilter, AlertObservation, AlertRuleRecord, AlertTransitionRecord, AlertUpdate,
+    NewAlertTransition,
 };
 pub use audit::{
     AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage,

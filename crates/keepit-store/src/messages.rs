@@ -2,15 +2,15 @@
 //! attempts over notification channels.
 
 use chrono::{DateTime, Utc};
-use keepit_domain::{ConnectorId, JobId, MessageKind, UserId};
+use keepit_domain::{ConnectorId, JobId, MessageKind, Severity, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
 use crate::convert::{connector_id, job_id, micros};
-use crate::entity::{message, message_delivery, message_recipient};
+use crate::entity::{message, message_delivery, message_delivery_attempt, message_recipient};
 use crate::error::{Error, Result};
 use crate::ids::{CustomerId, DeliveryId, MessageId};
 use crate::store::Store;
@@ -32,6 +32,8 @@ pub struct NewMessage {
     pub job: Option<JobId>,
     /// Identifies the event; a second message with the same key is not stored again.
     pub dedup_key: String,
+    /// For alert notices: the alert's severity.
+    pub severity: Option<Severity>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -55,6 +57,8 @@ pub struct MessageRecord {
     pub job: Option<JobId>,
     /// Dedup key.
     pub dedup_key: String,
+    /// For alert notices: the alert's severity.
+    pub severity: Option<Severity>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -80,6 +84,13 @@ impl TryFrom<message::Model> for MessageRecord {
                 .map(|guid| job_id("messages", "job_guid", guid))
                 .transpose()?,
             dedup_key: model.dedup_key,
+            severity: model
+                .severity
+                .as_deref()
+                .map(|code| {
+                    Severity::parse(code).map_err(|e| Error::corrupt("messages", "severity", code, e))
+                })
+                .transpose()?,
             created_at: model.created_at,
         })
     }
@@ -218,6 +229,18 @@ impl Store {
         new: &NewMessage,
         recipients: &[UserId],
     ) -> Result<StoredMessage> {
+        self.store_and_queue_message(new, recipients, &[]).await
+    }
+
+    /// Like [`Store::store_message`], and queues its deliveries (channel, target) in
+    /// the same transaction, so that a message is never stored without them. A
+    /// message stored before under the same key gets no new deliveries.
+    pub async fn store_and_queue_message(
+        &self,
+        new: &NewMessage,
+        recipients: &[UserId],
+        deliveries: &[(&str, &str)],
+    ) -> Result<StoredMessage> {
         let txn = self.begin_write().await?;
         let inserted = message::Entity::insert(message::ActiveModel {
             kind: Set(new.kind.as_str().to_owned()),
@@ -227,6 +250,7 @@ impl Store {
             connector_guid: Set(new.connector.as_ref().map(ToString::to_string)),
             job_guid: Set(new.job.as_ref().map(ToString::to_string)),
             dedup_key: Set(new.dedup_key.clone()),
+            severity: Set(new.severity.map(|severity| severity.as_str().to_owned())),
             created_at: Set(micros(new.created_at)),
             ..Default::default()
         })
@@ -259,6 +283,23 @@ impl Store {
             }))
             .exec_without_returning(&txn)
             .await?;
+        }
+        if inserted == 1 {
+            let now = micros(new.created_at);
+            for (channel, target) in deliveries {
+                message_delivery::Entity::insert(pending_delivery(id, channel, target, now))
+                    .on_conflict(
+                        OnConflict::columns([
+                            message_delivery::Column::MessageId,
+                            message_delivery::Column::Channel,
+                            message_delivery::Column::Target,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
         }
         txn.commit().await?;
         Ok(StoredMessage {
@@ -346,18 +387,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<DeliveryId> {
         let now = micros(now);
-        message_delivery::Entity::insert(message_delivery::ActiveModel {
-            message_id: Set(message.0),
-            channel: Set(channel.to_owned()),
-            target: Set(target.to_owned()),
-            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            last_error: Set(None),
-            delivered_at: Set(None),
-            next_attempt_at: Set(Some(now)),
-            created_at: Set(now),
-            ..Default::default()
-        })
+        message_delivery::Entity::insert(pending_delivery(message.0, channel, target, now))
         .on_conflict(
             OnConflict::columns([
                 message_delivery::Column::MessageId,
@@ -382,26 +412,60 @@ impl Store {
         Ok(DeliveryId(id))
     }
 
-    /// Pending deliveries whose next attempt is due, oldest first.
+    /// Deliveries to try now, oldest first: for each (channel, target), its oldest
+    /// pending delivery if it is due. A later one waits until the earlier ones are
+    /// through (or given up), so each target receives its messages in order.
     pub async fn due_deliveries(
         &self,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>> {
-        message_delivery::Entity::find()
+        let pending = message_delivery::Entity::find()
             .filter(message_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(
-                Condition::any()
-                    .add(message_delivery::Column::NextAttemptAt.is_null())
-                    .add(message_delivery::Column::NextAttemptAt.lte(micros(now))),
-            )
             .order_by_asc(message_delivery::Column::Id)
-            .limit(u64::from(limit.clamp(1, 1000)))
+            .all(self.db())
+            .await?;
+        let mut heads = std::collections::HashSet::new();
+        let mut due = Vec::new();
+        for model in pending {
+            if !heads.insert((model.channel.clone(), model.target.clone())) {
+                continue;
+            }
+            if model.next_attempt_at.is_none_or(|at| at <= micros(now)) {
+                due.push(model.try_into()?);
+                if due.len() >= limit.clamp(1, 1000) as usize {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// The deliveries queued for a message, oldest first.
+    pub async fn deliveries_of(&self, message: MessageId) -> Result<Vec<DeliveryRecord>> {
+        message_delivery::Entity::find()
+            .filter(message_delivery::Column::MessageId.eq(message.0))
+            .order_by_asc(message_delivery::Column::Id)
             .all(self.db())
             .await?
             .into_iter()
             .map(TryInto::try_into)
             .collect()
+    }
+
+    /// Every attempt of a delivery, oldest first: when, and the error if it failed.
+    pub async fn delivery_attempts(
+        &self,
+        delivery: DeliveryId,
+    ) -> Result<Vec<(DateTime<Utc>, Option<String>)>> {
+        Ok(message_delivery_attempt::Entity::find()
+            .filter(message_delivery_attempt::Column::DeliveryId.eq(delivery.0))
+            .order_by_asc(message_delivery_attempt::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|attempt| (attempt.at, attempt.error))
+            .collect())
     }
 
     /// Records one delivery attempt.
@@ -410,10 +474,23 @@ impl Store {
         id: DeliveryId,
         attempt: &DeliveryAttempt,
     ) -> Result<DeliveryRecord> {
+        let txn = self.begin_write().await?;
         let model = message_delivery::Entity::find_by_id(id.0)
-            .one(self.db())
+            .one(&txn)
             .await?
             .ok_or_else(|| Error::not_found("delivery", id))?;
+        let (at, error) = match attempt {
+            DeliveryAttempt::Delivered { at } => (*at, None),
+            DeliveryAttempt::Failed { at, error, .. } => (*at, Some(error.clone())),
+        };
+        message_delivery_attempt::ActiveModel {
+            delivery_id: Set(id.0),
+            at: Set(micros(at)),
+            error: Set(error),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
         let mut active: message_delivery::ActiveModel = model.clone().into();
         active.attempts = Set(model.attempts.saturating_add(1));
         match attempt {
@@ -435,8 +512,28 @@ impl Store {
                 active.next_attempt_at = Set(retry_at.map(micros));
             }
         }
-        sea_orm::ActiveModelTrait::update(active, self.db())
-            .await?
-            .try_into()
+        let model = sea_orm::ActiveModelTrait::update(active, &txn).await?;
+        txn.commit().await?;
+        model.try_into()
+    }
+}
+
+fn pending_delivery(
+    message: i64,
+    channel: &str,
+    target: &str,
+    now: DateTime<Utc>,
+) -> message_delivery::ActiveModel {
+    message_delivery::ActiveModel {
+        message_id: Set(message),
+        channel: Set(channel.to_owned()),
+        target: Set(target.to_owned()),
+        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        last_error: Set(None),
+        delivered_at: Set(None),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
     }
 }

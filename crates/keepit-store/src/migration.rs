@@ -9,6 +9,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20260101_000001_initial;
 mod m20261122_000001_job_monitor_indexes;
 mod m20261122_000002_sync_run_metrics;
+mod m20261129_000001_alert_vocabulary;
 mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_initial::Migration),
             Box::new(m20261122_000001_job_monitor_indexes::Migration),
             Box::new(m20261122_000002_sync_run_metrics::Migration),
+            Box::new(m20261129_000001_alert_vocabulary::Migration),
         ]
     }
 }

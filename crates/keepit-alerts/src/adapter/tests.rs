@@ -1,7 +1,7 @@
 //! The adapter over an in-memory store: open, keep, resolve, and messages stored once.
 
 use chrono::TimeZone;
-use keepit_domain::{AccountId, ConnectorKind, Health, HealthReason, MessagePreference};
+use keepit_domain::{AccountId, AlertEvent, ConnectorKind, Health, HealthReason, MessagePreference};
 use keepit_store::{
     AccountSyncBatch, ConnectorRecord, ConnectorStatusRecord, IntegrationId, KeepitAccountSighting,
     NewUser, Role, StoreConfig,
@@ -125,7 +125,7 @@ async fn a_stale_connector_opens_one_alert_that_resolves_when_backups_return() {
     assert_eq!(first.opened, 1, "{first:?}");
     let open = store.alerts(&AlertFilter::default()).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].state, keepit_store::AlertState::Firing);
+    assert_eq!(open[0].state, AlertState::Firing);
     assert_eq!(open[0].last_success_at, Some(now() - Duration::hours(60)));
     assert!(
         open[0].last_notified_at.is_some(),
@@ -165,19 +165,19 @@ async fn a_stale_connector_opens_one_alert_that_resolves_when_backups_return() {
         events,
         vec![
             (
-                keepit_store::AlertEvent::StateChanged,
+                AlertEvent::StateChanged,
                 None,
-                keepit_store::AlertState::Firing
+                AlertState::Firing
             ),
             (
-                keepit_store::AlertEvent::Reminded,
-                Some(keepit_store::AlertState::Firing),
-                keepit_store::AlertState::Firing
+                AlertEvent::Reminded,
+                Some(AlertState::Firing),
+                AlertState::Firing
             ),
             (
-                keepit_store::AlertEvent::StateChanged,
-                Some(keepit_store::AlertState::Firing),
-                keepit_store::AlertState::Resolved
+                AlertEvent::StateChanged,
+                Some(AlertState::Firing),
+                AlertState::Resolved
             ),
         ],
         "opened, notified, resolved"
@@ -189,7 +189,7 @@ async fn messages_are_stored_once_for_their_recipients() {
     let store = store_with_connector(now() - Duration::hours(1), Health::Healthy, None).await;
     let change = ChangeEvent::ConnectorAdded {
         connector: ConnectorRef {
-            customer: 1,
+            customer: Some(CustomerId(1)),
             customer_name: "Contoso".into(),
             account: account(),
             connector: connector(),

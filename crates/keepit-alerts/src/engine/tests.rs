@@ -5,8 +5,9 @@
 use chrono::TimeZone;
 use keepit_domain::ReasonCode;
 
+use keepit_domain::{AlertRuleSpec, AlertScope, CustomerOverride, Threshold, ThresholdOverrides};
+
 use super::*;
-use crate::rule::{RuleOverride, RuleScope};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
@@ -16,7 +17,7 @@ fn connector(id: &str) -> ConnectorFacts {
     ConnectorFacts {
         connector: ConnectorId::new(id).unwrap(),
         account: AccountId::new("acct01-aaaaaa-aaaaaa").unwrap(),
-        customer: 7,
+        customer: Some(CustomerId(7)),
         kind: ConnectorKind::Microsoft365,
         state: ConnectorState {
             accessible: true,
@@ -39,35 +40,61 @@ fn outcome(hours_ago: i64, status: JobStatus) -> BackupOutcome {
         job: JobId::new(&format!("job{hours_ago:03}-aaaaaa-bbbbbb-cccccc")).unwrap(),
         ended_at: now() - Duration::hours(hours_ago),
         status,
+        // A reason that needs someone: it pages at once by default.
         reason: (status != JobStatus::Successful)
-            .then_some(FailureReason::Known(ReasonCode::JobAborted)),
+            .then_some(FailureReason::Known(ReasonCode::NotGlobalAdmin)),
     }
 }
 
-fn stale_rule() -> RuleConfig {
-    RuleConfig::defaults().remove(0)
+/// A failed backup whose reason Keepit retries by itself.
+fn aborted(hours_ago: i64) -> BackupOutcome {
+    BackupOutcome {
+        reason: Some(FailureReason::Known(ReasonCode::JobAborted)),
+        ..outcome(hours_ago, JobStatus::Unsuccessful)
+    }
 }
 
-fn failed_rule() -> RuleConfig {
-    RuleConfig::defaults().remove(1)
+fn rule(id: i64, index: usize) -> AlertRule {
+    AlertRule {
+        id: AlertRuleId(id),
+        spec: AlertRuleSpec::defaults()[index].clone(),
+        overrides: Vec::new(),
+    }
+}
+
+fn stale_rule() -> AlertRule {
+    rule(1, 0)
+}
+
+fn failed_rule() -> AlertRule {
+    rule(2, 1)
 }
 
 fn open_alert(
     id: i64,
-    rule: &RuleConfig,
+    rule: &AlertRule,
     connector: &ConnectorFacts,
     state: AlertState,
     severity: Severity,
-) -> OpenAlert {
-    OpenAlert {
-        id,
+) -> Alert {
+    Alert {
+        id: AlertId(id),
         rule: rule.id,
         connector: connector.connector.clone(),
+        account: connector.account.clone(),
+        customer: connector.customer,
         state,
         severity,
-        acknowledged_at: None,
-        silenced_until: None,
+        reason: None,
+        last_success_at: None,
+        last_attempt_at: None,
+        opened_at: now() - Duration::hours(2),
+        updated_at: now() - Duration::hours(2),
+        resolved_at: None,
         last_notified_at: Some(now() - Duration::hours(1)),
+        acknowledged_at: None,
+        acknowledged_by: None,
+        silenced_until: None,
     }
 }
 
@@ -120,7 +147,7 @@ fn the_warning_stage_starts_at_24h_and_can_be_switched_off() {
         opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).map(|f| f.0),
         Some(AlertState::Pending)
     );
-    rule.params.warn_after = None;
+    rule.spec.thresholds.warn_after = None;
     assert_eq!(opened(evaluate(&[c], &[rule], &[], now())), None);
 }
 
@@ -162,7 +189,7 @@ fn a_running_job_does_not_reset_the_clock() {
 
 #[test]
 fn inaccessible_and_deletion_pending_connectors_are_excluded() {
-    let rules = RuleConfig::defaults();
+    let rules = [stale_rule(), failed_rule()].to_vec();
     let mut hidden = connector("conn01-aaaaaa-aaaaaa");
     hidden.last_success_at = Some(now() - Duration::days(10));
     hidden.recent_backups = vec![outcome(1, JobStatus::Unsuccessful)];
@@ -189,17 +216,16 @@ fn failed_from_the_latest_backup_job() {
     assert_eq!((state, severity), (AlertState::Firing, Severity::Critical));
     assert_eq!(
         why.reason,
-        Some(FailureReason::Known(ReasonCode::JobAborted))
+        Some(FailureReason::Known(ReasonCode::NotGlobalAdmin))
     );
     assert_eq!(why.consecutive_failures, 1);
+    assert_eq!(why.paging, Paging::NeedsAction);
 
+    // An incomplete backup that needs someone pages as well.
     c.recent_backups[0].status = JobStatus::Incomplete;
-    let (_, severity, _) = opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
-    assert_eq!(
-        severity,
-        Severity::Warning,
-        "incomplete is less severe than unsuccessful"
-    );
+    let (state, severity, _) =
+        opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
+    assert_eq!((state, severity), (AlertState::Firing, Severity::Critical));
 
     // Outside the 24 h lookback the failure no longer counts.
     c.recent_backups = vec![outcome(30, JobStatus::Unsuccessful)];
@@ -259,10 +285,109 @@ fn failed_from_an_audit_event_within_the_lookback() {
     assert_eq!(opened(evaluate(&[c], &[rule], &[], now())), None);
 }
 
+/// What the failed rule should conclude about a reason.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// A pending warning below this many failures in a row, firing critical from there.
+    PagesAfter(u32),
+}
+
+/// Remedy-aware paging, one row per (reason's remedy x failures in a row x stale age):
+/// the failed rule's state and severity, and the stale rule's, side by side.
+#[test]
+fn paging_follows_the_remedy_the_count_and_the_age() {
+    let reasons: [(&str, Option<FailureReason>, Paging, Expect); 7] = [
+        ("job aborted (rescheduled)", Some(FailureReason::Known(ReasonCode::JobAborted)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
+        ("authorisation server (rescheduled)", Some(FailureReason::Known(ReasonCode::AuthorizationServerUnavailable)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
+        ("server incident (watch for repeats)", Some(FailureReason::Known(ReasonCode::IncidentOccurred)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
+        ("not a global admin (user action)", Some(FailureReason::Known(ReasonCode::NotGlobalAdmin)), Paging::NeedsAction, Expect::PagesAfter(1)),
+        ("unexplained problem (contact support)", Some(FailureReason::Known(ReasonCode::EncounteredProblem)), Paging::NeedsAction, Expect::PagesAfter(1)),
+        ("a reason nobody catalogued", Some(FailureReason::Unrecognized { raw: "quantum flux".into() }), Paging::UnknownReason, Expect::PagesAfter(1)),
+        ("no reason at all", None, Paging::UnknownReason, Expect::PagesAfter(1)),
+    ];
+    let rules = [stale_rule(), failed_rule()];
+    let mut rows = 0;
+    for (label, reason, paging, Expect::PagesAfter(needed)) in reasons {
+        for in_a_row in 1..=4u32 {
+            for (hours_since_success, stale) in [
+                (10, None),
+                (30, Some((AlertState::Pending, Severity::Warning))),
+                (50, Some((AlertState::Firing, Severity::Critical))),
+            ] {
+                let mut c = connector("conn01-aaaaaa-aaaaaa");
+                c.last_success_at = Some(now() - Duration::hours(hours_since_success));
+                c.recent_backups = (0..in_a_row)
+                    .map(|n| BackupOutcome {
+                        reason: reason.clone(),
+                        ..outcome(i64::from(n) + 1, JobStatus::Unsuccessful)
+                    })
+                    .collect();
+                let decisions = evaluate(&[c], &rules, &[], now());
+                let found = |wanted: RuleKind| {
+                    decisions.iter().find_map(|decision| match decision {
+                        Decision::Open { kind, state, severity, why, .. } if *kind == wanted => {
+                            Some((*state, *severity, why.clone()))
+                        }
+                        _ => None,
+                    })
+                };
+                let (state, severity, why) = found(RuleKind::BackupFailed)
+                    .unwrap_or_else(|| panic!("{label}, {in_a_row} in a row: no failed alert"));
+                let expected = if in_a_row >= needed {
+                    (AlertState::Firing, Severity::Critical)
+                } else {
+                    (AlertState::Pending, Severity::Warning)
+                };
+                assert_eq!((state, severity), expected, "{label}, {in_a_row} in a row");
+                assert_eq!(why.paging, paging, "{label}");
+                assert_eq!(why.consecutive_failures, in_a_row);
+                assert!(why.detail.contains(&format!("({in_a_row} in a row)")), "{}", why.detail);
+                assert_eq!(
+                    found(RuleKind::BackupStale).map(|(state, severity, _)| (state, severity)),
+                    stale,
+                    "{label}, {hours_since_success} h since the last success"
+                );
+                rows += 1;
+            }
+        }
+    }
+    assert_eq!(rows, 7 * 4 * 3);
+}
+
+#[test]
+fn the_why_says_which_paging_rule_applied() {
+    let rule = failed_rule();
+    let mut c = connector("conn01-aaaaaa-aaaaaa");
+    c.recent_backups = vec![aborted(2)];
+    let (_, _, why) = opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
+    assert_eq!(
+        why.detail,
+        "the latest backup was unsuccessful (1 in a row); Keepit retries this by itself; it pages if it happens 3 times in a row"
+    );
+    c.recent_backups = vec![aborted(1), aborted(2), aborted(3)];
+    let (_, _, why) = opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
+    assert_eq!(
+        why.detail,
+        "the latest backup was unsuccessful (3 in a row); Keepit retries this by itself, but it has now happened 3 times in a row"
+    );
+    // The count is a threshold: a customer can be given more patience.
+    let mut patient = rule.clone();
+    patient.spec.thresholds.repeats_before_paging = 5;
+    let (state, _, _) = opened(evaluate(&[c.clone()], &[patient], &[], now())).unwrap();
+    assert_eq!(state, AlertState::Pending);
+    // A pending alert of a rescheduled reason escalates once it repeats.
+    c.recent_backups = vec![aborted(1), aborted(2), aborted(3)];
+    let pending = open_alert(8, &rule, &c, AlertState::Pending, Severity::Warning);
+    assert!(matches!(
+        evaluate(&[c], &[rule], &[pending], now()).as_slice(),
+        [Decision::Change { state: AlertState::Firing, severity: Severity::Critical, notify: true, .. }]
+    ));
+}
+
 #[test]
 fn consecutive_failures_gate_firing() {
     let mut rule = failed_rule();
-    rule.params.min_consecutive_failures = 3;
+    rule.spec.thresholds.min_consecutive_failures = 3;
     let mut c = connector("conn01-aaaaaa-aaaaaa");
     c.recent_backups = vec![
         outcome(1, JobStatus::Unsuccessful),
@@ -293,7 +418,7 @@ fn an_alert_resolves_by_itself_when_the_condition_clears() {
     assert_eq!(
         decisions,
         vec![Decision::Resolve {
-            alert: 41,
+            alert: AlertId(41),
             detail: "no failure within the lookback any more".into()
         }]
     );
@@ -323,7 +448,7 @@ fn the_warning_escalates_to_firing() {
     match evaluate(&[c], &[rule], &[alert], now()).as_slice() {
         [
             Decision::Change {
-                alert: 5,
+                alert: AlertId(5),
                 state: AlertState::Firing,
                 severity: Severity::Critical,
                 notify: true,
@@ -361,7 +486,7 @@ fn silenced_alerts_stay_quiet_until_the_silence_expires() {
     assert!(
         matches!(
             evaluate(&[c], &[rule], &[alert], now()).as_slice(),
-            [Decision::Remind { alert: 5, .. }]
+            [Decision::Remind { alert: AlertId(5), .. }]
         ),
         "silence expired"
     );
@@ -378,7 +503,7 @@ fn reminders_come_every_24h_while_firing() {
     alert.last_notified_at = Some(now() - Duration::hours(24));
     assert!(matches!(
         evaluate(&[c.clone()], &[rule.clone()], &[alert.clone()], now()).as_slice(),
-        [Decision::Remind { alert: 5, .. }]
+        [Decision::Remind { alert: AlertId(5), .. }]
     ));
     // Pending alerts are not reminded about.
     alert.state = AlertState::Pending;
@@ -389,7 +514,7 @@ fn reminders_come_every_24h_while_firing() {
 
 #[test]
 fn an_authentication_failure_suppresses_the_stale_alert() {
-    let rules = RuleConfig::defaults();
+    let rules = [stale_rule(), failed_rule()].to_vec();
     let mut c = connector("conn01-aaaaaa-aaaaaa");
     c.last_success_at = Some(now() - Duration::hours(80));
     c.error_code = Some(ConnectorErrorCode::Revoked);
@@ -411,7 +536,7 @@ fn an_authentication_failure_suppresses_the_stale_alert() {
     let stale = open_alert(9, &rules[0], &c, AlertState::Firing, Severity::Critical);
     let decisions = evaluate(&[c.clone()], &rules, &[stale], now());
     assert!(decisions.contains(&Decision::Resolve {
-        alert: 9,
+        alert: AlertId(9),
         detail: "superseded by the failed-backup alert: the connector's sign-in is broken".into()
     }));
 
@@ -432,36 +557,37 @@ fn scope_and_per_customer_overrides() {
     let mut rule = stale_rule();
     let mut c = connector("conn01-aaaaaa-aaaaaa");
     c.last_success_at = Some(now() - Duration::hours(30));
-    rule.scope = RuleScope::Customer(8);
+    rule.spec.scope = AlertScope::Customer(CustomerId(8));
     assert!(
         evaluate(&[c.clone()], &[rule.clone()], &[], now()).is_empty(),
         "other customer"
     );
-    rule.scope = RuleScope::ConnectorKind(ConnectorKind::Salesforce);
+    rule.spec.scope = AlertScope::ConnectorKind(ConnectorKind::Salesforce);
     assert!(
         evaluate(&[c.clone()], &[rule.clone()], &[], now()).is_empty(),
         "other kind"
     );
-    rule.scope = RuleScope::ConnectorKind(ConnectorKind::Microsoft365);
+    rule.spec.scope = AlertScope::ConnectorKind(ConnectorKind::Microsoft365);
     assert_eq!(
         opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).map(|f| f.0),
         Some(AlertState::Pending)
     );
     // Customer 7 tolerates 12 h: at 30 h the alert already fires.
-    rule.overrides = vec![RuleOverride {
-        customer: 7,
-        stale_after: Some(Duration::hours(12)),
-        warn_after: Some(None),
-        ..RuleOverride::default()
+    rule.overrides = vec![CustomerOverride {
+        customer: CustomerId(7),
+        enabled: None,
+        thresholds: ThresholdOverrides(
+            [(Threshold::StaleAfter, Some(12 * 3_600)), (Threshold::WarnAfter, None)].into(),
+        ),
     }];
     assert_eq!(
         opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).map(|f| f.0),
         Some(AlertState::Firing)
     );
-    rule.overrides = vec![RuleOverride {
-        customer: 7,
+    rule.overrides = vec![CustomerOverride {
+        customer: CustomerId(7),
         enabled: Some(false),
-        ..RuleOverride::default()
+        thresholds: ThresholdOverrides::default(),
     }];
     assert!(
         evaluate(&[c], &[rule], &[], now()).is_empty(),
@@ -477,48 +603,15 @@ fn alerts_of_removed_rules_or_connectors_resolve() {
     let decisions = evaluate(&[], &[rule], &[orphan], now());
     assert!(matches!(
         decisions.as_slice(),
-        [Decision::Resolve { alert: 77, .. }]
+        [Decision::Resolve { alert: AlertId(77), .. }]
     ));
-}
-
-#[test]
-fn rule_validation() {
-    assert!(RuleParams::default().validate().is_ok());
-    let bad = RuleParams {
-        warn_after: Some(Duration::hours(50)),
-        ..RuleParams::default()
-    };
-    assert_eq!(
-        bad.validate().unwrap_err().to_string(),
-        "warn_after (50 h) must be shorter than stale_after (48 h)"
-    );
-    let bad = RuleParams {
-        min_consecutive_failures: 0,
-        ..RuleParams::default()
-    };
-    assert!(bad.validate().is_err());
-    let bad = RuleParams {
-        lookback: Duration::zero(),
-        ..RuleParams::default()
-    };
-    assert!(bad.validate().is_err());
-    let bad = RuleParams {
-        lookback: Duration::days(3_661),
-        ..RuleParams::default()
-    };
-    assert_eq!(
-        bad.validate().unwrap_err().to_string(),
-        "lookback must be at most 3660 days"
-    );
-    assert_eq!(RuleKind::parse("backup_stale"), Some(RuleKind::BackupStale));
-    assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
 }
 
 #[test]
 fn a_stored_rule_with_an_absurd_lookback_does_not_panic() {
     // Rules are validated on the way in, but a row edited by hand could hold anything.
     let mut rule = failed_rule();
-    rule.params.lookback = Duration::MAX;
+    rule.spec.thresholds.lookback = Duration::MAX;
     let mut c = connector("conn01-aaaaaa-aaaaaa");
     c.recent_backups = vec![outcome(30_000, JobStatus::Unsuccessful)];
     let (state, _, _) = opened(evaluate(&[c], &[rule], &[], now())).unwrap();

@@ -13,7 +13,7 @@ fn at() -> DateTime<Utc> {
 
 fn contoso() -> ConnectorRef {
     ConnectorRef {
-        customer: 3,
+        customer: Some(CustomerId(3)),
         customer_name: "Contoso".into(),
         account: AccountId::new("cust01-aaaaaa-aaaaaa").unwrap(),
         connector: ConnectorId::new("conn01-aaaaaa-aaaaaa").unwrap(),
@@ -189,7 +189,7 @@ fn download_links_go_to_the_requester_only() {
     ] {
         let event = ChangeEvent::DownloadLinkReady {
             account: AccountId::new("cust01-aaaaaa-aaaaaa").unwrap(),
-            customer: Some(3),
+            customer: Some(CustomerId(3)),
             kind,
             requested_by: Some("jane@msp.example".into()),
             at: at(),

@@ -1,4 +1,4 @@
-//! Alerts: list, acknowledge, silence.
+//! Alerts: list, history, acknowledge, silence.
 
 use axum::Extension;
 use axum::Json;
@@ -7,7 +7,7 @@ use keepit_store::{AlertFilter, AlertId};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::dto::{AlertDto, ErrorEnvelope, SilenceRequest};
+use crate::dto::{AlertDto, AlertTransitionDto, ErrorEnvelope, SilenceRequest};
 use crate::error::AppError;
 use crate::query::{pairs, parse_customer, parse_time};
 use crate::routes::connectors::parse_bool;
@@ -48,6 +48,30 @@ pub(crate) async fn list_alerts(
     }
     let alerts = state.store.alerts(&filter).await?;
     Ok(Json(alerts.iter().map(AlertDto::from).collect()))
+}
+
+/// `GET /alerts/{id}/transitions`: an alert's history, oldest first: how it opened,
+/// escalated and resolved (with the reason each time), who acknowledged or silenced
+/// it, and when people were told.
+#[utoipa::path(
+    get,
+    path = "/alerts/{id}/transitions",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "Alert id")),
+    responses(
+        (status = 200, description = "The alert's transitions, oldest first", body = Vec<AlertTransitionDto>),
+        (status = 404, description = "No such alert", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn alert_transitions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AlertTransitionDto>>, AppError> {
+    let id = AlertId(row_id("id", &id)?);
+    // Answers 404 for an unknown alert rather than an empty history.
+    state.store.alert(id).await?;
+    let transitions = state.store.alert_transitions(id).await?;
+    Ok(Json(transitions.iter().map(AlertTransitionDto::from).collect()))
 }
 
 /// `POST /alerts/{id}/acknowledge`: records that the caller has seen the alert.

@@ -1,14 +1,12 @@
 //! Alert rules: list, create, replace, delete. Thresholds are checked with
-//! keepit-alerts' [`RuleParams::validate`] before anything is stored.
+//! [`Thresholds::validate`] before anything is stored.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::TimeDelta;
-use keepit_alerts::{RuleError, RuleParams};
-use keepit_domain::ConnectorKind;
-use keepit_store::{
-    AlertRuleId, AlertRuleKind, AlertScope, AlertThresholds, CustomerId, NewAlertRule,
+use keepit_domain::{
+    AlertRuleId, AlertRuleSpec, AlertScope, ConnectorKind, CustomerId, RuleKind, ThresholdError,
+    Thresholds,
 };
 
 use crate::AppState;
@@ -106,22 +104,10 @@ pub(crate) async fn delete_rule(
     }
 }
 
-fn hours(field: &str, value: i64) -> Result<TimeDelta, AppError> {
-    TimeDelta::try_hours(value)
-        .ok_or_else(|| AppError::validation(field, format!("{value} hours is out of range")))
-}
-
 /// Turns a request into a rule, validating kind, scope, name and thresholds.
-fn new_rule(request: &AlertRuleRequest) -> Result<NewAlertRule, AppError> {
-    let kind = AlertRuleKind::parse(request.kind.trim()).ok_or_else(|| {
-        AppError::validation(
-            "kind",
-            format!(
-                "{:?} is not a rule kind; expected backup_stale or backup_failed",
-                request.kind
-            ),
-        )
-    })?;
+fn new_rule(request: &AlertRuleRequest) -> Result<AlertRuleSpec, AppError> {
+    let kind = RuleKind::parse(request.kind.trim())
+        .map_err(|error| AppError::validation("kind", error))?;
     let name = request.name.trim();
     if name.is_empty() {
         return Err(AppError::validation("name", "must not be empty"));
@@ -140,53 +126,35 @@ fn new_rule(request: &AlertRuleRequest) -> Result<NewAlertRule, AppError> {
             AlertScope::ConnectorKind(kind)
         }
     };
-    let defaults = AlertThresholds::default();
-    let params = RuleParams {
-        stale_after: request
-            .stale_after_hours
-            .map(|h| hours("stale_after_hours", h))
-            .transpose()?
-            .unwrap_or(defaults.stale_after),
-        warn_after: match request.warn_after_hours {
-            Some(h) => Some(hours("warn_after_hours", h)?),
-            None => defaults.warn_after,
-        },
-        lookback: request
-            .lookback_hours
-            .map(|h| hours("lookback_hours", h))
-            .transpose()?
-            .unwrap_or(defaults.lookback),
-        min_consecutive_failures: request
-            .min_consecutive_failures
-            .unwrap_or(defaults.min_consecutive_failures),
-        reminder_every: request
-            .reminder_every_hours
-            .map(|h| hours("reminder_every_hours", h))
-            .transpose()?
-            .unwrap_or(defaults.reminder_every),
+    let given = request.thresholds();
+    let field_of = |threshold| {
+        given
+            .iter()
+            .find(|(t, _, _)| *t == threshold)
+            .map_or("thresholds", |(_, field, _)| *field)
     };
-    params.validate().map_err(|error| {
+    let mut thresholds = Thresholds::default();
+    for &(threshold, field, value) in &given {
+        thresholds
+            .set(threshold, Some(value))
+            .map_err(|error| AppError::validation(field, error))?;
+    }
+    thresholds.validate().map_err(|error| {
         let field = match &error {
-            RuleError::NotPositive { field } | RuleError::TooLong { field, .. } => {
-                format!("{field}_hours")
-            }
-            RuleError::WarningAfterStale { .. } => "warn_after_hours".to_owned(),
-            RuleError::NoFailuresRequired => "min_consecutive_failures".to_owned(),
-            _ => "thresholds".to_owned(),
+            ThresholdError::WarningAfterStale { .. } => "warn_after_hours",
+            ThresholdError::NotPositive { threshold }
+            | ThresholdError::TooLong { threshold }
+            | ThresholdError::TooMany { threshold, .. }
+            | ThresholdError::Required { threshold } => field_of(*threshold),
+            _ => "thresholds",
         };
-        AppError::validation(&field, error)
+        AppError::validation(field, error)
     })?;
-    Ok(NewAlertRule {
+    Ok(AlertRuleSpec {
         kind,
         name: name.to_owned(),
         enabled: request.enabled.unwrap_or(true),
         scope,
-        thresholds: AlertThresholds {
-            stale_after: params.stale_after,
-            warn_after: params.warn_after,
-            lookback: params.lookback,
-            min_consecutive_failures: params.min_consecutive_failures,
-            reminder_every: params.reminder_every,
-        },
+        thresholds,
     })
 }

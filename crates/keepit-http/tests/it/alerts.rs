@@ -2,10 +2,8 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::TimeDelta;
-use keepit_store::{
-    AlertObservation, AlertRuleKind, AlertScope, AlertState, AlertThresholds, ConnectorFilter,
-    NewAlertRule, Severity,
-};
+use keepit_domain::{AlertRuleSpec, AlertScope, AlertState, RuleKind, Severity, Thresholds};
+use keepit_store::{AlertObservation, ConnectorFilter};
 use serde_json::json;
 
 use crate::support::App;
@@ -15,12 +13,12 @@ async fn open_alert(app: &App) -> i64 {
     let rule = app
         .store
         .create_alert_rule(
-            &NewAlertRule {
-                kind: AlertRuleKind::BackupStale,
+            &AlertRuleSpec {
+                kind: RuleKind::BackupStale,
                 name: "stale".to_owned(),
                 enabled: true,
                 scope: AlertScope::All,
-                thresholds: AlertThresholds::default(),
+                thresholds: Thresholds::default(),
             },
             app.now(),
         )
@@ -35,7 +33,7 @@ async fn open_alert(app: &App) -> i64 {
     let update = app
         .store
         .apply_alert_observation(&AlertObservation {
-            rule: rule.id,
+            rule: rule.rule.id,
             connector: connector.connector.clone(),
             account: connector.account.clone(),
             state: AlertState::Firing,

@@ -83,6 +83,7 @@ async fn viewers_read_but_may_not_change_state() {
 async fn each_user_sees_and_marks_only_their_own_messages() {
     let app = App::start().await;
     let message = |key: &str| NewMessage {
+        severity: None,
         kind: MessageKind::BackupUnsuccessful,
         subject: format!("subject {key}"),
         body: "body".to_owned(),

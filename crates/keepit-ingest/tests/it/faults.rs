@@ -326,9 +326,11 @@ struct FailingHook {
 }
 
 impl PassHook for FailingHook {
-    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<PassNotes, String> {
+    type Error = std::io::Error;
+
+    async fn after_pass(&self, _pass: PassContext<'_>) -> Result<PassNotes, Self::Error> {
         if self.fail {
-            Err("the alert rules could not be read".into())
+            Err(std::io::Error::other("the alert rules could not be read"))
         } else {
             Ok(PassNotes {
                 notices: vec!["2 notification deliveries failed; they stay queued".into()],

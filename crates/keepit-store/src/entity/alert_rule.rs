@@ -13,11 +13,8 @@ pub struct Model {
     pub enabled: bool,
     pub scope: String,
     pub scope_value: Option<String>,
-    pub stale_after_secs: i64,
-    pub warn_after_secs: Option<i64>,
-    pub lookback_secs: i64,
-    pub min_consecutive_failures: i32,
-    pub reminder_every_secs: i64,
+    /// Every threshold by its code, as a JSON object (see `keepit_domain::Threshold`).
+    pub thresholds: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,11 +11,8 @@ pub struct Model {
     pub rule_id: i64,
     pub customer_id: i64,
     pub enabled: Option<bool>,
-    pub stale_after_secs: Option<i64>,
-    pub warn_after_secs: Option<i64>,
-    pub lookback_secs: Option<i64>,
-    pub min_consecutive_failures: Option<i32>,
-    pub reminder_every_secs: Option<i64>,
+    /// The thresholds this customer changes, as a JSON object by threshold code.
+    pub thresholds: String,
     pub updated_at: DateTimeUtc,
 }
 

@@ -41,6 +41,8 @@ pub struct Model {
     pub failure_reason_raw: Option<String>,
     pub failure_summary: Option<String>,
     pub description: Option<String>,
+    /// Keepit's statistics as sent, a JSON array of [name, value] pairs.
+    pub raw_stats: Option<String>,
     pub first_seen_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub connector_guid: Option<String>,
     pub job_guid: Option<String>,
     pub dedup_key: String,
+    /// For alert notices: the alert's severity.
+    pub severity: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

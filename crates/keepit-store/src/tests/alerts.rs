@@ -1,81 +1,103 @@
 //! Alert rules, overrides, the alert lifecycle and its transitions.
 
 use chrono::TimeDelta;
-use keepit_domain::{ConnectorKind, FailureReason, MessagePreference, ReasonCode};
+use keepit_domain::{
+    AlertEvent, AlertRuleSpec, AlertScope, AlertState, ConnectorKind, CustomerOverride,
+    FailureReason, MessagePreference, ReasonCode, RuleKind, Severity, Threshold,
+    ThresholdOverrides, Thresholds,
+};
 
 use super::each_backend;
 use super::fixtures::{account, at, connector, connector_id};
-use crate::{
-    AlertEvent, AlertFilter, AlertObservation, AlertRuleKind, AlertRuleOverride, AlertScope,
-    AlertState, AlertThresholds, NewAlertRule, NewUser, Role, Severity,
-};
+use crate::{AlertFilter, AlertObservation, NewUser, Role};
 
 #[tokio::test]
 async fn the_two_default_rules_exist_and_rules_can_be_managed() {
     each_backend(|store| async move {
         let rules = store.alert_rules().await.unwrap();
         assert_eq!(rules.len(), 2);
-        assert_eq!(rules[0].rule.kind, AlertRuleKind::BackupStale);
-        assert_eq!(rules[1].rule.kind, AlertRuleKind::BackupFailed);
-        assert_eq!(rules[0].rule.thresholds, AlertThresholds::default());
-        assert_eq!(rules[0].rule.thresholds.stale_after, TimeDelta::hours(48));
-        assert_eq!(rules[0].rule.scope, AlertScope::All);
+        // The defaults, migrated from the first schema's columns into the one
+        // vocabulary: the same values, and the new threshold at its default.
+        assert_eq!(rules[0].rule.spec, AlertRuleSpec::defaults()[0]);
+        assert_eq!(rules[1].rule.spec, AlertRuleSpec::defaults()[1]);
+        assert_eq!(rules[0].rule.spec.thresholds.stale_after, TimeDelta::hours(48));
+        assert_eq!(rules[0].rule.spec.thresholds.repeats_before_paging, 3);
+        assert_eq!(rules[0].rule.spec.scope, AlertScope::All);
 
-        let new = NewAlertRule {
-            kind: AlertRuleKind::BackupFailed,
+        let new = AlertRuleSpec {
+            kind: RuleKind::BackupFailed,
             name: "Entra only".to_owned(),
             enabled: true,
             scope: AlertScope::ConnectorKind(ConnectorKind::EntraId),
-            thresholds: AlertThresholds {
+            thresholds: Thresholds {
                 min_consecutive_failures: 3,
+                repeats_before_paging: 5,
                 warn_after: None,
-                ..AlertThresholds::default()
+                ..Thresholds::default()
             },
         };
         let created = store.create_alert_rule(&new, at(0)).await.unwrap();
-        assert_eq!(created.rule, new);
-        let changed = NewAlertRule {
+        assert_eq!(created.rule.spec, new);
+        let changed = AlertRuleSpec {
             enabled: false,
-            ..new
+            ..new.clone()
         };
         assert_eq!(
             store
-                .update_alert_rule(created.id, &changed, at(1))
+                .update_alert_rule(created.rule.id, &changed, at(1))
                 .await
                 .unwrap()
-                .rule,
+                .rule
+                .spec,
             changed
         );
+        // Thresholds that do not fit together are refused before anything is stored.
+        let invalid = AlertRuleSpec {
+            thresholds: Thresholds {
+                warn_after: Some(TimeDelta::hours(100)),
+                ..Thresholds::default()
+            },
+            ..new.clone()
+        };
+        assert!(matches!(
+            store.create_alert_rule(&invalid, at(1)).await,
+            Err(crate::Error::InvalidInput { field: "thresholds", .. })
+        ));
 
         let customer = store
             .create_customer("Contoso", None, at(0))
             .await
             .unwrap()
             .id;
-        let mut o = AlertRuleOverride {
-            rule: rules[0].id,
+        let rule = rules[0].rule.id;
+        let mut o = CustomerOverride {
             customer,
             enabled: None,
-            stale_after: Some(TimeDelta::hours(72)),
-            warn_after: None,
-            lookback: None,
-            min_consecutive_failures: None,
-            reminder_every: None,
+            thresholds: ThresholdOverrides(
+                [
+                    (Threshold::StaleAfter, Some(72 * 3_600)),
+                    (Threshold::WarnAfter, None),
+                ]
+                .into(),
+            ),
         };
-        store.set_alert_rule_override(&o, at(2)).await.unwrap();
+        store.set_alert_rule_override(rule, &o, at(2)).await.unwrap();
         o.enabled = Some(false);
-        store.set_alert_rule_override(&o, at(3)).await.unwrap();
-        assert_eq!(
-            store.alert_rule_overrides(rules[0].id).await.unwrap(),
-            vec![o]
-        );
-        assert!(
-            store
-                .delete_alert_rule_override(rules[0].id, customer)
-                .await
-                .unwrap()
-        );
-        assert!(store.delete_alert_rule(created.id).await.unwrap());
+        store.set_alert_rule_override(rule, &o, at(3)).await.unwrap();
+        assert_eq!(store.alert_rule_overrides(rule).await.unwrap(), vec![o.clone()]);
+        assert_eq!(store.alert_rule(rule).await.unwrap().rule.overrides, vec![o]);
+        let theirs = store.alert_rules().await.unwrap()[0].rule.thresholds_for(Some(customer));
+        assert_eq!(theirs.stale_after, TimeDelta::hours(72));
+        assert_eq!(theirs.warn_after, None, "switched off for this customer");
+        // An override value that makes no sense alone is refused.
+        let bad = CustomerOverride {
+            customer,
+            enabled: None,
+            thresholds: ThresholdOverrides([(Threshold::Lookback, Some(-1))].into()),
+        };
+        assert!(store.set_alert_rule_override(rule, &bad, at(4)).await.is_err());
+        assert!(store.delete_alert_rule_override(rule, customer).await.unwrap());
+        assert!(store.delete_alert_rule(created.rule.id).await.unwrap());
         assert_eq!(store.alert_rules().await.unwrap().len(), 2);
     })
     .await;
@@ -85,7 +107,7 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
 async fn one_open_alert_per_rule_and_connector_with_every_transition_stored() {
     each_backend(|store| async move {
         store.upsert_connectors(&[connector(1, 1, "Mail")], at(0)).await.unwrap();
-        let rule = store.alert_rules().await.unwrap()[0].id;
+        let rule = store.alert_rules().await.unwrap()[0].rule.id;
         let ada = store
             .create_user(
                 &NewUser {

@@ -62,6 +62,7 @@ pub(crate) fn status(n: u32, health: Health, checked: DateTime<Utc>) -> Connecto
 pub(crate) fn job(n: u32, connector_n: u32, started: i64, status: JobStatus) -> JobRecord {
     let ended = Some(at(started + 600));
     JobRecord {
+        raw_stats: Vec::new(),
         job: job_id(n),
         connector: connector_id(connector_n),
         account: account(1),

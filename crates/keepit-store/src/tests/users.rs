@@ -133,6 +133,7 @@ async fn messages_are_stored_once_with_recipients_and_private_read_state() {
         )
         .await;
         let new = |key: &str, seconds| NewMessage {
+            severity: None,
             kind: MessageKind::BackupUnsuccessful,
             subject: "Backup unsuccessful".to_owned(),
             body: "The backup of Mail failed.".to_owned(),
@@ -222,6 +223,7 @@ async fn failed_deliveries_are_retried_and_recorded() {
         let message = store
             .store_message(
                 &NewMessage {
+                    severity: None,
                     kind: MessageKind::ConnectorAdded,
                     subject: "s".to_owned(),
                     body: "b".to_owned(),
@@ -275,6 +277,76 @@ async fn failed_deliveries_are_retried_and_recorded() {
         );
         assert_eq!(done.last_error.as_deref(), Some("smtp 451"));
         assert!(store.due_deliveries(at(1000), 10).await.unwrap().is_empty());
+        // Every attempt is kept, not only the count and the last error.
+        assert_eq!(
+            store.delivery_attempts(id).await.unwrap(),
+            vec![(at(1), Some("smtp 451".to_owned())), (at(61), None)]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deliveries_are_queued_with_their_message_and_go_out_in_order_per_target() {
+    each_backend(|store| async move {
+        let ada = user(&store, "ada@example.com", true, MessagePreference::Default).await;
+        let message = |key: &str, seconds| NewMessage {
+            kind: MessageKind::AlertOpened,
+            subject: key.to_owned(),
+            body: "b".to_owned(),
+            customer: None,
+            connector: None,
+            job: None,
+            dedup_key: key.to_owned(),
+            severity: Some(keepit_domain::Severity::Critical),
+            created_at: at(seconds),
+        };
+        let targets = [("webhook", "webhook"), ("email", "ada@example.com")];
+        let first = store
+            .store_and_queue_message(&message("one", 0), &[ada], &targets)
+            .await
+            .unwrap();
+        let second = store
+            .store_and_queue_message(&message("two", 1), &[ada], &targets)
+            .await
+            .unwrap();
+        // The same key again: nothing new, no second set of deliveries.
+        let again = store
+            .store_and_queue_message(&message("one", 2), &[ada], &targets)
+            .await
+            .unwrap();
+        assert!(!again.created);
+        assert_eq!(store.deliveries_of(first.id).await.unwrap().len(), 2);
+        assert_eq!(
+            store.message(first.id).await.unwrap().severity,
+            Some(keepit_domain::Severity::Critical)
+        );
+
+        // Only the oldest pending delivery of each target is due.
+        let due = store.due_deliveries(at(5), 10).await.unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|delivery| delivery.message == first.id));
+        let webhook = due.iter().find(|d| d.channel == "webhook").unwrap().id;
+        let email = due.iter().find(|d| d.channel == "email").unwrap().id;
+        store
+            .record_delivery_attempt(
+                webhook,
+                &DeliveryAttempt::Failed { at: at(6), error: "503".into(), retry_at: Some(at(600)) },
+            )
+            .await
+            .unwrap();
+        store
+            .record_delivery_attempt(email, &DeliveryAttempt::Delivered { at: at(6) })
+            .await
+            .unwrap();
+        // The e-mail of the second message may go; the webhook waits for the first.
+        let due = store.due_deliveries(at(10), 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].message, due[0].channel.as_str()), (second.id, "email"));
+        let due = store.due_deliveries(at(600), 10).await.unwrap();
+        let webhook_due: Vec<_> = due.iter().filter(|d| d.channel == "webhook").collect();
+        assert_eq!(webhook_due.len(), 1);
+        assert_eq!(webhook_due[0].message, first.id);
     })
     .await;
 }
