@@ -354,7 +354,11 @@ async fn demo(args: DemoArgs, output: OutputFormat) -> anyhow::Result<ExitCode> 
                 base_url: Some(mock.uri()),
                 parent_account: parent.clone(),
                 credentials: KeepitCredentials::default(),
-                enabled: false,
+                // Enabled, because alerts watch only the connectors of enabled
+                // integrations. Its base URL is the fake Keepit that ends with the
+                // demo and no credentials are stored, so a later sync over the demo
+                // database reports it as failed rather than reaching anything.
+                enabled: true,
             };
             // The demo's credentials are throwaway and never stored: any key seals the empty record.
             store

@@ -6,9 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use keepit_domain::{ConnectorId, JobStatus, ReasonScope};
 use keepit_ingest::SyncReport;
-use keepit_store::{
-    AlertFilter, ConnectorFilter, CustomerId, JobQuery, Store, SyncOutcome,
-};
+use keepit_store::{AlertFilter, ConnectorFilter, CustomerId, JobQuery, Store, SyncOutcome};
 use serde_json::json;
 
 use crate::cli::OutputFormat;

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use keepit_alerts::{BackupOutcome, ConnectorFacts, Decision, evaluate};
 use keepit_domain::{
-    AccountId, Alert, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertState, CustomerId,
-    Severity, ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState, FailureReason,
-    Health, JobId, JobStatus, ReasonCode,
+    AccountId, Alert, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertState,
+    ConnectorErrorCode, ConnectorId, ConnectorKind, ConnectorState, CustomerId, FailureReason,
+    Health, JobId, JobStatus, ReasonCode, Severity,
 };
 
 const CONNECTORS: usize = 100_000;

@@ -52,6 +52,9 @@ pub struct AlertPassSummary {
     pub delivery_failures: u32,
 }
 
+/// At most this many deliveries are tried in one pass; the rest wait for the next.
+const MAX_DELIVERIES_PER_PASS: usize = 5_000;
+
 /// Deliveries are given up after this many failed attempts across passes.
 const MAX_DELIVERY_ATTEMPTS: u32 = 8;
 
@@ -403,63 +406,82 @@ impl AlertPass {
         summary: &mut AlertPassSummary,
     ) -> Result<(), Error> {
         let mut customer_names: HashMap<CustomerId, String> = HashMap::new();
-        for delivery in store.due_deliveries(now, 500).await? {
-            let message = store.message(delivery.message).await?;
-            let customer = match message.customer {
-                Some(id) => {
-                    if !customer_names.contains_key(&id) {
-                        let name = store.customer(id).await.ok().map(|c| c.name);
-                        customer_names.insert(id, name.unwrap_or_default());
+        // Each round tries the oldest waiting delivery of every target; one that goes
+        // through lets the next of its target go in the following round. Rounds end
+        // when none was tried (all delivered, waiting for a retry, or on a channel
+        // that is switched off), or after a bound that keeps a pass from running on.
+        let mut tried_total = 0usize;
+        loop {
+            let due = store.due_deliveries(now, 500).await?;
+            let mut tried = 0usize;
+            for delivery in due {
+                let message = store.message(delivery.message).await?;
+                let customer = match message.customer {
+                    Some(id) => {
+                        if !customer_names.contains_key(&id) {
+                            let name = store.customer(id).await.ok().map(|c| c.name);
+                            customer_names.insert(id, name.unwrap_or_default());
+                        }
+                        customer_names
+                            .get(&id)
+                            .filter(|name| !name.is_empty())
+                            .cloned()
                     }
-                    customer_names.get(&id).filter(|name| !name.is_empty()).cloned()
-                }
-                None => None,
-            };
-            let note = Notification {
-                kind: message.kind.as_str().to_owned(),
-                subject: message.subject.clone(),
-                body: message.body.clone(),
-                severity: message.severity,
-                customer,
-                at: message.created_at,
-            };
-            let result = match (
-                delivery.channel.as_str(),
-                &self.notifiers.email,
-                &self.notifiers.webhook,
-            ) {
-                ("email", Some(email), _) => {
-                    deliver_with_retry(self.notifiers.retry, || email.send(&delivery.target, &note))
+                    None => None,
+                };
+                let note = Notification {
+                    kind: message.kind.as_str().to_owned(),
+                    subject: message.subject.clone(),
+                    body: message.body.clone(),
+                    severity: message.severity,
+                    customer,
+                    at: message.created_at,
+                };
+                let result = match (
+                    delivery.channel.as_str(),
+                    &self.notifiers.email,
+                    &self.notifiers.webhook,
+                ) {
+                    ("email", Some(email), _) => {
+                        deliver_with_retry(self.notifiers.retry, || {
+                            email.send(&delivery.target, &note)
+                        })
                         .await
                         .error
-                }
-                ("webhook", _, Some(webhook)) => {
-                    deliver_with_retry(self.notifiers.retry, || webhook.send(&note))
-                        .await
-                        .error
-                }
-                // The channel was switched off since the delivery was queued: keep it for when it returns.
-                _ => continue,
-            };
-            let attempt = match result {
-                None => {
-                    summary.delivered += 1;
-                    DeliveryAttempt::Delivered { at: now }
-                }
-                Some(error) => {
-                    summary.delivery_failures += 1;
-                    let attempts = delivery.attempts + 1;
-                    let retry_at = (attempts < MAX_DELIVERY_ATTEMPTS && error.is_transient())
-                        .then(|| now + Duration::minutes(5) * 2i32.pow(attempts.min(8)));
-                    tracing::warn!(channel = %delivery.channel, attempts, %error, "message delivery failed");
-                    DeliveryAttempt::Failed {
-                        at: now,
-                        error: error.to_string(),
-                        retry_at,
                     }
-                }
-            };
-            store.record_delivery_attempt(delivery.id, &attempt).await?;
+                    ("webhook", _, Some(webhook)) => {
+                        deliver_with_retry(self.notifiers.retry, || webhook.send(&note))
+                            .await
+                            .error
+                    }
+                    // The channel was switched off since the delivery was queued: keep it for when it returns.
+                    _ => continue,
+                };
+                let attempt = match result {
+                    None => {
+                        summary.delivered += 1;
+                        DeliveryAttempt::Delivered { at: now }
+                    }
+                    Some(error) => {
+                        summary.delivery_failures += 1;
+                        let attempts = delivery.attempts + 1;
+                        let retry_at = (attempts < MAX_DELIVERY_ATTEMPTS && error.is_transient())
+                            .then(|| now + Duration::minutes(5) * 2i32.pow(attempts.min(8)));
+                        tracing::warn!(channel = %delivery.channel, attempts, %error, "message delivery failed");
+                        DeliveryAttempt::Failed {
+                            at: now,
+                            error: error.to_string(),
+                            retry_at,
+                        }
+                    }
+                };
+                store.record_delivery_attempt(delivery.id, &attempt).await?;
+                tried += 1;
+            }
+            tried_total += tried;
+            if tried == 0 || tried_total >= MAX_DELIVERIES_PER_PASS {
+                break;
+            }
         }
         Ok(())
     }

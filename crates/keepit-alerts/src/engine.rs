@@ -390,8 +390,9 @@ fn check_failed(
         detail,
     };
     if let Some(reason) = connector.error_state() {
-        let detail =
-            format!("the connector is in an error state ({reason}); someone must fix it, so this pages at once");
+        let detail = format!(
+            "the connector is in an error state ({reason}); someone must fix it, so this pages at once"
+        );
         return Some(Finding {
             state: AlertState::Firing,
             severity: Severity::Critical,

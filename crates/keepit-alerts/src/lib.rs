@@ -22,9 +22,7 @@ pub mod message;
 pub mod notify;
 
 pub use adapter::{AlertPass, AlertPassSummary, Notifiers};
-pub use engine::{
-    BackupOutcome, ConnectorFacts, Decision, FailureEvent, Paging, Why, evaluate,
-};
+pub use engine::{BackupOutcome, ConnectorFacts, Decision, FailureEvent, Paging, Why, evaluate};
 pub use message::{ChangeEvent, ConnectorRef, MessageDraft, compose};
 
 /// Why an alert pass could not finish.

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{
-    AccountId, ConnectorId, ConnectorKind, CustomerId, DownloadKind, FailureReason, Health, JobFamily, JobId,
-    JobStatus, JobType, MessageKind, ReasonScope,
+    AccountId, ConnectorId, ConnectorKind, CustomerId, DownloadKind, FailureReason, Health,
+    JobFamily, JobId, JobStatus, JobType, MessageKind, ReasonScope,
 };
 
 /// The connector a change is about, with the names people know it by.

@@ -521,7 +521,11 @@ mod tests {
     fn every_threshold_reads_back_what_was_set() {
         let mut thresholds = Thresholds::default();
         for (i, &threshold) in Threshold::ALL.iter().enumerate() {
-            let value = if threshold.is_duration() { 3_600 * (i as i64 + 1) } else { i as i64 + 2 };
+            let value = if threshold.is_duration() {
+                3_600 * (i as i64 + 1)
+            } else {
+                i as i64 + 2
+            };
             thresholds.set(threshold, Some(value)).unwrap();
             assert_eq!(thresholds.get(threshold), Some(value), "{threshold}");
         }
@@ -529,7 +533,9 @@ mod tests {
         assert_eq!(thresholds.get(Threshold::WarnAfter), None);
         assert_eq!(
             thresholds.set(Threshold::Lookback, None),
-            Err(ThresholdError::Required { threshold: Threshold::Lookback })
+            Err(ThresholdError::Required {
+                threshold: Threshold::Lookback
+            })
         );
     }
 
@@ -539,13 +545,22 @@ mod tests {
         let mut thresholds = Thresholds::default();
         assert_eq!(
             thresholds.set(Threshold::RepeatsBeforePaging, Some(0)),
-            Err(ThresholdError::NotPositive { threshold: Threshold::RepeatsBeforePaging })
+            Err(ThresholdError::NotPositive {
+                threshold: Threshold::RepeatsBeforePaging
+            })
         );
-        assert!(thresholds.set(Threshold::StaleAfter, Some(i64::MAX)).is_err());
+        assert!(
+            thresholds
+                .set(Threshold::StaleAfter, Some(i64::MAX))
+                .is_err()
+        );
         thresholds.warn_after = Some(TimeDelta::hours(60));
         assert!(matches!(
             thresholds.validate(),
-            Err(ThresholdError::WarningAfterStale { warn_after_hours: 60, stale_after_hours: 48 })
+            Err(ThresholdError::WarningAfterStale {
+                warn_after_hours: 60,
+                stale_after_hours: 48
+            })
         ));
     }
 
@@ -569,7 +584,10 @@ mod tests {
         assert_eq!(theirs.stale_after, TimeDelta::hours(2));
         assert_eq!(theirs.warn_after, None);
         assert_eq!(theirs.lookback, TimeDelta::hours(24));
-        assert_eq!(rule.thresholds_for(Some(CustomerId(8))), Thresholds::default());
+        assert_eq!(
+            rule.thresholds_for(Some(CustomerId(8))),
+            Thresholds::default()
+        );
         assert!(!rule.applies_to(Some(CustomerId(7)), &kind));
         assert!(rule.applies_to(Some(CustomerId(8)), &kind));
         assert!(rule.applies_to(None, &kind));
@@ -581,7 +599,10 @@ mod tests {
             assert_eq!(RuleKind::parse(kind.as_str()), Ok(kind));
         }
         let error = Severity::parse("urgent").unwrap_err();
-        assert_eq!(error.to_string(), "unknown severity \"urgent\"; expected one of warning, critical");
+        assert_eq!(
+            error.to_string(),
+            "unknown severity \"urgent\"; expected one of warning, critical"
+        );
         assert!(AlertState::Pending < AlertState::Firing);
         assert!(Severity::Warning < Severity::Critical);
     }

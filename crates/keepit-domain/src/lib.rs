@@ -25,8 +25,8 @@ mod message;
 
 pub use alert::{
     Alert, AlertEvent, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertScope, AlertState,
-    CustomerId, CustomerOverride, MAX_THRESHOLD_DAYS, RuleKind, Severity, Threshold, ThresholdError,
-    ThresholdOverrides, Thresholds, UnknownCode,
+    CustomerId, CustomerOverride, MAX_THRESHOLD_DAYS, RuleKind, Severity, Threshold,
+    ThresholdError, ThresholdOverrides, Thresholds, UnknownCode,
 };
 pub use audit::{AuditCategory, AuditFacts, categorize_audit};
 pub use company::{CustomerMatch, match_customer, normalize_company_name};

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keepit_domain::{Alert, AlertScope, FailureReason, JobStatistics, ReasonEntry, Remedy, Threshold};
+use keepit_domain::{
+    Alert, AlertScope, FailureReason, JobStatistics, ReasonEntry, Remedy, Threshold,
+};
 use keepit_store::{
     AlertRuleRecord, AlertTransitionRecord, CustomerRecord, IntegrationRecord, StoredConnector,
     StoredConnectorStatus, StoredJob, SyncRunRecord, TimelineEntry,
@@ -664,9 +666,21 @@ impl AlertRuleRequest {
     pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
         let hours = |value: Option<i64>| value.map(|hours| hours.saturating_mul(3_600));
         [
-            (Threshold::StaleAfter, "stale_after_hours", hours(self.stale_after_hours)),
-            (Threshold::WarnAfter, "warn_after_hours", hours(self.warn_after_hours)),
-            (Threshold::Lookback, "lookback_hours", hours(self.lookback_hours)),
+            (
+                Threshold::StaleAfter,
+                "stale_after_hours",
+                hours(self.stale_after_hours),
+            ),
+            (
+                Threshold::WarnAfter,
+                "warn_after_hours",
+                hours(self.warn_after_hours),
+            ),
+            (
+                Threshold::Lookback,
+                "lookback_hours",
+                hours(self.lookback_hours),
+            ),
             (
                 Threshold::MinConsecutiveFailures,
                 "min_consecutive_failures",
@@ -677,7 +691,11 @@ impl AlertRuleRequest {
                 "repeats_before_paging",
                 self.repeats_before_paging.map(i64::from),
             ),
-            (Threshold::ReminderEvery, "reminder_every_hours", hours(self.reminder_every_hours)),
+            (
+                Threshold::ReminderEvery,
+                "reminder_every_hours",
+                hours(self.reminder_every_hours),
+            ),
         ]
         .into_iter()
         .filter_map(|(threshold, field, value)| Some((threshold, field, value?)))

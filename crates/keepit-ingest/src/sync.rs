@@ -214,13 +214,18 @@ async fn run_pass<H: PassHook>(
             // Only a complete walk says who left: below a listing that failed, the
             // accounts are unknown, not gone.
             if failed.is_empty() {
-                let present: Vec<AccountId> =
-                    accounts.iter().map(|node| node.account.id.clone()).collect();
+                let present: Vec<AccountId> = accounts
+                    .iter()
+                    .map(|node| node.account.id.clone())
+                    .collect();
                 let removed = store
                     .mark_accounts_removed(integration.id, &present, now)
                     .await?;
                 if removed > 0 {
-                    tracing::info!(removed, "customer accounts left the tree; their alerts resolved");
+                    tracing::info!(
+                        removed,
+                        "customer accounts left the tree; their alerts resolved"
+                    );
                 }
             }
             for (account, error) in failed {

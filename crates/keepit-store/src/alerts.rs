@@ -124,7 +124,12 @@ fn scope_parts(scope: &AlertScope) -> (&'static str, Option<String>) {
 fn thresholds_json(thresholds: &Thresholds) -> String {
     let object: serde_json::Map<String, serde_json::Value> = Threshold::ALL
         .iter()
-        .map(|&threshold| (threshold.as_str().to_owned(), thresholds.get(threshold).into()))
+        .map(|&threshold| {
+            (
+                threshold.as_str().to_owned(),
+                thresholds.get(threshold).into(),
+            )
+        })
         .collect();
     serde_json::Value::Object(object).to_string()
 }
@@ -140,10 +145,7 @@ fn overrides_json(overrides: &ThresholdOverrides) -> String {
 }
 
 /// Reads a stored threshold object as (threshold, value) pairs.
-fn read_threshold_values(
-    table: &'static str,
-    text: &str,
-) -> Result<Vec<(Threshold, Option<i64>)>> {
+fn read_threshold_values(table: &'static str, text: &str) -> Result<Vec<(Threshold, Option<i64>)>> {
     let corrupt = |why: String| Error::corrupt(table, "thresholds", text, why);
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|error| corrupt(error.to_string()))?;
@@ -197,7 +199,9 @@ fn rule_from_model(
                 .parse()
                 .map_err(|e| Error::corrupt(table, "scope_value", value, e))?,
         )),
-        ("connector_kind", Some(value)) => AlertScope::ConnectorKind(ConnectorKind::from_code(value)),
+        ("connector_kind", Some(value)) => {
+            AlertScope::ConnectorKind(ConnectorKind::from_code(value))
+        }
         (other, _) => {
             return Err(Error::corrupt(
                 table,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use keepit_domain::{ConnectorId, JobId, MessageKind, Severity, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::convert::{connector_id, job_id, micros};
@@ -88,7 +88,8 @@ impl TryFrom<message::Model> for MessageRecord {
                 .severity
                 .as_deref()
                 .map(|code| {
-                    Severity::parse(code).map_err(|e| Error::corrupt("messages", "severity", code, e))
+                    Severity::parse(code)
+                        .map_err(|e| Error::corrupt("messages", "severity", code, e))
                 })
                 .transpose()?,
             created_at: model.created_at,
@@ -388,17 +389,17 @@ impl Store {
     ) -> Result<DeliveryId> {
         let now = micros(now);
         message_delivery::Entity::insert(pending_delivery(message.0, channel, target, now))
-        .on_conflict(
-            OnConflict::columns([
-                message_delivery::Column::MessageId,
-                message_delivery::Column::Channel,
-                message_delivery::Column::Target,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(self.db())
-        .await?;
+            .on_conflict(
+                OnConflict::columns([
+                    message_delivery::Column::MessageId,
+                    message_delivery::Column::Channel,
+                    message_delivery::Column::Target,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await?;
         let id: i64 = message_delivery::Entity::find()
             .select_only()
             .column(message_delivery::Column::Id)

@@ -1,7 +1,9 @@
 //! The adapter over an in-memory store: open, keep, resolve, and messages stored once.
 
 use chrono::TimeZone;
-use keepit_domain::{AccountId, AlertEvent, ConnectorKind, Health, HealthReason, MessagePreference};
+use keepit_domain::{
+    AccountId, AlertEvent, ConnectorKind, Health, HealthReason, MessagePreference,
+};
 use keepit_store::{
     AccountSyncBatch, ConnectorRecord, ConnectorStatusRecord, IntegrationId, KeepitAccountSighting,
     NewUser, Role, StoreConfig,
@@ -164,11 +166,7 @@ async fn a_stale_connector_opens_one_alert_that_resolves_when_backups_return() {
     assert_eq!(
         events,
         vec![
-            (
-                AlertEvent::StateChanged,
-                None,
-                AlertState::Firing
-            ),
+            (AlertEvent::StateChanged, None, AlertState::Firing),
             (
                 AlertEvent::Reminded,
                 Some(AlertState::Firing),

@@ -223,8 +223,7 @@ fn failed_from_the_latest_backup_job() {
 
     // An incomplete backup that needs someone pages as well.
     c.recent_backups[0].status = JobStatus::Incomplete;
-    let (state, severity, _) =
-        opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
+    let (state, severity, _) = opened(evaluate(&[c.clone()], &[rule.clone()], &[], now())).unwrap();
     assert_eq!((state, severity), (AlertState::Firing, Severity::Critical));
 
     // Outside the 24 h lookback the failure no longer counts.
@@ -297,13 +296,52 @@ enum Expect {
 #[test]
 fn paging_follows_the_remedy_the_count_and_the_age() {
     let reasons: [(&str, Option<FailureReason>, Paging, Expect); 7] = [
-        ("job aborted (rescheduled)", Some(FailureReason::Known(ReasonCode::JobAborted)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
-        ("authorisation server (rescheduled)", Some(FailureReason::Known(ReasonCode::AuthorizationServerUnavailable)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
-        ("server incident (watch for repeats)", Some(FailureReason::Known(ReasonCode::IncidentOccurred)), Paging::RetriedByKeepit, Expect::PagesAfter(3)),
-        ("not a global admin (user action)", Some(FailureReason::Known(ReasonCode::NotGlobalAdmin)), Paging::NeedsAction, Expect::PagesAfter(1)),
-        ("unexplained problem (contact support)", Some(FailureReason::Known(ReasonCode::EncounteredProblem)), Paging::NeedsAction, Expect::PagesAfter(1)),
-        ("a reason nobody catalogued", Some(FailureReason::Unrecognized { raw: "quantum flux".into() }), Paging::UnknownReason, Expect::PagesAfter(1)),
-        ("no reason at all", None, Paging::UnknownReason, Expect::PagesAfter(1)),
+        (
+            "job aborted (rescheduled)",
+            Some(FailureReason::Known(ReasonCode::JobAborted)),
+            Paging::RetriedByKeepit,
+            Expect::PagesAfter(3),
+        ),
+        (
+            "authorisation server (rescheduled)",
+            Some(FailureReason::Known(
+                ReasonCode::AuthorizationServerUnavailable,
+            )),
+            Paging::RetriedByKeepit,
+            Expect::PagesAfter(3),
+        ),
+        (
+            "server incident (watch for repeats)",
+            Some(FailureReason::Known(ReasonCode::IncidentOccurred)),
+            Paging::RetriedByKeepit,
+            Expect::PagesAfter(3),
+        ),
+        (
+            "not a global admin (user action)",
+            Some(FailureReason::Known(ReasonCode::NotGlobalAdmin)),
+            Paging::NeedsAction,
+            Expect::PagesAfter(1),
+        ),
+        (
+            "unexplained problem (contact support)",
+            Some(FailureReason::Known(ReasonCode::EncounteredProblem)),
+            Paging::NeedsAction,
+            Expect::PagesAfter(1),
+        ),
+        (
+            "a reason nobody catalogued",
+            Some(FailureReason::Unrecognized {
+                raw: "quantum flux".into(),
+            }),
+            Paging::UnknownReason,
+            Expect::PagesAfter(1),
+        ),
+        (
+            "no reason at all",
+            None,
+            Paging::UnknownReason,
+            Expect::PagesAfter(1),
+        ),
     ];
     let rules = [stale_rule(), failed_rule()];
     let mut rows = 0;
@@ -325,9 +363,13 @@ fn paging_follows_the_remedy_the_count_and_the_age() {
                 let decisions = evaluate(&[c], &rules, &[], now());
                 let found = |wanted: RuleKind| {
                     decisions.iter().find_map(|decision| match decision {
-                        Decision::Open { kind, state, severity, why, .. } if *kind == wanted => {
-                            Some((*state, *severity, why.clone()))
-                        }
+                        Decision::Open {
+                            kind,
+                            state,
+                            severity,
+                            why,
+                            ..
+                        } if *kind == wanted => Some((*state, *severity, why.clone())),
                         _ => None,
                     })
                 };
@@ -341,7 +383,11 @@ fn paging_follows_the_remedy_the_count_and_the_age() {
                 assert_eq!((state, severity), expected, "{label}, {in_a_row} in a row");
                 assert_eq!(why.paging, paging, "{label}");
                 assert_eq!(why.consecutive_failures, in_a_row);
-                assert!(why.detail.contains(&format!("({in_a_row} in a row)")), "{}", why.detail);
+                assert!(
+                    why.detail.contains(&format!("({in_a_row} in a row)")),
+                    "{}",
+                    why.detail
+                );
                 assert_eq!(
                     found(RuleKind::BackupStale).map(|(state, severity, _)| (state, severity)),
                     stale,
@@ -380,7 +426,12 @@ fn the_why_says_which_paging_rule_applied() {
     let pending = open_alert(8, &rule, &c, AlertState::Pending, Severity::Warning);
     assert!(matches!(
         evaluate(&[c], &[rule], &[pending], now()).as_slice(),
-        [Decision::Change { state: AlertState::Firing, severity: Severity::Critical, notify: true, .. }]
+        [Decision::Change {
+            state: AlertState::Firing,
+            severity: Severity::Critical,
+            notify: true,
+            ..
+        }]
     ));
 }
 
@@ -486,7 +537,10 @@ fn silenced_alerts_stay_quiet_until_the_silence_expires() {
     assert!(
         matches!(
             evaluate(&[c], &[rule], &[alert], now()).as_slice(),
-            [Decision::Remind { alert: AlertId(5), .. }]
+            [Decision::Remind {
+                alert: AlertId(5),
+                ..
+            }]
         ),
         "silence expired"
     );
@@ -503,7 +557,10 @@ fn reminders_come_every_24h_while_firing() {
     alert.last_notified_at = Some(now() - Duration::hours(24));
     assert!(matches!(
         evaluate(&[c.clone()], &[rule.clone()], &[alert.clone()], now()).as_slice(),
-        [Decision::Remind { alert: AlertId(5), .. }]
+        [Decision::Remind {
+            alert: AlertId(5),
+            ..
+        }]
     ));
     // Pending alerts are not reminded about.
     alert.state = AlertState::Pending;
@@ -577,7 +634,11 @@ fn scope_and_per_customer_overrides() {
         customer: CustomerId(7),
         enabled: None,
         thresholds: ThresholdOverrides(
-            [(Threshold::StaleAfter, Some(12 * 3_600)), (Threshold::WarnAfter, None)].into(),
+            [
+                (Threshold::StaleAfter, Some(12 * 3_600)),
+                (Threshold::WarnAfter, None),
+            ]
+            .into(),
         ),
     }];
     assert_eq!(
@@ -603,7 +664,10 @@ fn alerts_of_removed_rules_or_connectors_resolve() {
     let decisions = evaluate(&[], &[rule], &[orphan], now());
     assert!(matches!(
         decisions.as_slice(),
-        [Decision::Resolve { alert: AlertId(77), .. }]
+        [Decision::Resolve {
+            alert: AlertId(77),
+            ..
+        }]
     ));
 }
 

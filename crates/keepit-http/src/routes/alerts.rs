@@ -71,7 +71,9 @@ pub(crate) async fn alert_transitions(
     // Answers 404 for an unknown alert rather than an empty history.
     state.store.alert(id).await?;
     let transitions = state.store.alert_transitions(id).await?;
-    Ok(Json(transitions.iter().map(AlertTransitionDto::from).collect()))
+    Ok(Json(
+        transitions.iter().map(AlertTransitionDto::from).collect(),
+    ))
 }
 
 /// `POST /alerts/{id}/acknowledge`: records that the caller has seen the alert.

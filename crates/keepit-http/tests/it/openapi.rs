@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/customers/{id}/timeline"),
     ("get", "/api/v1/connectors"),
     ("get", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts/{id}/transitions"),
     ("post", "/api/v1/alerts/{id}/acknowledge"),
     ("post", "/api/v1/alerts/{id}/silence"),
     ("get", "/api/v1/alert-rules"),

@@ -499,6 +499,39 @@ impl Fleet {
         generate::add_connector(self, account, kind)
     }
 
+    /// Takes an account out of the MSP's tree, as when the customer moves to another
+    /// partner: its parent no longer lists it (nor what is below it). Its own data
+    /// stays, so [`Fleet::move_account_back`] restores it as it was.
+    pub fn move_account_out(&mut self, account: &AccountId) -> Result<()> {
+        let index = *self
+            .account_index
+            .get(account)
+            .ok_or_else(|| Error::UnknownAccount(account.clone()))?;
+        if let Some(parent) = self.accounts[index].parent.clone()
+            && let Some(&parent_index) = self.account_index.get(&parent)
+        {
+            self.accounts[parent_index]
+                .children
+                .retain(|child| child != account);
+        }
+        Ok(())
+    }
+
+    /// Lists an account under its parent again (see [`Fleet::move_account_out`]).
+    pub fn move_account_back(&mut self, account: &AccountId) -> Result<()> {
+        let index = *self
+            .account_index
+            .get(account)
+            .ok_or_else(|| Error::UnknownAccount(account.clone()))?;
+        if let Some(parent) = self.accounts[index].parent.clone()
+            && let Some(&parent_index) = self.account_index.get(&parent)
+            && !self.accounts[parent_index].children.contains(account)
+        {
+            self.accounts[parent_index].children.push(account.clone());
+        }
+        Ok(())
+    }
+
     /// Removes a connector: it disappears from `devices`, and its own endpoints answer 404.
     pub fn remove_connector(&mut self, connector: &ConnectorId) -> Result<TruthConnector> {
         let entry = self

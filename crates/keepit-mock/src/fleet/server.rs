@@ -74,6 +74,16 @@ impl FleetServer {
         self.write().add_connector(account, kind)
     }
 
+    /// See [`Fleet::move_account_out`].
+    pub fn move_account_out(&self, account: &AccountId) -> Result<()> {
+        self.write().move_account_out(account)
+    }
+
+    /// See [`Fleet::move_account_back`].
+    pub fn move_account_back(&self, account: &AccountId) -> Result<()> {
+        self.write().move_account_back(account)
+    }
+
     /// See [`Fleet::remove_connector`].
     pub fn remove_connector(&self, connector: &ConnectorId) -> Result<TruthConnector> {
         self.write().remove_connector(connector)

@@ -20,7 +20,10 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
         // vocabulary: the same values, and the new threshold at its default.
         assert_eq!(rules[0].rule.spec, AlertRuleSpec::defaults()[0]);
         assert_eq!(rules[1].rule.spec, AlertRuleSpec::defaults()[1]);
-        assert_eq!(rules[0].rule.spec.thresholds.stale_after, TimeDelta::hours(48));
+        assert_eq!(
+            rules[0].rule.spec.thresholds.stale_after,
+            TimeDelta::hours(48)
+        );
         assert_eq!(rules[0].rule.spec.thresholds.repeats_before_paging, 3);
         assert_eq!(rules[0].rule.spec.scope, AlertScope::All);
 
@@ -61,7 +64,10 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
         };
         assert!(matches!(
             store.create_alert_rule(&invalid, at(1)).await,
-            Err(crate::Error::InvalidInput { field: "thresholds", .. })
+            Err(crate::Error::InvalidInput {
+                field: "thresholds",
+                ..
+            })
         ));
 
         let customer = store
@@ -81,12 +87,26 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
                 .into(),
             ),
         };
-        store.set_alert_rule_override(rule, &o, at(2)).await.unwrap();
+        store
+            .set_alert_rule_override(rule, &o, at(2))
+            .await
+            .unwrap();
         o.enabled = Some(false);
-        store.set_alert_rule_override(rule, &o, at(3)).await.unwrap();
-        assert_eq!(store.alert_rule_overrides(rule).await.unwrap(), vec![o.clone()]);
-        assert_eq!(store.alert_rule(rule).await.unwrap().rule.overrides, vec![o]);
-        let theirs = store.alert_rules().await.unwrap()[0].rule.thresholds_for(Some(customer));
+        store
+            .set_alert_rule_override(rule, &o, at(3))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.alert_rule_overrides(rule).await.unwrap(),
+            vec![o.clone()]
+        );
+        assert_eq!(
+            store.alert_rule(rule).await.unwrap().rule.overrides,
+            vec![o]
+        );
+        let theirs = store.alert_rules().await.unwrap()[0]
+            .rule
+            .thresholds_for(Some(customer));
         assert_eq!(theirs.stale_after, TimeDelta::hours(72));
         assert_eq!(theirs.warn_after, None, "switched off for this customer");
         // An override value that makes no sense alone is refused.
@@ -95,8 +115,18 @@ async fn the_two_default_rules_exist_and_rules_can_be_managed() {
             enabled: None,
             thresholds: ThresholdOverrides([(Threshold::Lookback, Some(-1))].into()),
         };
-        assert!(store.set_alert_rule_override(rule, &bad, at(4)).await.is_err());
-        assert!(store.delete_alert_rule_override(rule, customer).await.unwrap());
+        assert!(
+            store
+                .set_alert_rule_override(rule, &bad, at(4))
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .delete_alert_rule_override(rule, customer)
+                .await
+                .unwrap()
+        );
         assert!(store.delete_alert_rule(created.rule.id).await.unwrap());
         assert_eq!(store.alert_rules().await.unwrap().len(), 2);
     })

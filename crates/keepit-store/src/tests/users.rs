@@ -331,7 +331,11 @@ async fn deliveries_are_queued_with_their_message_and_go_out_in_order_per_target
         store
             .record_delivery_attempt(
                 webhook,
-                &DeliveryAttempt::Failed { at: at(6), error: "503".into(), retry_at: Some(at(600)) },
+                &DeliveryAttempt::Failed {
+                    at: at(6),
+                    error: "503".into(),
+                    retry_at: Some(at(600)),
+                },
             )
             .await
             .unwrap();
@@ -342,7 +346,10 @@ async fn deliveries_are_queued_with_their_message_and_go_out_in_order_per_target
         // The e-mail of the second message may go; the webhook waits for the first.
         let due = store.due_deliveries(at(10), 10).await.unwrap();
         assert_eq!(due.len(), 1);
-        assert_eq!((due[0].message, due[0].channel.as_str()), (second.id, "email"));
+        assert_eq!(
+            (due[0].message, due[0].channel.as_str()),
+            (second.id, "email")
+        );
         let due = store.due_deliveries(at(600), 10).await.unwrap();
         let webhook_due: Vec<_> = due.iter().filter(|d| d.channel == "webhook").collect();
         assert_eq!(webhook_due.len(), 1);
