@@ -418,14 +418,17 @@ impl AlertPass {
                 let message = store.message(delivery.message).await?;
                 let customer = match message.customer {
                     Some(id) => {
-                        if !customer_names.contains_key(&id) {
-                            let name = store.customer(id).await.ok().map(|c| c.name);
-                            customer_names.insert(id, name.unwrap_or_default());
-                        }
-                        customer_names
-                            .get(&id)
-                            .filter(|name| !name.is_empty())
-                            .cloned()
+                        let name = match customer_names.get(&id) {
+                            Some(name) => name.clone(),
+                            None => {
+                                // A customer merged away since is named by nobody.
+                                let name = store.customer(id).await.map(|c| c.name).ok();
+                                let name = name.unwrap_or_default();
+                                customer_names.insert(id, name.clone());
+                                name
+                            }
+                        };
+                        Some(name).filter(|name| !name.is_empty())
                     }
                     None => None,
                 };
