@@ -198,13 +198,13 @@ vocabulary!(
 impl Threshold {
     /// Whether the threshold is a duration (in seconds) rather than a count.
     pub fn is_duration(self) -> bool {
-        matches!(
-            self,
+        match self {
             Threshold::StaleAfter
-                | Threshold::WarnAfter
-                | Threshold::Lookback
-                | Threshold::ReminderEvery
-        )
+            | Threshold::WarnAfter
+            | Threshold::Lookback
+            | Threshold::ReminderEvery => true,
+            Threshold::MinConsecutiveFailures | Threshold::RepeatsBeforePaging => false,
+        }
     }
 
     /// Whether the threshold may be switched off (given no value).
@@ -312,38 +312,40 @@ impl Thresholds {
     /// they fit together).
     pub fn set(&mut self, threshold: Threshold, value: Option<i64>) -> Result<(), ThresholdError> {
         let Some(value) = value else {
-            if threshold.is_optional() {
-                self.warn_after = None;
-                return Ok(());
-            }
-            return Err(ThresholdError::Required { threshold });
+            return match threshold {
+                Threshold::WarnAfter => {
+                    self.warn_after = None;
+                    Ok(())
+                }
+                _ => Err(ThresholdError::Required { threshold }),
+            };
         };
         if value <= 0 {
             return Err(ThresholdError::NotPositive { threshold });
         }
-        if threshold.is_duration() {
+        let duration = || {
             if value > MAX_THRESHOLD_DAYS * 86_400 {
-                return Err(ThresholdError::TooLong { threshold });
+                Err(ThresholdError::TooLong { threshold })
+            } else {
+                Ok(TimeDelta::seconds(value))
             }
-            let delta = TimeDelta::seconds(value);
-            match threshold {
-                Threshold::StaleAfter => self.stale_after = delta,
-                Threshold::WarnAfter => self.warn_after = Some(delta),
-                Threshold::Lookback => self.lookback = delta,
-                _ => self.reminder_every = delta,
-            }
-        } else {
-            let count = u32::try_from(value)
+        };
+        let count = || {
+            u32::try_from(value)
                 .ok()
                 .filter(|count| *count <= MAX_COUNT)
                 .ok_or(ThresholdError::TooMany {
                     threshold,
                     max: MAX_COUNT,
-                })?;
-            match threshold {
-                Threshold::MinConsecutiveFailures => self.min_consecutive_failures = count,
-                _ => self.repeats_before_paging = count,
-            }
+                })
+        };
+        match threshold {
+            Threshold::StaleAfter => self.stale_after = duration()?,
+            Threshold::WarnAfter => self.warn_after = Some(duration()?),
+            Threshold::Lookback => self.lookback = duration()?,
+            Threshold::MinConsecutiveFailures => self.min_consecutive_failures = count()?,
+            Threshold::RepeatsBeforePaging => self.repeats_before_paging = count()?,
+            Threshold::ReminderEvery => self.reminder_every = duration()?,
         }
         Ok(())
     }

@@ -235,6 +235,18 @@ pub struct JobReportDto {
     pub reason: Option<ReasonDto>,
     /// Whether the skipped-items report can still be fetched from Keepit (one month after the job ended).
     pub skipped_items_available: bool,
+    /// Keepit's statistics exactly as sent, names and values, including those
+    /// `job.statistics` does not interpret.
+    pub raw_statistics: Vec<RawStatisticDto>,
+}
+
+/// One statistic as Keepit sent it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RawStatisticDto {
+    /// Keepit's name for it.
+    pub name: String,
+    /// Its value, as text.
+    pub value: String,
 }
 
 /// A customer of the MSP.

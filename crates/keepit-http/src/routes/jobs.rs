@@ -10,7 +10,9 @@ use keepit_domain::{FailureReason, JobId};
 use keepit_store::{JobQuery, StoredJob};
 
 use crate::AppState;
-use crate::dto::{ErrorEnvelope, JobDto, JobPageDto, JobReportDto, ReasonDto, time};
+use crate::dto::{
+    ErrorEnvelope, JobDto, JobPageDto, JobReportDto, RawStatisticDto, ReasonDto, time,
+};
 use crate::error::{AppError, ErrorCode};
 use crate::query::{job_query, pairs};
 use crate::routes::{csv_error, csv_response, csv_writer};
@@ -213,6 +215,15 @@ pub(crate) async fn job_report(
         job: JobDto::from(&job),
         reason,
         skipped_items_available: available,
+        raw_statistics: job
+            .record
+            .raw_stats
+            .iter()
+            .map(|(name, value)| RawStatisticDto {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
     }))
 }
 

@@ -190,6 +190,38 @@ async fn the_same_batch_twice_leaves_identical_rows_and_counts_nothing() {
 }
 
 #[tokio::test]
+async fn raw_statistics_are_kept_as_sent_and_a_change_rewrites_the_row() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        let mut record = job(1, 1, 3600, JobStatus::Successful);
+        record.raw_stats = vec![
+            ("added-count".to_owned(), "12".to_owned()),
+            ("dedup-ratio".to_owned(), "0.83".to_owned()),
+        ];
+        store
+            .upsert_jobs(std::slice::from_ref(&record), at(10))
+            .await
+            .unwrap();
+        let stored = store.job(&record.job).await.unwrap().expect("stored");
+        assert_eq!(
+            stored.record.raw_stats, record.raw_stats,
+            "an unknown name is not lost"
+        );
+        record
+            .raw_stats
+            .push(("quota-left".to_owned(), "7".to_owned()));
+        let counts = store
+            .upsert_jobs(std::slice::from_ref(&record), at(20))
+            .await
+            .unwrap();
+        assert_eq!(counts.changed, 1);
+        let stored = store.job(&record.job).await.unwrap().expect("stored");
+        assert_eq!(stored.record.raw_stats.len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn job_monitor_filters_orders_newest_first_and_pages() {
     each_backend(|store| async move {
         seed(&store).await;
