@@ -104,6 +104,49 @@ async fn alerts_are_listed_acknowledged_and_silenced() {
         );
         assert!(answer.message().contains(field), "{}", answer.message());
     }
+    // The history tells who did what, in order.
+    let history = app.get(&format!("/api/v1/alerts/{id}/transitions")).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+    let events: Vec<(&str, &str)> = history
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["event"].as_str().unwrap(),
+                t["to_state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("state_changed", "firing"),
+            ("acknowledged", "firing"),
+            ("silenced", "firing")
+        ]
+    );
+    assert!(history.json[0]["from_state"].is_null());
+    assert_eq!(history.json[1]["user_id"], app.admin_id.0);
+    let viewer_reads = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/alerts/{id}/transitions"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(viewer_reads.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/alerts/99999/transitions").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/alerts/x/transitions").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
     let missing = app.post("/api/v1/alerts/99999/acknowledge", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let bad_id = app.post("/api/v1/alerts/abc/acknowledge", None).await;
@@ -124,6 +167,7 @@ async fn rules_are_created_changed_and_deleted_with_validation() {
                 "kind": "backup_failed",
                 "name": "Failures, twice",
                 "min_consecutive_failures": 2,
+                "repeats_before_paging": 4,
                 "lookback_hours": 48,
                 "scope": { "type": "connector_kind", "connector_kind": "o365-admin" }
             })),
@@ -132,6 +176,7 @@ async fn rules_are_created_changed_and_deleted_with_validation() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.json["id"].as_i64().unwrap();
     assert_eq!(created.json["min_consecutive_failures"], 2);
+    assert_eq!(created.json["repeats_before_paging"], 4);
     assert_eq!(created.json["stale_after_hours"], 48);
     assert_eq!(created.json["scope"]["type"], "connector_kind");
 
@@ -173,6 +218,14 @@ async fn rules_are_created_changed_and_deleted_with_validation() {
         (
             json!({ "kind": "backup_stale", "name": "x", "reminder_every_hours": -1 }),
             "reminder_every_hours",
+        ),
+        (
+            json!({ "kind": "backup_failed", "name": "x", "repeats_before_paging": 0 }),
+            "repeats_before_paging",
+        ),
+        (
+            json!({ "kind": "backup_failed", "name": "x", "repeats_before_paging": 5000 }),
+            "repeats_before_paging",
         ),
         (json!({ "kind": "sometimes", "name": "x" }), "kind"),
         (json!({ "kind": "backup_stale", "name": " " }), "name"),
