@@ -63,6 +63,12 @@ pub(crate) struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "KEEPIT_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: std::net::SocketAddr,
+
+    /// Serve `/metrics` without a token, for Prometheus scrapers that cannot send one
+    /// (the metrics hold counts and rule names, no customer names; keep the port off
+    /// public networks all the same).
+    #[arg(long, env = "KEEPIT_METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) metrics_public: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -46,7 +46,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let app = keepit_http::router(AppState::new(store.clone(), master_key));
+    let mut state = AppState::new(store.clone(), master_key);
+    state.metrics_public = args.metrics_public;
+    if state.metrics_public {
+        tracing::info!("/metrics answers without a token (--metrics-public)");
+    }
+    let app = keepit_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

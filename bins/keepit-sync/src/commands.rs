@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use keepit_alerts::{AlertPass, Notifiers};
 use keepit_client::{KeepitClient, RetryPolicy};
-use keepit_ingest::{Clock, Integration, Shutdown, SyncConfig, SyncReport, run_every, sync_once};
+use keepit_ingest::{Clock, Integration, Shutdown, SyncConfig, SyncReport, sync_once};
 use keepit_mock::{Fleet, FleetSpec, MockKeepit};
 use keepit_store::{KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
 
@@ -120,44 +120,74 @@ async fn integrations(
         .into_iter()
         .filter(|record| record.enabled)
     {
-        let stored = store
-            .integration_credentials(record.id, &key)
-            .await
-            .with_context(|| format!("credentials of integration {}", record.name))?;
-        let password = stored.password.clone();
-        let credentials = keepit_client::Credentials::choose(
-            stored.username.clone(),
-            password,
-            stored
-                .api_token_login
-                .clone()
-                .map(secrecy::SecretString::from),
-            stored.api_token_password.clone(),
-        )
-        .ok_or_else(|| {
-            anyhow::anyhow!("integration {} has no complete credentials", record.name)
-        })?;
-        let client = client_for(
-            record.region.as_deref(),
-            record.base_url.as_deref(),
-            credentials,
-            Some(record.parent_account.clone()),
-            5,
-            Some(limits),
-        )?;
-        found.push((
-            record.name.clone(),
-            Integration {
-                id: record.id,
-                parent: record.parent_account.clone(),
-                client,
-            },
-        ));
+        found.push(stored_integration(store, &record, &key, limits).await?);
     }
     if found.is_empty() {
         return Err(usage(
             "nothing to sync: no enabled integration is stored; pass --region (or --base-url), --account-guid and credentials, or add an integration through the HTTP API",
         ));
+    }
+    Ok(found)
+}
+
+/// A client for a stored integration, from its sealed credentials.
+async fn stored_integration(
+    store: &Store,
+    record: &keepit_store::IntegrationRecord,
+    key: &keepit_store::secrets::MasterKey,
+    limits: &LimitArgs,
+) -> anyhow::Result<(String, Integration)> {
+    let stored = store
+        .integration_credentials(record.id, key)
+        .await
+        .with_context(|| format!("credentials of integration {}", record.name))?;
+    let credentials = keepit_client::Credentials::choose(
+        stored.username,
+        stored.password,
+        stored.api_token_login.map(secrecy::SecretString::from),
+        stored.api_token_password,
+    )
+    .ok_or_else(|| anyhow::anyhow!("integration {} has no complete credentials", record.name))?;
+    let client = client_for(
+        record.region.as_deref(),
+        record.base_url.as_deref(),
+        credentials,
+        Some(record.parent_account.clone()),
+        5,
+        Some(limits),
+    )?;
+    Ok((
+        record.name.clone(),
+        Integration {
+            id: record.id,
+            parent: record.parent_account.clone(),
+            client,
+        },
+    ))
+}
+
+/// Every enabled integration, read again now: one that cannot be used (its
+/// credentials do not decrypt, or are incomplete) is reported and left out.
+async fn enabled_integrations(
+    store: &Store,
+    key: &keepit_store::secrets::MasterKey,
+    limits: &LimitArgs,
+) -> anyhow::Result<Vec<(String, Integration)>> {
+    let mut found = Vec::new();
+    for record in store
+        .integrations()
+        .await?
+        .into_iter()
+        .filter(|record| record.enabled)
+    {
+        match stored_integration(store, &record, key, limits).await {
+            Ok(integration) => found.push(integration),
+            Err(error) => tracing::error!(
+                integration = %record.name,
+                error = %format!("{error:#}"),
+                "integration left out of this pass"
+            ),
+        }
     }
     Ok(found)
 }
@@ -245,32 +275,93 @@ async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCod
     Ok(exit_code(outcome))
 }
 
+/// How often the daemon looks for "sync now" requests between passes.
+const SYNC_REQUEST_POLL: Duration = Duration::from_secs(2);
+
 async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
-    let integrations = integrations(&store, &args.keepit, &args.limits).await?;
+    // Integrations given by flags are fixed; stored ones are read again at every pass,
+    // so one created, changed or disabled through the API counts from the next pass.
+    let fixed = if args.keepit.any_given() {
+        Some(integrations(&store, &args.keepit, &args.limits).await?)
+    } else {
+        None
+    };
+    let key = match fixed {
+        Some(_) => None,
+        None => Some(master_key()?),
+    };
     let hook = AlertPass::new(notifiers()?);
     let config = sync_config(&args.limits);
-    let shutdown = shutdown_on_signal();
+    let mut shutdown = shutdown_on_signal();
     tracing::info!(
         interval_secs = args.interval.as_secs(),
-        integrations = integrations.len(),
-        "daemon started"
+        "daemon started; a sync now request is picked up within {} s",
+        SYNC_REQUEST_POLL.as_secs()
     );
-    let loop_shutdown = shutdown.clone();
-    run_every(args.interval, loop_shutdown, || {
-        let (store, integrations, hook, config, shutdown) =
-            (&store, &integrations, &hook, &config, &shutdown);
-        async move {
-            let started = std::time::Instant::now();
-            match pass(store, integrations, hook, config, shutdown, output).await {
-                Ok(reports) => {
-                    report::print_run(&reports, integrations.len(), started.elapsed(), output);
+    let mut next_full = tokio::time::Instant::now();
+    let mut said_empty = false;
+    loop {
+        if shutdown.is_requested() {
+            break;
+        }
+        let requested = match fixed {
+            Some(_) => Vec::new(),
+            None => store.take_sync_requests().await.unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "could not read sync requests; trying again");
+                Vec::new()
+            }),
+        };
+        let started = tokio::time::Instant::now();
+        let full = started >= next_full;
+        if full || !requested.is_empty() {
+            if full {
+                next_full = started + args.interval;
+            }
+            let available = match (&fixed, &key) {
+                (Some(fixed), _) => fixed.clone(),
+                (None, Some(key)) => enabled_integrations(&store, key, &args.limits)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::error!(error = %format!("{error:#}"), "could not read the integrations");
+                        Vec::new()
+                    }),
+                (None, None) => Vec::new(),
+            };
+            let selected: Vec<(String, Integration)> = available
+                .into_iter()
+                .filter(|(_, integration)| full || requested.contains(&integration.id))
+                .collect();
+            if selected.is_empty() {
+                if full && !said_empty {
+                    tracing::info!(
+                        "no enabled integration to sync yet; the daemon keeps running and picks one up at its next pass"
+                    );
+                    said_empty = true;
                 }
-                Err(error) => tracing::error!(error = %format!("{error:#}"), "sync pass failed"),
+            } else {
+                said_empty = false;
+                if !full {
+                    tracing::info!(integrations = selected.len(), "sync now requested");
+                }
+                match pass(&store, &selected, &hook, &config, &shutdown, output).await {
+                    Ok(reports) => {
+                        report::print_run(&reports, selected.len(), started.elapsed(), output);
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %format!("{error:#}"), "sync pass failed");
+                    }
+                }
             }
         }
-    })
-    .await;
+        let wait = next_full
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(SYNC_REQUEST_POLL);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.requested() => break,
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

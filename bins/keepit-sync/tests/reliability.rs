@@ -216,6 +216,14 @@ async fn fleet(accounts: usize, seed: u64) -> (MockKeepit, FleetServer) {
 
 /// `keepit-server`'s HTTP API on the same database, in this process, on 127.0.0.1.
 async fn serve(url: &str) -> (String, String) {
+    serve_with_key(url, None).await
+}
+
+/// Like [`serve`], with a master key for creating integrations.
+async fn serve_with_key(
+    url: &str,
+    key: Option<Arc<keepit_store::secrets::MasterKey>>,
+) -> (String, String) {
     let store = Store::connect_and_migrate(&StoreConfig::new(url))
         .await
         .unwrap();
@@ -236,7 +244,7 @@ async fn serve(url: &str) -> (String, String) {
     let (_, token) = store.create_api_token(user.id, "load", now).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = keepit_http::router(keepit_http::AppState::new(store, None));
+    let app = keepit_http::router(keepit_http::AppState::new(store, key));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -539,5 +547,123 @@ async fn no_secret_in_trace_output_of_a_sync_and_a_failed_sign_in() {
             "{what} printed an Authorization header"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends one JSON request with the admin token; the status and the body as JSON.
+async fn api(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_waits_for_an_integration_and_syncs_it_when_asked() {
+    let dir = temp_dir("daemon");
+    let url = sqlite_url(&dir);
+    let key = keepit_store::secrets::MasterKey::load_or_create(&dir.join("master.key")).unwrap();
+    // Nothing is stored yet: the daemon keeps running instead of exiting.
+    let mut daemon = keepit_sync(
+        &dir,
+        &[
+            "daemon".into(),
+            "--database-url".into(),
+            url.clone(),
+            "--interval".into(),
+            "1h".into(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start the daemon");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "the daemon must not exit when no integration is stored"
+    );
+
+    // An integration created through the API, then "sync now": the daemon's next full
+    // pass is an hour away, so only the request can start this sync.
+    let (mock, served) = fleet(3, 71).await;
+    let (base, token) = serve_with_key(&url, Some(Arc::new(key))).await;
+    let http = reqwest::Client::new();
+    let (status, created) = api(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/integrations"),
+        &token,
+        Some(serde_json::json!({
+            "name": "Fleet",
+            "base_url": mock.uri(),
+            "parent_account_guid": served.parent().to_string(),
+            "username": mock.credentials().username(),
+            "password": mock.credentials().password().expose_secret(),
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let asked = Instant::now();
+    let (status, pending) = api(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/integrations/{id}/sync"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{pending}");
+    assert!(pending["sync_requested_at"].is_string(), "{pending}");
+
+    let mut synced = serde_json::Value::Null;
+    while asked.elapsed() < Duration::from_secs(90) {
+        let (_, now) = api(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/integrations/{id}"),
+            &token,
+            None,
+        )
+        .await;
+        if now["last_sync_at"].is_string() {
+            synced = now;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    #[allow(
+        clippy::print_stderr,
+        reason = "the figure is for the person reading the test log"
+    )]
+    {
+        eprintln!(
+            "sync now picked up and finished after {:?}",
+            asked.elapsed()
+        );
+    }
+    assert_eq!(synced["last_sync_outcome"], "ok", "the pass ran: {synced}");
+    assert!(
+        synced["sync_requested_at"].is_null(),
+        "the request was taken: {synced}"
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -362,6 +362,7 @@ fn run_backend(name: &str, config: StoreConfig, settings: &Settings) {
         store: store.clone(),
         master_key: None,
         clock: Clock::fixed(now()),
+        metrics_public: false,
     };
     let listener = server_runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -13,8 +13,9 @@ use crate::error::{AppError, ErrorCode};
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub(crate) UserRecord);
 
-/// Paths served without a token.
-pub(crate) const PUBLIC_PATHS: &[&str] = &["/healthz"];
+/// Paths served without a token: liveness and readiness, which say nothing but
+/// whether the process and its database answer.
+pub(crate) const PUBLIC_PATHS: &[&str] = &["/healthz", "/readyz"];
 
 /// Checks `Authorization: Bearer <token>` on every route but `/healthz`, and refuses
 /// state-changing methods to viewers.
@@ -23,7 +24,8 @@ pub(crate) async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if PUBLIC_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if PUBLIC_PATHS.contains(&path) || (state.metrics_public && path == "/metrics") {
         return next.run(request).await;
     }
     let token = request

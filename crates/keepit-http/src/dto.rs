@@ -785,6 +785,13 @@ pub struct IntegrationDto {
     /// When its last sync finished.
     #[schema(format = DateTime)]
     pub last_sync_at: Option<String>,
+    /// How its last sync ended.
+    #[schema(value_type = Option<crate::openapi::SyncOutcomeCode>)]
+    pub last_sync_outcome: Option<String>,
+    /// When a "sync now" was asked for that no daemon has started yet; `null` when
+    /// none is waiting.
+    #[schema(format = DateTime)]
+    pub sync_requested_at: Option<String>,
     /// Created.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -800,6 +807,10 @@ impl From<&IntegrationRecord> for IntegrationDto {
             parent_account_guid: record.parent_account.as_str().to_owned(),
             enabled: record.enabled,
             last_sync_at: opt_time(record.last_sync_at),
+            last_sync_outcome: record
+                .last_sync_outcome
+                .map(|outcome| outcome.as_str().to_owned()),
+            sync_requested_at: opt_time(record.sync_requested_at),
             created_at: time(record.created_at),
         }
     }

@@ -87,6 +87,8 @@ pub struct AppState {
     pub master_key: Option<Arc<MasterKey>>,
     /// The time source.
     pub clock: Clock,
+    /// Whether `/metrics` answers without a token (for scrapers that cannot send one).
+    pub metrics_public: bool,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             store,
             master_key,
             clock: Clock::system(),
+            metrics_public: false,
         }
     }
 }
@@ -162,6 +165,8 @@ fn api() -> OpenApiRouter<AppState> {
             integrations::list_integrations,
             integrations::create_integration
         ))
+        .routes(routes!(integrations::get_integration))
+        .routes(routes!(integrations::sync_now))
         .routes(routes!(integrations::test_integration))
         .routes(routes!(integrations::enable_integration))
         .routes(routes!(integrations::disable_integration))

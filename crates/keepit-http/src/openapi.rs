@@ -197,7 +197,7 @@ mod tests {
                 .keys()
                 .map(String::as_str)
                 .collect();
-            if path == "/healthz" {
+            if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 assert!(!statuses.contains(&"401"), "{method} {path}");
                 continue;
             }

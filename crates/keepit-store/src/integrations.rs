@@ -4,9 +4,10 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::AccountId;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::IntegrationId;
 use crate::secrets::{MasterKey, SecretError};
 use crate::store::Store;
+use crate::sync::SyncOutcome;
 
 /// Credentials of a Keepit integration, in plaintext, as secrets.
 ///
@@ -109,6 +111,10 @@ pub struct IntegrationRecord {
     pub enabled: bool,
     /// When the last sync of it finished.
     pub last_sync_at: Option<DateTime<Utc>>,
+    /// How the last sync of it ended.
+    pub last_sync_outcome: Option<SyncOutcome>,
+    /// When a "sync now" was asked for that no daemon has started yet.
+    pub sync_requested_at: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -130,6 +136,21 @@ impl TryFrom<integration::Model> for IntegrationRecord {
             base_url: model.base_url,
             enabled: model.enabled,
             last_sync_at: model.last_sync_at,
+            last_sync_outcome: model
+                .last_sync_outcome
+                .as_deref()
+                .map(|text| {
+                    SyncOutcome::parse(text).ok_or_else(|| {
+                        Error::corrupt(
+                            "keepit_integrations",
+                            "last_sync_outcome",
+                            text,
+                            "unknown outcome",
+                        )
+                    })
+                })
+                .transpose()?,
+            sync_requested_at: model.sync_requested_at,
             created_at: model.created_at,
             updated_at: model.updated_at,
         })
@@ -296,14 +317,52 @@ impl Store {
         Ok(())
     }
 
-    /// Records when a sync of the integration finished.
-    pub async fn mark_integration_synced(
+    /// Asks for a pass of the integration as soon as a daemon can run it. Requests
+    /// collapse: while one waits, another changes nothing. Returns the integration
+    /// with the waiting request.
+    pub async fn request_sync(
         &self,
         id: IntegrationId,
         at: DateTime<Utc>,
-    ) -> Result<()> {
-        self.update_integration(id, |active| active.last_sync_at = Set(Some(micros(at))))
-            .await
+    ) -> Result<IntegrationRecord> {
+        let updated = integration::Entity::update_many()
+            .col_expr(
+                integration::Column::SyncRequestedAt,
+                Expr::col(integration::Column::SyncRequestedAt).if_null(micros(at)),
+            )
+            .filter(integration::Column::Id.eq(id.0))
+            .exec(self.db())
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(Error::not_found("integration", id));
+        }
+        self.integration(id).await
+    }
+
+    /// Takes every waiting "sync now" request: the integrations are returned and their
+    /// requests cleared in one transaction, so two daemons never both take one.
+    pub async fn take_sync_requests(&self) -> Result<Vec<IntegrationId>> {
+        let txn = self.begin_write().await?;
+        let ids: Vec<i64> = integration::Entity::find()
+            .select_only()
+            .column(integration::Column::Id)
+            .filter(integration::Column::SyncRequestedAt.is_not_null())
+            .order_by_asc(integration::Column::SyncRequestedAt)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if !ids.is_empty() {
+            integration::Entity::update_many()
+                .col_expr(
+                    integration::Column::SyncRequestedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(integration::Column::Id.is_in(ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(ids.into_iter().map(IntegrationId).collect())
     }
 
     async fn update_integration(

@@ -17,7 +17,7 @@ use crate::connectors::{
     upsert_statuses,
 };
 use crate::convert::{account_id, micros};
-use crate::entity::{sync_cursor, sync_lease, sync_run, sync_run_request};
+use crate::entity::{integration, sync_cursor, sync_lease, sync_run, sync_run_request};
 use crate::error::{Error, Result};
 use crate::ids::{IntegrationId, SyncRunId};
 use crate::jobs::{JobRecord, upsert_jobs};
@@ -463,15 +463,28 @@ impl Store {
             .map(|e| serde_json::json!({"account": e.account.as_ref().map(AccountId::as_str), "error": e.error}))
             .collect();
         let txn = self.begin_write().await?;
-        let Some(started_at) = sync_run::Entity::find_by_id(id.0)
+        let Some((started_at, integration_id)) = sync_run::Entity::find_by_id(id.0)
             .select_only()
             .column(sync_run::Column::StartedAt)
-            .into_tuple::<DateTime<Utc>>()
+            .column(sync_run::Column::IntegrationId)
+            .into_tuple::<(DateTime<Utc>, Option<i64>)>()
             .one(&txn)
             .await?
         else {
             return Err(Error::not_found("sync run", id));
         };
+        // The integration shows how its latest run ended.
+        if let Some(integration_id) = integration_id {
+            integration::Entity::update_many()
+                .col_expr(integration::Column::LastSyncAt, Expr::value(micros(at)))
+                .col_expr(
+                    integration::Column::LastSyncOutcome,
+                    Expr::value(summary.outcome.as_str()),
+                )
+                .filter(integration::Column::Id.eq(integration_id))
+                .exec(&txn)
+                .await?;
+        }
         let duration_ms = (micros(at) - started_at).num_milliseconds().max(0);
         sync_run::Entity::update_many()
             .col_expr(sync_run::Column::FinishedAt, Expr::value(micros(at)))

@@ -178,6 +178,58 @@ async fn set_enabled(
     Ok(Json(IntegrationDto::from(&record)))
 }
 
+/// `GET /integrations/{id}`: one integration, without credentials, with its latest
+/// sync and any "sync now" still waiting for a daemon.
+#[utoipa::path(
+    get,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "The integration", body = IntegrationDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn get_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationDto>, AppError> {
+    let id = IntegrationId(row_id("id", &id)?);
+    Ok(Json(IntegrationDto::from(
+        &state.store.integration(id).await?,
+    )))
+}
+
+/// `POST /integrations/{id}/sync`: asks the sync daemon to run this integration's pass
+/// now. Answers 202 at once; a running daemon starts the pass within seconds, and
+/// requests made while one waits collapse into it. `sync_requested_at` shows it
+/// waiting until a daemon takes it.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/sync",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses(
+        (status = 202, description = "The request is recorded; the integration shows it waiting", body = IntegrationDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+        (status = 409, description = "The integration is disabled", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn sync_now(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<IntegrationDto>), AppError> {
+    let id = IntegrationId(row_id("id", &id)?);
+    if !state.store.integration(id).await?.enabled {
+        return Err(AppError::client(
+            ErrorCode::Conflict,
+            "the integration is disabled; enable it before asking for a sync",
+        ));
+    }
+    let record = state.store.request_sync(id, state.clock.now()).await?;
+    Ok((StatusCode::ACCEPTED, Json(IntegrationDto::from(&record))))
+}
+
 /// `POST /integrations/{id}/enable`: includes the integration in syncs.
 #[utoipa::path(
     post,

@@ -7,13 +7,19 @@ use keepit_store::NewMessage;
 use crate::support::App;
 
 #[tokio::test]
-async fn healthz_needs_no_token_and_everything_else_does() {
+async fn probes_need_no_token_and_everything_else_does() {
     let app = App::start().await;
-    let health = app.call(Method::GET, "/healthz", None, None).await;
-    assert_eq!(health.status, StatusCode::OK);
+    for probe in ["/healthz", "/readyz"] {
+        let answer = app.call(Method::GET, probe, None, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{probe}");
+        assert!(
+            answer.text.len() < 16,
+            "a probe tells nothing but ready: {}",
+            answer.text
+        );
+    }
     for path in [
         "/api/v1/jobs",
-        "/readyz",
         "/metrics",
         "/api/v1/openapi.json",
         "/api/v1/nope",
@@ -34,6 +40,20 @@ async fn healthz_needs_no_token_and_everything_else_does() {
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(bad.code(), "unauthorized");
     assert_eq!(app.get("/api/v1/jobs").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_can_be_served_without_a_token_when_the_operator_says_so() {
+    let app = App::start().await;
+    let mut state = app.state.clone();
+    state.metrics_public = true;
+    let open = keepit_http::router(state);
+    let answer = crate::support::send(&open, Method::GET, "/metrics", None, None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.text.contains("keepit_watch_"), "{}", answer.text);
+    // Only the metrics: the API still needs a token.
+    let api = crate::support::send(&open, Method::GET, "/api/v1/jobs", None, None).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

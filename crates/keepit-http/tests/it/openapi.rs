@@ -30,6 +30,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/messages/{id}/read"),
     ("get", "/api/v1/integrations"),
     ("post", "/api/v1/integrations"),
+    ("get", "/api/v1/integrations/{id}"),
+    ("post", "/api/v1/integrations/{id}/sync"),
     ("post", "/api/v1/integrations/{id}/test"),
     ("post", "/api/v1/integrations/{id}/enable"),
     ("post", "/api/v1/integrations/{id}/disable"),

@@ -1,6 +1,6 @@
 //! Customers, timelines, connectors, integrations, sync runs and the operations endpoints.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::App;
@@ -61,6 +61,62 @@ async fn customers_timelines_and_connectors() {
             .iter()
             .all(|c| c["customer_id"] == id)
     );
+}
+
+#[tokio::test]
+async fn one_integration_shows_its_latest_sync_and_a_waiting_sync_now() {
+    let app = App::start().await;
+    let id = app.integration.0;
+    let one = app.get(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert!(one.json["sync_requested_at"].is_null());
+    assert!(!one.text.contains("password"));
+
+    let asked = app
+        .post(&format!("/api/v1/integrations/{id}/sync"), None)
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
+    let first = asked.json["sync_requested_at"].clone();
+    assert!(first.is_string());
+    // A second request while the first waits collapses into it.
+    let again = app
+        .post(&format!("/api/v1/integrations/{id}/sync"), None)
+        .await;
+    assert_eq!(again.json["sync_requested_at"], first);
+    assert_eq!(
+        app.get(&format!("/api/v1/integrations/{id}")).await.json["sync_requested_at"],
+        first
+    );
+    assert_eq!(
+        app.store.take_sync_requests().await.unwrap(),
+        vec![app.integration]
+    );
+
+    let viewer = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/sync"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post("/api/v1/integrations/9999/sync", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/integrations/x").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    app.post(&format!("/api/v1/integrations/{id}/disable"), None)
+        .await;
+    let disabled = app
+        .post(&format!("/api/v1/integrations/{id}/sync"), None)
+        .await;
+    assert_eq!(disabled.status, StatusCode::CONFLICT, "{}", disabled.text);
 }
 
 #[tokio::test]

@@ -135,6 +135,7 @@ impl App {
             store: store.clone(),
             master_key: master_key.then_some(key),
             clock: Clock::fixed(now),
+            metrics_public: false,
         };
         App {
             router: router(state.clone()),

@@ -15,6 +15,10 @@ pub struct Model {
     pub credentials: String,
     pub enabled: bool,
     pub last_sync_at: Option<DateTimeUtc>,
+    /// How the latest run ended (`ok`, `partial`, `failed`, ...).
+    pub last_sync_outcome: Option<String>,
+    /// A "sync now" waiting for a daemon; several requests collapse into this one.
+    pub sync_requested_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -173,10 +173,50 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
             .set_integration_enabled(id, false, at(6))
             .await
             .unwrap();
-        store.mark_integration_synced(id, at(7)).await.unwrap();
+        let run = store.start_sync_run(Some(id), at(6)).await.unwrap();
+        store
+            .finish_sync_run(
+                run,
+                &crate::SyncRunSummary::new(crate::SyncOutcome::Partial),
+                at(7),
+            )
+            .await
+            .unwrap();
         let record = store.integration(id).await.unwrap();
         assert!(!record.enabled);
         assert_eq!(record.last_sync_at, Some(at(7)));
+        assert_eq!(record.last_sync_outcome, Some(crate::SyncOutcome::Partial));
+        // "Sync now" requests collapse into one, and are taken once.
+        assert_eq!(
+            store
+                .request_sync(id, at(8))
+                .await
+                .unwrap()
+                .sync_requested_at,
+            Some(at(8))
+        );
+        assert_eq!(
+            store
+                .request_sync(id, at(9))
+                .await
+                .unwrap()
+                .sync_requested_at,
+            Some(at(8))
+        );
+        assert_eq!(store.take_sync_requests().await.unwrap(), vec![id]);
+        assert!(store.take_sync_requests().await.unwrap().is_empty());
+        assert!(
+            store
+                .integration(id)
+                .await
+                .unwrap()
+                .sync_requested_at
+                .is_none()
+        );
+        assert!(matches!(
+            store.request_sync(crate::IntegrationId(9_999), at(9)).await,
+            Err(Error::NotFound { .. })
+        ));
         assert_eq!(store.integrations().await.unwrap().len(), 1);
         // A second integration for the same parent account clashes.
         let again = store
