@@ -113,14 +113,11 @@ async fn integrations(
         )]);
     }
     let key = master_key()?;
-    let mut found = Vec::new();
-    for record in store
-        .integrations()
-        .await?
-        .into_iter()
-        .filter(|record| record.enabled)
-    {
-        found.push(stored_integration(store, &record, &key, limits).await?);
+    let (found, left_out) = enabled_integrations(store, &key, limits).await?;
+    if found.is_empty() && left_out > 0 {
+        return Err(anyhow::anyhow!(
+            "no enabled integration can be used: their stored credentials are missing or do not decrypt with this master key"
+        ));
     }
     if found.is_empty() {
         return Err(usage(
@@ -172,8 +169,9 @@ async fn enabled_integrations(
     store: &Store,
     key: &keepit_store::secrets::MasterKey,
     limits: &LimitArgs,
-) -> anyhow::Result<Vec<(String, Integration)>> {
+) -> anyhow::Result<(Vec<(String, Integration)>, usize)> {
     let mut found = Vec::new();
+    let mut left_out = 0;
     for record in store
         .integrations()
         .await?
@@ -182,14 +180,17 @@ async fn enabled_integrations(
     {
         match stored_integration(store, &record, key, limits).await {
             Ok(integration) => found.push(integration),
-            Err(error) => tracing::error!(
-                integration = %record.name,
-                error = %format!("{error:#}"),
-                "integration left out of this pass"
-            ),
+            Err(error) => {
+                left_out += 1;
+                tracing::error!(
+                    integration = %record.name,
+                    error = %format!("{error:#}"),
+                    "integration left out of this pass"
+                );
+            }
         }
     }
-    Ok(found)
+    Ok((found, left_out))
 }
 
 async fn pass(
@@ -322,6 +323,7 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                 (Some(fixed), _) => fixed.clone(),
                 (None, Some(key)) => enabled_integrations(&store, key, &args.limits)
                     .await
+                    .map(|(found, _)| found)
                     .unwrap_or_else(|error| {
                         tracing::error!(error = %format!("{error:#}"), "could not read the integrations");
                         Vec::new()

@@ -182,7 +182,9 @@ impl AlertPass {
                         at: now,
                         note: Some(why.detail.clone()),
                     };
-                    store.apply_alert_observation(&observation).await?;
+                    if store.apply_alert_observation(&observation).await?.is_none() {
+                        continue;
+                    }
                     summary.changed += 1;
                     if notify {
                         let notice = Notice {
@@ -207,7 +209,7 @@ impl AlertPass {
                         kind: MessageKind::AlertReminder,
                         alert,
                         rule: kind_of(record),
-                        state: AlertState::Firing,
+                        state: record.state,
                         severity: record.severity,
                         why: &why,
                         customer: record.customer,
@@ -233,7 +235,9 @@ impl AlertPass {
                         at: now,
                         note: Some(detail.clone()),
                     };
-                    store.apply_alert_observation(&observation).await?;
+                    if store.apply_alert_observation(&observation).await?.is_none() {
+                        continue;
+                    }
                     summary.resolved += 1;
                     // People hear that it cleared only if they heard of it, and not
                     // while they asked for quiet.
@@ -332,18 +336,23 @@ impl AlertPass {
                 notice.kind.as_str(),
                 now.timestamp_micros()
             ),
-            severity: Some(notice.severity),
+            // A cleared alert is no longer urgent: its notice carries no severity.
+            severity: (notice.kind != MessageKind::AlertResolved).then_some(notice.severity),
             created_at: now,
         };
         let deliveries = self.deliveries(&audiences.emails, false);
+        let told = notice.kind != MessageKind::AlertResolved;
         let stored = store
-            .store_and_queue_message(&message, &audiences.recipients, &deliveries)
+            .queue_alert_notice(
+                notice.alert,
+                &message,
+                &audiences.recipients,
+                &deliveries,
+                told,
+            )
             .await?;
         if stored.created {
             summary.messages += 1;
-        }
-        if notice.kind != MessageKind::AlertResolved {
-            store.mark_alert_notified(notice.alert, now).await?;
         }
         Ok(())
     }

@@ -190,7 +190,8 @@ struct Finding {
 /// - A condition that holds with a different state or severity changes the alert;
 ///   an escalation notifies unless the alert is silenced.
 /// - A firing alert that nobody acknowledged and that is not silenced is reminded
-///   about every `reminder_every`.
+///   about every `reminder_every`; an open alert whose notice never went out (people
+///   were never told of it) is reminded about at once.
 /// - An open alert whose condition cleared, whose connector is no longer watched,
 ///   or whose rule was disabled, removed or scoped away, resolves.
 ///
@@ -242,12 +243,17 @@ pub fn evaluate(
                             why: finding.why,
                             notify: escalation && !alert.silenced(now),
                         });
-                    } else if alert.state == AlertState::Firing
-                        && alert.acknowledged_at.is_none()
+                    } else if alert.acknowledged_at.is_none()
                         && !alert.silenced(now)
-                        && alert
-                            .last_notified_at
-                            .is_none_or(|last| now - last >= thresholds.reminder_every)
+                        && match alert.last_notified_at {
+                            // Never told: the notice of its opening or escalation was
+                            // lost on the way; tell people now.
+                            None => true,
+                            Some(last) => {
+                                alert.state == AlertState::Firing
+                                    && now - last >= thresholds.reminder_every
+                            }
+                        }
                     {
                         decisions.push(Decision::Remind {
                             alert: alert.id,

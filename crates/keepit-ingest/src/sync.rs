@@ -218,14 +218,25 @@ async fn run_pass<H: PassHook>(
                     .iter()
                     .map(|node| node.account.id.clone())
                     .collect();
-                let removed = store
+                match store
                     .mark_accounts_removed(integration.id, &present, now)
-                    .await?;
-                if removed > 0 {
-                    tracing::info!(
-                        removed,
-                        "customer accounts left the tree; their alerts resolved"
-                    );
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(removed) => {
+                        tracing::info!(
+                            removed,
+                            "customer accounts left the tree; their alerts resolved"
+                        );
+                    }
+                    // Departures wait for the next complete walk; the pass goes on.
+                    Err(error) => {
+                        tracing::warn!(error = %chain(&error), "could not mark departed accounts");
+                        summary.errors.push(SyncAccountError {
+                            account: None,
+                            error: format!("departed accounts not marked: {}", chain(&error)),
+                        });
+                    }
                 }
             }
             for (account, error) in failed {

@@ -609,6 +609,12 @@ impl Store {
                     active.last_success_at = Set(opt_micros(o.last_success_at));
                     active.last_attempt_at = Set(opt_micros(o.last_attempt_at));
                     active.updated_at = Set(at);
+                    // An escalation is news: until its notice is recorded, the alert
+                    // counts as not told, so a notice lost on the way is sent later.
+                    if o.state.is_open() && (o.state > before.state || o.severity > before.severity)
+                    {
+                        active.last_notified_at = Set(None);
+                    }
                     if o.state == AlertState::Resolved {
                         active.resolved_at = Set(Some(at));
                         active.open_key = Set(None);
@@ -639,6 +645,48 @@ impl Store {
         };
         txn.commit().await?;
         Ok(update)
+    }
+
+    /// Stores an alert notice for its recipients with its deliveries queued and, when
+    /// `told`, records that people were told about the alert: one transaction, so a
+    /// notice is never stored without the alert knowing, nor the other way round.
+    pub async fn queue_alert_notice(
+        &self,
+        alert: AlertId,
+        notice: &crate::NewMessage,
+        recipients: &[UserId],
+        deliveries: &[(&str, &str)],
+        told: bool,
+    ) -> Result<crate::StoredMessage> {
+        let txn = self.begin_write().await?;
+        let stored = crate::messages::insert_message(&txn, notice, recipients, deliveries).await?;
+        if told {
+            let model = alert::Entity::find_by_id(alert.0)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::not_found("alert", alert))?;
+            let state = AlertState::parse(&model.state)
+                .map_err(|e| Error::corrupt("alerts", "state", &model.state, e))?;
+            let at = micros(notice.created_at);
+            let mut active: alert::ActiveModel = model.into();
+            active.last_notified_at = Set(Some(at));
+            active.update(&txn).await?;
+            insert_transition(
+                &txn,
+                alert,
+                &NewAlertTransition {
+                    event: AlertEvent::Reminded,
+                    from: Some(state),
+                    to: state,
+                    at,
+                    note: Some(format!("{} sent", notice.kind)),
+                    by: None,
+                },
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(stored)
     }
 
     /// One alert.

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use keepit_domain::{ConnectorId, JobId, MessageKind, Severity, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::convert::{connector_id, job_id, micros};
@@ -243,70 +243,9 @@ impl Store {
         deliveries: &[(&str, &str)],
     ) -> Result<StoredMessage> {
         let txn = self.begin_write().await?;
-        let inserted = message::Entity::insert(message::ActiveModel {
-            kind: Set(new.kind.as_str().to_owned()),
-            subject: Set(new.subject.clone()),
-            body: Set(new.body.clone()),
-            customer_id: Set(new.customer.map(|c| c.0)),
-            connector_guid: Set(new.connector.as_ref().map(ToString::to_string)),
-            job_guid: Set(new.job.as_ref().map(ToString::to_string)),
-            dedup_key: Set(new.dedup_key.clone()),
-            severity: Set(new.severity.map(|severity| severity.as_str().to_owned())),
-            created_at: Set(micros(new.created_at)),
-            ..Default::default()
-        })
-        .on_conflict(
-            OnConflict::column(message::Column::DedupKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        let id: i64 = message::Entity::find()
-            .select_only()
-            .column(message::Column::Id)
-            .filter(message::Column::DedupKey.eq(new.dedup_key.as_str()))
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("message", &new.dedup_key))?;
-        if inserted == 1 && !recipients.is_empty() {
-            let mut users: Vec<i64> = recipients.iter().map(|u| u.0).collect();
-            users.sort_unstable();
-            users.dedup();
-            message_recipient::Entity::insert_many(users.into_iter().map(|user| {
-                message_recipient::ActiveModel {
-                    message_id: Set(id),
-                    user_id: Set(user),
-                    read_at: Set(None),
-                    ..Default::default()
-                }
-            }))
-            .exec_without_returning(&txn)
-            .await?;
-        }
-        if inserted == 1 {
-            let now = micros(new.created_at);
-            for (channel, target) in deliveries {
-                message_delivery::Entity::insert(pending_delivery(id, channel, target, now))
-                    .on_conflict(
-                        OnConflict::columns([
-                            message_delivery::Column::MessageId,
-                            message_delivery::Column::Channel,
-                            message_delivery::Column::Target,
-                        ])
-                        .do_nothing()
-                        .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
-        }
+        let stored = insert_message(&txn, new, recipients, deliveries).await?;
         txn.commit().await?;
-        Ok(StoredMessage {
-            id: MessageId(id),
-            created: inserted == 1,
-        })
+        Ok(stored)
     }
 
     /// One message.
@@ -537,4 +476,77 @@ fn pending_delivery(
         created_at: Set(now),
         ..Default::default()
     }
+}
+
+/// Stores a message with its recipients and queued deliveries inside the caller's
+/// transaction (see [`Store::store_and_queue_message`]).
+pub(crate) async fn insert_message<C: ConnectionTrait>(
+    conn: &C,
+    new: &NewMessage,
+    recipients: &[UserId],
+    deliveries: &[(&str, &str)],
+) -> Result<StoredMessage> {
+    let inserted = message::Entity::insert(message::ActiveModel {
+        kind: Set(new.kind.as_str().to_owned()),
+        subject: Set(new.subject.clone()),
+        body: Set(new.body.clone()),
+        customer_id: Set(new.customer.map(|c| c.0)),
+        connector_guid: Set(new.connector.as_ref().map(ToString::to_string)),
+        job_guid: Set(new.job.as_ref().map(ToString::to_string)),
+        dedup_key: Set(new.dedup_key.clone()),
+        severity: Set(new.severity.map(|severity| severity.as_str().to_owned())),
+        created_at: Set(micros(new.created_at)),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(message::Column::DedupKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let id: i64 = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::DedupKey.eq(new.dedup_key.as_str()))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("message", &new.dedup_key))?;
+    if inserted == 1 && !recipients.is_empty() {
+        let mut users: Vec<i64> = recipients.iter().map(|u| u.0).collect();
+        users.sort_unstable();
+        users.dedup();
+        message_recipient::Entity::insert_many(users.into_iter().map(|user| {
+            message_recipient::ActiveModel {
+                message_id: Set(id),
+                user_id: Set(user),
+                read_at: Set(None),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    if inserted == 1 {
+        let now = micros(new.created_at);
+        for (channel, target) in deliveries {
+            message_delivery::Entity::insert(pending_delivery(id, channel, target, now))
+                .on_conflict(
+                    OnConflict::columns([
+                        message_delivery::Column::MessageId,
+                        message_delivery::Column::Channel,
+                        message_delivery::Column::Target,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
+    }
+    Ok(StoredMessage {
+        id: MessageId(id),
+        created: inserted == 1,
+    })
 }

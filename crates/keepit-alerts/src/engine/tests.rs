@@ -436,6 +436,25 @@ fn the_why_says_which_paging_rule_applied() {
 }
 
 #[test]
+fn an_alert_whose_notice_was_lost_is_told_about_at_the_next_pass() {
+    let rule = failed_rule();
+    let mut c = connector("conn01-aaaaaa-aaaaaa");
+    c.recent_backups = vec![aborted(2)];
+    let mut pending = open_alert(8, &rule, &c, AlertState::Pending, Severity::Warning);
+    pending.last_notified_at = None;
+    assert!(matches!(
+        evaluate(&[c.clone()], &[rule.clone()], &[pending.clone()], now()).as_slice(),
+        [Decision::Remind {
+            alert: AlertId(8),
+            ..
+        }]
+    ));
+    // Told already: a pending alert is not reminded about.
+    pending.last_notified_at = Some(now() - Duration::hours(30));
+    assert!(evaluate(&[c], &[rule], &[pending], now()).is_empty());
+}
+
+#[test]
 fn consecutive_failures_gate_firing() {
     let mut rule = failed_rule();
     rule.spec.thresholds.min_consecutive_failures = 3;

@@ -52,6 +52,15 @@ impl OldThresholds {
             self.reminder_every_secs,
         ];
         for (code, value) in THRESHOLD_COLUMNS.iter().zip(values) {
+            // The old columns took any positive number; the vocabulary bounds counts to
+            // 1..=1000 and durations to ten years. Clamp, so no rule becomes unreadable.
+            let value = value.map(|value| {
+                if code.ends_with("_secs") {
+                    value.clamp(1, 3_660 * 86_400)
+                } else {
+                    value.clamp(1, 1_000)
+                }
+            });
             match value {
                 Some(value) => {
                     object.insert((*code).to_owned(), value.into());
