@@ -1,4 +1,5 @@
-//! The command line of `keepit-server`, as SPEC'd: `serve`, `user add`, `token create`.
+//! The command line of `keepit-server`, as SPEC'd: `serve`, `user add|list|set`,
+//! `token create|list|revoke`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -35,12 +36,20 @@ pub(crate) enum Command {
 pub(crate) enum UserCommand {
     /// Add a user.
     Add(UserAddArgs),
+    /// List the users: e-mail, role, whether they receive messages.
+    List(DatabaseArgs),
+    /// Change a user's role or message setting.
+    Set(UserSetArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
     /// Create an API token for a user; the token is printed once, alone on the last line of stdout.
     Create(TokenCreateArgs),
+    /// List API tokens (never their secrets): id, owner, label, created, last used, revoked.
+    List(TokenListArgs),
+    /// Revoke an API token: the next request made with it is refused.
+    Revoke(TokenRevokeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +122,45 @@ pub(crate) struct TokenCreateArgs {
     /// A label to recognise the token by.
     #[arg(long, default_value = "cli")]
     pub(crate) label: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserSetArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Email of the user to change.
+    #[arg(long)]
+    pub(crate) email: String,
+
+    /// New role (the last administrator cannot be made a viewer).
+    #[arg(long, value_enum)]
+    pub(crate) role: Option<RoleArg>,
+
+    /// Whether the user receives messages (seed 000: the primary administrator does by
+    /// default, others once opted in).
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub(crate) send_messages: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenListArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Only this user's tokens (by email).
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// The token's id, as `token list` shows it.
+    #[arg(long)]
+    pub(crate) id: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

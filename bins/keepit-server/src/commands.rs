@@ -6,11 +6,12 @@ use anyhow::Context as _;
 use chrono::Utc;
 use keepit_domain::MessagePreference;
 use keepit_http::AppState;
-use keepit_store::{NewUser, Role, Store, StoreConfig};
+use keepit_store::{ApiTokenId, NewUser, Role, Store, StoreConfig, UserChange, UserRecord};
 use secrecy::ExposeSecret as _;
 
 use crate::cli::{
-    Cli, Command, RoleArg, ServeArgs, TokenCommand, TokenCreateArgs, UserAddArgs, UserCommand,
+    Cli, Command, DatabaseArgs, RoleArg, ServeArgs, TokenCommand, TokenCreateArgs, TokenListArgs,
+    TokenRevokeArgs, UserAddArgs, UserCommand, UserSetArgs,
 };
 use crate::config::{UsageError, check_database_url, master_key, usage};
 
@@ -20,9 +21,21 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Add(args),
         } => user_add(args).await,
+        Command::User {
+            command: UserCommand::List(args),
+        } => user_list(args).await,
+        Command::User {
+            command: UserCommand::Set(args),
+        } => user_set(args).await,
         Command::Token {
             command: TokenCommand::Create(args),
         } => token_create(args).await,
+        Command::Token {
+            command: TokenCommand::List(args),
+        } => token_list(args).await,
+        Command::Token {
+            command: TokenCommand::Revoke(args),
+        } => token_revoke(args).await,
     }
 }
 
@@ -89,10 +102,7 @@ async fn shutdown_signal() {
 }
 
 async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
-    let role = match args.role {
-        RoleArg::Admin => Role::Admin,
-        RoleArg::Viewer => Role::Viewer,
-    };
+    let role = role_of(args.role);
     if args.primary && role != Role::Admin {
         return Err(usage("--primary needs --role admin"));
     }
@@ -152,6 +162,156 @@ async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         args.label, user.email
     );
     println!("{}", token.expose_secret());
+    store.close().await.context("closing the database")?;
+    Ok(())
+}
+
+fn role_of(arg: RoleArg) -> Role {
+    match arg {
+        RoleArg::Admin => Role::Admin,
+        RoleArg::Viewer => Role::Viewer,
+    }
+}
+
+/// Whether a user receives messages, as seed 000 decides it.
+fn receives_messages(user: &UserRecord) -> bool {
+    match user.message_preference {
+        MessagePreference::OptedIn => true,
+        MessagePreference::OptedOut => false,
+        MessagePreference::Default => user.primary_admin,
+    }
+}
+
+async fn user_by_email(store: &Store, email: &str) -> anyhow::Result<UserRecord> {
+    store
+        .user_by_email(email)
+        .await
+        .context("looking up the user")?
+        .ok_or_else(|| usage(format!("no user with email {email}")))
+}
+
+async fn user_list(args: DatabaseArgs) -> anyhow::Result<()> {
+    let store = open(&args.database_url).await?;
+    println!(
+        "{:<6} {:<32} {:<7} {:<9} NAME",
+        "ID", "EMAIL", "ROLE", "MESSAGES"
+    );
+    for user in store.users().await.context("listing users")? {
+        println!(
+            "{:<6} {:<32} {:<7} {:<9} {}{}",
+            user.id.0,
+            user.email,
+            user.role.as_str(),
+            if receives_messages(&user) {
+                "yes"
+            } else {
+                "no"
+            },
+            user.name,
+            if user.primary_admin {
+                " (primary administrator)"
+            } else {
+                ""
+            }
+        );
+    }
+    store.close().await.context("closing the database")?;
+    Ok(())
+}
+
+async fn user_set(args: UserSetArgs) -> anyhow::Result<()> {
+    if args.role.is_none() && args.send_messages.is_none() {
+        return Err(usage(
+            "nothing to change: give --role and/or --send-messages",
+        ));
+    }
+    let store = open(&args.database.database_url).await?;
+    let user = user_by_email(&store, &args.email).await?;
+    let change = UserChange {
+        name: None,
+        role: args.role.map(role_of),
+        message_preference: args.send_messages.map(|on| {
+            if on {
+                MessagePreference::OptedIn
+            } else {
+                MessagePreference::OptedOut
+            }
+        }),
+    };
+    let user = store
+        .update_user(user.id, &change, Utc::now())
+        .await
+        .with_context(|| format!("changing user {}", args.email))?;
+    println!(
+        "{}: {}, {} messages",
+        user.email,
+        user.role.as_str(),
+        if receives_messages(&user) {
+            "receives"
+        } else {
+            "does not receive"
+        }
+    );
+    store.close().await.context("closing the database")?;
+    Ok(())
+}
+
+async fn token_list(args: TokenListArgs) -> anyhow::Result<()> {
+    let store = open(&args.database.database_url).await?;
+    let users = store.users().await.context("listing users")?;
+    let tokens = match &args.user {
+        Some(email) => {
+            let user = user_by_email(&store, email).await?;
+            store.api_tokens(user.id).await
+        }
+        None => store.all_api_tokens().await,
+    }
+    .context("listing tokens")?;
+    let stamp = |at: Option<chrono::DateTime<Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    println!(
+        "{:<6} {:<32} {:<20} {:<16} {:<16} REVOKED",
+        "ID", "USER", "LABEL", "CREATED", "LAST USED"
+    );
+    for token in tokens {
+        let owner = users
+            .iter()
+            .find(|user| user.id == token.user)
+            .map_or("?", |user| user.email.as_str());
+        println!(
+            "{:<6} {:<32} {:<20} {:<16} {:<16} {}",
+            token.id.0,
+            owner,
+            token.label,
+            stamp(Some(token.created_at)),
+            stamp(token.last_used_at),
+            stamp(token.revoked_at)
+        );
+    }
+    store.close().await.context("closing the database")?;
+    Ok(())
+}
+
+async fn token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
+    let store = open(&args.database.database_url).await?;
+    if !store
+        .revoke_api_token(ApiTokenId(args.id), Utc::now())
+        .await
+        .context("revoking the token")?
+    {
+        return Err(usage(format!(
+            "no token {} that is not already revoked; `keepit-server token list` shows them",
+            args.id
+        )));
+    }
+    println!(
+        "revoked token {}; requests made with it are refused from now on",
+        args.id
+    );
     store.close().await.context("closing the database")?;
     Ok(())
 }

@@ -363,3 +363,87 @@ async fn trace_logs_never_hold_a_secret() {
         );
     }
 }
+
+#[test]
+fn users_and_tokens_are_managed_from_the_command_line() {
+    let dir = temp_dir();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let db = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--database-url", database.as_str()]);
+        run(&dir, &all)
+    };
+    let added = db(&[
+        "user",
+        "add",
+        "--email",
+        "boss@msp.example",
+        "--name",
+        "Boss",
+        "--role",
+        "admin",
+        "--primary",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let added = db(&[
+        "user",
+        "add",
+        "--email",
+        "tech@msp.example",
+        "--name",
+        "Tech",
+        "--role",
+        "viewer",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+
+    // Seed 000: the technician opts in to messages.
+    let set = db(&[
+        "user",
+        "set",
+        "--email",
+        "tech@msp.example",
+        "--send-messages",
+        "true",
+    ]);
+    assert!(set.status.success(), "{set:?}");
+    let listed = String::from_utf8(db(&["user", "list"]).stdout).unwrap();
+    let tech = listed
+        .lines()
+        .find(|line| line.contains("tech@msp.example"))
+        .unwrap();
+    assert!(tech.contains("viewer") && tech.contains("yes"), "{listed}");
+    // The last administrator cannot be demoted.
+    let demoted = db(&[
+        "user",
+        "set",
+        "--email",
+        "boss@msp.example",
+        "--role",
+        "viewer",
+    ]);
+    assert!(!demoted.status.success());
+
+    let created = db(&[
+        "token",
+        "create",
+        "--user",
+        "tech@msp.example",
+        "--label",
+        "report",
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let listed = String::from_utf8(db(&["token", "list"]).stdout).unwrap();
+    assert!(!listed.contains(&secret), "secrets are never listed");
+    let line = listed.lines().find(|line| line.contains("report")).unwrap();
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let revoked = db(&["token", "revoke", "--id", &id]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    let listed =
+        String::from_utf8(db(&["token", "list", "--user", "tech@msp.example"]).stdout).unwrap();
+    let line = listed.lines().find(|line| line.contains("report")).unwrap();
+    assert!(!line.trim_end().ends_with('-'), "shown revoked: {line}");
+    let again = db(&["token", "revoke", "--id", &id]);
+    assert_eq!(again.status.code(), Some(64), "{again:?}");
+}

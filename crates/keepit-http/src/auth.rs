@@ -63,12 +63,19 @@ pub(crate) async fn require_token(
     next.run(request).await
 }
 
-/// Writes that only touch the caller's own state, which viewers may do too:
-/// marking one of their messages read.
+/// Writes that only touch the caller's own state, which viewers may do too: marking
+/// one of their messages read, and creating or revoking their own tokens (the token
+/// routes check ownership themselves).
 pub(crate) fn is_personal(path: &str) -> bool {
-    path.strip_prefix("/api/v1/messages/")
+    let read = path
+        .strip_prefix("/api/v1/messages/")
         .and_then(|rest| rest.strip_suffix("/read"))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    let token = path == "/api/v1/tokens"
+        || path
+            .strip_prefix("/api/v1/tokens/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    read || token
 }
 
 fn unauthorized(message: &str) -> impl IntoResponse {

@@ -997,3 +997,119 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
 }
+
+/// A user.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserDto {
+    /// Id.
+    pub id: i64,
+    /// E-mail address (the sign-in).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `admin` or `viewer`.
+    #[schema(pattern = "^(admin|viewer)$")]
+    pub role: String,
+    /// The primary administrator, who receives messages unless they opt out.
+    pub primary_admin: bool,
+    /// Whether the user receives messages (seed 000: the primary administrator by
+    /// default, others once opted in).
+    pub send_messages: bool,
+    /// Created.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// E-mail address; unique.
+    #[schema(min_length = 3, max_length = 320)]
+    pub email: String,
+    /// Display name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// `admin` or `viewer`.
+    #[schema(pattern = "^(admin|viewer)$")]
+    pub role: String,
+    /// Receives messages (default: no, unless primary administrator).
+    pub send_messages: Option<bool>,
+}
+
+impl Bounded for NewUserRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("email", Some(self.email.as_str()), 320)?;
+        at_most("name", Some(&self.name), 200)?;
+        at_most("role", Some(&self.role), 16)
+    }
+}
+
+/// Body of `PATCH /users/{id}`; omitted fields keep their value.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchRequest {
+    /// Display name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// `admin` or `viewer`.
+    #[schema(pattern = "^(admin|viewer)$")]
+    pub role: Option<String>,
+    /// Receives messages.
+    pub send_messages: Option<bool>,
+}
+
+impl Bounded for UserPatchRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("name", self.name.as_deref(), 200)?;
+        at_most("role", self.role.as_deref(), 16)
+    }
+}
+
+/// An API token, without its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenDto {
+    /// Id (what `DELETE /tokens/{id}` takes).
+    pub id: i64,
+    /// Its owner.
+    pub user_id: i64,
+    /// What it is for.
+    pub label: String,
+    /// Created.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Last used (refreshed at most once a minute).
+    #[schema(format = DateTime)]
+    pub last_used_at: Option<String>,
+    /// When it was revoked.
+    #[schema(format = DateTime)]
+    pub revoked_at: Option<String>,
+}
+
+/// The answer to `POST /tokens`: the token's details and its secret, shown once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenCreatedDto {
+    /// The secret, for `Authorization: Bearer <token>`. It is not stored and cannot be
+    /// shown again.
+    pub token: String,
+    /// The token's details.
+    #[serde(flatten)]
+    pub details: TokenDto,
+}
+
+/// Body of `POST /tokens`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// What it is for (a script, a dashboard).
+    #[schema(min_length = 1, max_length = 100)]
+    pub label: String,
+    /// Whose token it is (administrators only; default: the caller).
+    pub user_id: Option<i64>,
+}
+
+impl Bounded for NewTokenRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("label", Some(&self.label), 100)
+    }
+}

@@ -144,7 +144,9 @@ impl utoipa::Modify for BearerAuth {
 fn api() -> OpenApiRouter<AppState> {
     use utoipa_axum::routes;
 
-    use crate::routes::{alerts, connectors, customers, integrations, jobs, messages, ops, rules};
+    use crate::routes::{
+        alerts, connectors, customers, integrations, jobs, messages, ops, people, rules,
+    };
     let v1 = OpenApiRouter::new()
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::jobs_csv))
@@ -170,6 +172,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(integrations::test_integration))
         .routes(routes!(integrations::enable_integration))
         .routes(routes!(integrations::disable_integration))
+        .routes(routes!(people::list_users, people::create_user))
+        .routes(routes!(people::update_user, people::delete_user))
+        .routes(routes!(people::list_tokens, people::create_token))
+        .routes(routes!(people::revoke_token))
         .routes(routes!(ops::sync_runs))
         .routes(routes!(ops::openapi_document));
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -7,6 +7,7 @@ pub(crate) mod integrations;
 pub(crate) mod jobs;
 pub(crate) mod messages;
 pub(crate) mod ops;
+pub(crate) mod people;
 pub(crate) mod rules;
 
 use axum::extract::rejection::JsonRejection;

@@ -67,7 +67,7 @@ pub use sync::{
     SyncAccountError, SyncOutcome, SyncRunRecord, SyncRunSummary, SyncRunTotals,
 };
 pub use upsert::UpsertCounts;
-pub use users::{ApiTokenRecord, NewUser, Role, UserRecord};
+pub use users::{ApiTokenRecord, NewUser, Role, UserChange, UserRecord};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use keepit_domain::{MessagePreference, RecipientCandidate, UserId};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryFilter, QueryOrder,
+    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -383,4 +383,105 @@ impl Store {
             .map(Into::into)
             .collect())
     }
+
+    /// Every token of every user, oldest first (for administrators).
+    pub async fn all_api_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
+        Ok(api_token::Entity::find()
+            .order_by_asc(api_token::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One token.
+    pub async fn api_token(&self, id: ApiTokenId) -> Result<ApiTokenRecord> {
+        api_token::Entity::find_by_id(id.0)
+            .one(self.db())
+            .await?
+            .map(Into::into)
+            .ok_or_else(|| Error::not_found("API token", id.0))
+    }
+
+    /// Changes a user's name, role or message setting. The last administrator cannot
+    /// be made a viewer.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        change: &UserChange,
+        now: DateTime<Utc>,
+    ) -> Result<UserRecord> {
+        let txn = self.begin_write().await?;
+        let model = user::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id.0))?;
+        let current = UserRecord::try_from(model.clone())?;
+        if change.role == Some(Role::Viewer) && current.role == Role::Admin {
+            let admins = user::Entity::find()
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .count(&txn)
+                .await?;
+            if admins <= 1 {
+                return Err(Error::Conflict {
+                    what: "last administrator",
+                    key: current.email,
+                });
+            }
+        }
+        let mut active: user::ActiveModel = model.into();
+        if let Some(name) = &change.name {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(Error::invalid("name", "must not be empty"));
+            }
+            active.name = Set(name.to_owned());
+        }
+        if let Some(role) = change.role {
+            active.role = Set(role.as_str().to_owned());
+        }
+        if let Some(preference) = change.message_preference {
+            active.message_preference = Set(preference_str(preference).to_owned());
+        }
+        active.updated_at = Set(micros(now));
+        let updated = active.update(&txn).await?;
+        txn.commit().await?;
+        updated.try_into()
+    }
+
+    /// Deletes a user with their tokens and inbox. The last administrator cannot be
+    /// deleted. Returns `false` when there was no such user.
+    pub async fn delete_user(&self, id: UserId) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        let Some(model) = user::Entity::find_by_id(id.0).one(&txn).await? else {
+            return Ok(false);
+        };
+        if model.role == Role::Admin.as_str() {
+            let admins = user::Entity::find()
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .count(&txn)
+                .await?;
+            if admins <= 1 {
+                return Err(Error::Conflict {
+                    what: "last administrator",
+                    key: model.email,
+                });
+            }
+        }
+        user::Entity::delete_by_id(id.0).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}
+
+/// What [`Store::update_user`] changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// A new display name.
+    pub name: Option<String>,
+    /// A new role.
+    pub role: Option<Role>,
+    /// A new message setting (the seed 000 opt-in).
+    pub message_preference: Option<MessagePreference>,
 }

@@ -167,3 +167,206 @@ async fn each_user_sees_and_marks_only_their_own_messages() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.message().contains("limit"), "{}", bad.message());
 }
+
+#[tokio::test]
+async fn tokens_are_created_once_listed_without_secrets_and_revoked() {
+    let app = App::start().await;
+    // A viewer makes a token for a script; the secret comes back once.
+    let created = app
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&app.viewer),
+            Some(serde_json::json!({ "label": "nightly report" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let secret = created.json["token"].as_str().unwrap().to_owned();
+    let id = created.json["id"].as_i64().unwrap();
+    assert_eq!(created.json["user_id"], app.viewer_id.0);
+    let works = app
+        .call(Method::GET, "/api/v1/jobs", Some(&secret), None)
+        .await;
+    assert_eq!(works.status, StatusCode::OK);
+
+    // Listed without the secret: a viewer sees their own, an admin everyone's.
+    let own = app
+        .call(Method::GET, "/api/v1/tokens", Some(&app.viewer), None)
+        .await;
+    assert!(!own.text.contains(&secret));
+    assert!(
+        own.json
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["user_id"] == app.viewer_id.0)
+    );
+    let everyone = app.get("/api/v1/tokens").await;
+    assert!(everyone.json.as_array().unwrap().len() > own.json.as_array().unwrap().len());
+    let others = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tokens?user={}", app.admin_id.0),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(others.status, StatusCode::FORBIDDEN);
+    let for_admin = app
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&app.viewer),
+            Some(serde_json::json!({ "label": "x", "user_id": app.admin_id.0 })),
+        )
+        .await;
+    assert_eq!(for_admin.status, StatusCode::FORBIDDEN);
+
+    // A viewer cannot revoke someone else's token (it is not theirs to see).
+    let admin_token = app.store.api_tokens(app.admin_id).await.unwrap()[0].id.0;
+    let foreign = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{admin_token}"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
+    // Revoked: the next request with it is refused; a second revoke is a 404.
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let refused = app
+        .call(Method::GET, "/api/v1/jobs", Some(&secret), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let blank = app
+        .post("/api/v1/tokens", Some(serde_json::json!({ "label": " " })))
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn users_are_managed_by_admins_and_the_last_admin_stays() {
+    let app = App::start().await;
+    let listed = app.get("/api/v1/users").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let count = listed.json.as_array().unwrap().len();
+
+    let created = app
+        .post(
+            "/api/v1/users",
+            Some(serde_json::json!({ "email": "Tech@MSP.example", "name": "Tech", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.json["email"], "tech@msp.example");
+    assert_eq!(created.json["send_messages"], false);
+    let id = created.json["id"].as_i64().unwrap();
+    let duplicate = app
+        .post(
+            "/api/v1/users",
+            Some(serde_json::json!({ "email": "tech@msp.example", "name": "Again", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    let bad_role = app
+        .post(
+            "/api/v1/users",
+            Some(serde_json::json!({ "email": "a@b.example", "name": "A", "role": "boss" })),
+        )
+        .await;
+    assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Opted in to messages (seed 000): they now receive what the primary admin does.
+    let opted = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(&app.admin),
+            Some(serde_json::json!({ "send_messages": true, "name": "Tech One" })),
+        )
+        .await;
+    assert_eq!(opted.status, StatusCode::OK, "{}", opted.text);
+    assert_eq!(opted.json["send_messages"], true);
+    assert_eq!(opted.json["name"], "Tech One");
+    let candidates = app.store.recipient_candidates().await.unwrap();
+    let routed = keepit_domain::route_message(keepit_domain::Audience::Subscribers, &candidates);
+    assert!(routed.contains(&keepit_domain::UserId(id)));
+
+    // Viewers may read the list but change nothing.
+    let viewer_change = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(&app.viewer),
+            Some(serde_json::json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(viewer_change.status, StatusCode::FORBIDDEN);
+
+    // The last administrator can be neither demoted nor deleted.
+    let demote = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", app.admin_id.0),
+            Some(&app.admin),
+            Some(serde_json::json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::CONFLICT, "{}", demote.text);
+    let delete_admin = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", app.admin_id.0),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(delete_admin.status, StatusCode::CONFLICT);
+
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/users")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        count
+    );
+    let missing = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

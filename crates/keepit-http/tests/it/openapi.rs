@@ -35,6 +35,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/integrations/{id}/test"),
     ("post", "/api/v1/integrations/{id}/enable"),
     ("post", "/api/v1/integrations/{id}/disable"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("patch", "/api/v1/users/{id}"),
+    ("delete", "/api/v1/users/{id}"),
+    ("get", "/api/v1/tokens"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
     ("get", "/api/v1/sync-runs"),
 ];
 
@@ -72,7 +79,7 @@ async fn the_document_and_the_router_agree() {
     for (method, path) in documented(&answer.json) {
         let concrete = path
             .replace("{job_guid}", "va14e0-sa8c7o-giq88n-hsfgdx")
-            .replace("{id}", "1");
+            .replace("{id}", "999999");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app
             .call(
