@@ -610,6 +610,8 @@ pub struct AlertRuleDto {
     pub repeats_before_paging: u32,
     /// Remind while firing this often, in hours.
     pub reminder_every_hours: i64,
+    /// Per-customer changes.
+    pub overrides: Vec<OverrideDto>,
     /// Last changed.
     #[schema(format = DateTime)]
     pub updated_at: String,
@@ -631,6 +633,12 @@ impl From<&AlertRuleRecord> for AlertRuleDto {
             min_consecutive_failures: thresholds.min_consecutive_failures,
             repeats_before_paging: thresholds.repeats_before_paging,
             reminder_every_hours: thresholds.reminder_every.num_hours(),
+            overrides: record
+                .rule
+                .overrides
+                .iter()
+                .map(OverrideDto::from)
+                .collect(),
             updated_at: time(record.updated_at),
         }
     }
@@ -676,42 +684,127 @@ impl AlertRuleRequest {
     /// The thresholds the request gives, each with the field that gave it, in the
     /// domain's units (seconds or counts). Omitted ones are absent.
     pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
-        let hours = |value: Option<i64>| value.map(|hours| hours.saturating_mul(3_600));
-        [
-            (
-                Threshold::StaleAfter,
-                "stale_after_hours",
-                hours(self.stale_after_hours),
-            ),
-            (
-                Threshold::WarnAfter,
-                "warn_after_hours",
-                hours(self.warn_after_hours),
-            ),
-            (
-                Threshold::Lookback,
-                "lookback_hours",
-                hours(self.lookback_hours),
-            ),
-            (
-                Threshold::MinConsecutiveFailures,
-                "min_consecutive_failures",
-                self.min_consecutive_failures.map(i64::from),
-            ),
-            (
-                Threshold::RepeatsBeforePaging,
-                "repeats_before_paging",
-                self.repeats_before_paging.map(i64::from),
-            ),
-            (
-                Threshold::ReminderEvery,
-                "reminder_every_hours",
-                hours(self.reminder_every_hours),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(threshold, field, value)| Some((threshold, field, value?)))
-        .collect()
+        threshold_fields(
+            self.stale_after_hours,
+            self.warn_after_hours,
+            self.lookback_hours,
+            self.min_consecutive_failures,
+            self.repeats_before_paging,
+            self.reminder_every_hours,
+        )
+    }
+}
+
+/// The API's threshold fields (hours and counts) as domain thresholds, each with the
+/// field's name; absent fields are left out.
+fn threshold_fields(
+    stale_after_hours: Option<i64>,
+    warn_after_hours: Option<i64>,
+    lookback_hours: Option<i64>,
+    min_consecutive_failures: Option<u32>,
+    repeats_before_paging: Option<u32>,
+    reminder_every_hours: Option<i64>,
+) -> Vec<(Threshold, &'static str, i64)> {
+    let hours = |value: Option<i64>| value.map(|hours| hours.saturating_mul(3_600));
+    [
+        (
+            Threshold::StaleAfter,
+            "stale_after_hours",
+            hours(stale_after_hours),
+        ),
+        (
+            Threshold::WarnAfter,
+            "warn_after_hours",
+            hours(warn_after_hours),
+        ),
+        (Threshold::Lookback, "lookback_hours", hours(lookback_hours)),
+        (
+            Threshold::MinConsecutiveFailures,
+            "min_consecutive_failures",
+            min_consecutive_failures.map(i64::from),
+        ),
+        (
+            Threshold::RepeatsBeforePaging,
+            "repeats_before_paging",
+            repeats_before_paging.map(i64::from),
+        ),
+        (
+            Threshold::ReminderEvery,
+            "reminder_every_hours",
+            hours(reminder_every_hours),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(threshold, field, value)| Some((threshold, field, value?)))
+    .collect()
+}
+
+/// One customer's changes to a rule: what `PUT /alert-rules/{id}/overrides/{customer_id}`
+/// takes and what the API shows. An omitted or `null` field keeps the rule's value.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideDto {
+    /// The customer (set from the path; ignored in a request).
+    #[serde(default, skip_deserializing)]
+    pub customer_id: i64,
+    /// Turns the rule off (`false`) or on (`true`) for this customer.
+    pub enabled: Option<bool>,
+    /// Hours.
+    #[schema(minimum = 1, maximum = 87_840)]
+    pub stale_after_hours: Option<i64>,
+    /// Hours.
+    #[schema(minimum = 1, maximum = 87_840)]
+    pub warn_after_hours: Option<i64>,
+    /// Hours.
+    #[schema(minimum = 1, maximum = 87_840)]
+    pub lookback_hours: Option<i64>,
+    /// Count.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub min_consecutive_failures: Option<u32>,
+    /// Count.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub repeats_before_paging: Option<u32>,
+    /// Hours.
+    #[schema(minimum = 1, maximum = 87_840)]
+    pub reminder_every_hours: Option<i64>,
+}
+
+impl Bounded for OverrideDto {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        // Numbers only: their ranges are checked as thresholds.
+        Ok(())
+    }
+}
+
+impl OverrideDto {
+    /// The thresholds it changes, with their fields.
+    pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
+        threshold_fields(
+            self.stale_after_hours,
+            self.warn_after_hours,
+            self.lookback_hours,
+            self.min_consecutive_failures,
+            self.repeats_before_paging,
+            self.reminder_every_hours,
+        )
+    }
+}
+
+impl From<&keepit_domain::CustomerOverride> for OverrideDto {
+    fn from(o: &keepit_domain::CustomerOverride) -> Self {
+        let value = |threshold| o.thresholds.0.get(&threshold).copied().flatten();
+        let hours = |threshold| value(threshold).map(|secs| secs / 3_600);
+        let count = |threshold| value(threshold).and_then(|n| u32::try_from(n).ok());
+        OverrideDto {
+            customer_id: o.customer.0,
+            enabled: o.enabled,
+            stale_after_hours: hours(Threshold::StaleAfter),
+            warn_after_hours: hours(Threshold::WarnAfter),
+            lookback_hours: hours(Threshold::Lookback),
+            min_consecutive_failures: count(Threshold::MinConsecutiveFailures),
+            repeats_before_paging: count(Threshold::RepeatsBeforePaging),
+            reminder_every_hours: hours(Threshold::ReminderEvery),
+        }
     }
 }
 

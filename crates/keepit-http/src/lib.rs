@@ -161,6 +161,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::silence_alert))
         .routes(routes!(rules::list_rules, rules::create_rule))
         .routes(routes!(rules::update_rule, rules::delete_rule))
+        .routes(routes!(
+            rules::get_override,
+            rules::put_override,
+            rules::delete_override
+        ))
         .routes(routes!(messages::list_messages))
         .routes(routes!(messages::mark_read))
         .routes(routes!(

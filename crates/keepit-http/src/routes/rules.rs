@@ -10,7 +10,7 @@ use keepit_domain::{
 };
 
 use crate::AppState;
-use crate::dto::{AlertRuleDto, AlertRuleRequest, ErrorEnvelope, ScopeDto};
+use crate::dto::{AlertRuleDto, AlertRuleRequest, ErrorEnvelope, OverrideDto, ScopeDto};
 use crate::error::AppError;
 use crate::routes::{Body, row_id};
 
@@ -157,4 +157,112 @@ fn new_rule(request: &AlertRuleRequest) -> Result<AlertRuleSpec, AppError> {
         scope,
         thresholds,
     })
+}
+
+fn override_path(rule: &str, customer: &str) -> Result<(AlertRuleId, CustomerId), AppError> {
+    Ok((
+        AlertRuleId(row_id("id", rule)?),
+        CustomerId(row_id("customer_id", customer)?),
+    ))
+}
+
+/// `GET /alert-rules/{id}/overrides/{customer_id}`: one customer's changes to a rule.
+#[utoipa::path(
+    get,
+    path = "/alert-rules/{id}/overrides/{customer_id}",
+    tag = "alert-rules",
+    params(
+        ("id" = i64, Path, description = "Rule id"),
+        ("customer_id" = i64, Path, description = "Customer id"),
+    ),
+    responses(
+        (status = 200, description = "The customer's override", body = OverrideDto),
+        (status = 404, description = "No such rule, or no override for this customer", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn get_override(
+    State(state): State<AppState>,
+    Path((rule, customer)): Path<(String, String)>,
+) -> Result<Json<OverrideDto>, AppError> {
+    let (rule, customer) = override_path(&rule, &customer)?;
+    let overrides = state.store.alert_rule(rule).await?.rule.overrides;
+    overrides
+        .iter()
+        .find(|o| o.customer == customer)
+        .map(|o| Json(OverrideDto::from(o)))
+        .ok_or_else(|| AppError::not_found("override for customer", customer))
+}
+
+/// `PUT /alert-rules/{id}/overrides/{customer_id}`: sets (or replaces) one customer's
+/// changes to a rule: turn it off or on for them, or other thresholds.
+#[utoipa::path(
+    put,
+    path = "/alert-rules/{id}/overrides/{customer_id}",
+    tag = "alert-rules",
+    params(
+        ("id" = i64, Path, description = "Rule id"),
+        ("customer_id" = i64, Path, description = "Customer id"),
+    ),
+    request_body = OverrideDto,
+    responses(
+        (status = 200, description = "The override as stored", body = OverrideDto),
+        (status = 404, description = "No such rule or customer", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn put_override(
+    State(state): State<AppState>,
+    Path((rule, customer)): Path<(String, String)>,
+    Body(request): Body<OverrideDto>,
+) -> Result<Json<OverrideDto>, AppError> {
+    let (rule, customer) = override_path(&rule, &customer)?;
+    state.store.alert_rule(rule).await?;
+    state.store.customer(customer).await?;
+    let mut thresholds = keepit_domain::ThresholdOverrides::default();
+    let mut check = Thresholds::default();
+    for (threshold, field, value) in request.thresholds() {
+        check
+            .set(threshold, Some(value))
+            .map_err(|error| AppError::validation(field, error))?;
+        thresholds.0.insert(threshold, Some(value));
+    }
+    let o = keepit_domain::CustomerOverride {
+        customer,
+        enabled: request.enabled,
+        thresholds,
+    };
+    state
+        .store
+        .set_alert_rule_override(rule, &o, state.clock.now())
+        .await?;
+    Ok(Json(OverrideDto::from(&o)))
+}
+
+/// `DELETE /alert-rules/{id}/overrides/{customer_id}`: the customer follows the rule again.
+#[utoipa::path(
+    delete,
+    path = "/alert-rules/{id}/overrides/{customer_id}",
+    tag = "alert-rules",
+    params(
+        ("id" = i64, Path, description = "Rule id"),
+        ("customer_id" = i64, Path, description = "Customer id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such override", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn delete_override(
+    State(state): State<AppState>,
+    Path((rule, customer)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let (rule, customer) = override_path(&rule, &customer)?;
+    if state
+        .store
+        .delete_alert_rule_override(rule, customer)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("override for customer", customer))
+    }
 }

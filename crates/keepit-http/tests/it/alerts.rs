@@ -336,3 +336,82 @@ async fn bodies_refuse_unknown_fields_long_values_and_oversized_payloads() {
     assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", huge.text);
     assert_eq!(huge.code(), "payload_too_large");
 }
+
+#[tokio::test]
+async fn a_customer_gets_its_own_thresholds_for_a_rule() {
+    let app = App::start().await;
+    let rules = app.get("/api/v1/alert-rules").await;
+    let rule = rules.json[0]["id"].as_i64().unwrap();
+    let customers = app.get("/api/v1/customers").await;
+    let customer = customers.json[0]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/alert-rules/{rule}/overrides/{customer}");
+
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+    let set = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&app.admin),
+            Some(json!({ "stale_after_hours": 72, "enabled": true })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    assert_eq!(set.json["stale_after_hours"], 72);
+    assert_eq!(set.json["customer_id"], customer);
+    let read = app.get(&path).await;
+    assert_eq!(read.json["stale_after_hours"], 72);
+    assert!(read.json["lookback_hours"].is_null(), "not overridden");
+    let listed = app.get("/api/v1/alert-rules").await;
+    assert_eq!(listed.json[0]["overrides"][0]["customer_id"], customer);
+    // The store evaluates with it.
+    let stored = app
+        .store
+        .alert_rule(keepit_domain::AlertRuleId(rule))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored
+            .rule
+            .thresholds_for(Some(keepit_domain::CustomerId(customer)))
+            .stale_after,
+        TimeDelta::hours(72)
+    );
+
+    for (body, field) in [
+        (json!({ "stale_after_hours": 0 }), "stale_after_hours"),
+        (
+            json!({ "repeats_before_paging": 5000 }),
+            "repeats_before_paging",
+        ),
+        (json!({ "stale_after": 3 }), "stale_after"),
+    ] {
+        let answer = app
+            .call(Method::PUT, &path, Some(&app.admin), Some(body.clone()))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.text
+        );
+        assert!(answer.message().contains(field), "{}", answer.message());
+    }
+    let nobody = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/alert-rules/{rule}/overrides/99999"),
+            Some(&app.admin),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    let viewer = app
+        .call(Method::DELETE, &path, Some(&app.viewer), None)
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    let removed = app
+        .call(Method::DELETE, &path, Some(&app.admin), None)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+}

@@ -26,6 +26,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/alert-rules"),
     ("put", "/api/v1/alert-rules/{id}"),
     ("delete", "/api/v1/alert-rules/{id}"),
+    ("get", "/api/v1/alert-rules/{id}/overrides/{customer_id}"),
+    ("put", "/api/v1/alert-rules/{id}/overrides/{customer_id}"),
+    ("delete", "/api/v1/alert-rules/{id}/overrides/{customer_id}"),
     ("get", "/api/v1/messages"),
     ("post", "/api/v1/messages/{id}/read"),
     ("get", "/api/v1/integrations"),
@@ -79,7 +82,8 @@ async fn the_document_and_the_router_agree() {
     for (method, path) in documented(&answer.json) {
         let concrete = path
             .replace("{job_guid}", "va14e0-sa8c7o-giq88n-hsfgdx")
-            .replace("{id}", "999999");
+            .replace("{id}", "999999")
+            .replace("{customer_id}", "999999");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app
             .call(
