@@ -137,6 +137,10 @@ pub(crate) struct LimitArgs {
     /// How long a sync's lease outlives its holder: a sync that died elsewhere is replaced after this (one that died on this host, at once).
     #[arg(long, env = "KEEPIT_LEASE_TTL", default_value = "2m", value_parser = parse_lease_ttl)]
     pub(crate) lease_ttl: Duration,
+
+    /// How long audit events and finished sync runs are kept (at least 14d, the audit window); older ones are purged at the end of each pass.
+    #[arg(long, env = "KEEPIT_AUDIT_RETENTION", default_value = "400d", value_parser = parse_retention)]
+    pub(crate) audit_retention: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +226,17 @@ fn parse_deadline(text: &str) -> Result<Duration, String> {
     Ok(deadline)
 }
 
+/// Parses a retention: at least the 14-day window the audit log is read on.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let retention = parse_duration(text)?;
+    if retention < Duration::from_secs(14 * 86_400) {
+        return Err(
+            "the retention must be at least 14d, the window the audit log is read on".into(),
+        );
+    }
+    Ok(retention)
+}
+
 /// Parses a lease lifetime: between 3 s (it is renewed every third) and one hour.
 fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
     let ttl = parse_duration(text)?;
@@ -298,6 +313,11 @@ mod tests {
         assert!(parse_interval("").is_err());
         assert_eq!(parse_lease_ttl("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_lease_ttl("1s").is_err());
+        assert_eq!(
+            parse_retention("400d"),
+            Ok(Duration::from_secs(400 * 86_400))
+        );
+        assert!(parse_retention("13d").is_err());
         assert!(parse_lease_ttl("2h").is_err());
         assert_eq!(parse_deadline("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_deadline("0").is_err());

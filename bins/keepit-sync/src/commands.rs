@@ -241,6 +241,10 @@ fn sync_config(limits: &LimitArgs) -> SyncConfig {
         account_deadline: limits.account_deadline,
         lease_ttl: chrono::TimeDelta::from_std(limits.lease_ttl)
             .unwrap_or(chrono::TimeDelta::minutes(2)),
+        retention: keepit_store::RetentionConfig {
+            audit_events: chrono::TimeDelta::from_std(limits.audit_retention)
+                .unwrap_or(chrono::TimeDelta::days(400)),
+        },
         ..SyncConfig::default()
     }
 }

@@ -75,6 +75,9 @@ pub struct SyncConfig {
     /// Time one account may take in a pass, every request and the commit included.
     /// An account past it fails alone, and the pass goes on with the others.
     pub account_deadline: Duration,
+    /// How long audit events and finished sync runs are kept; older ones are purged
+    /// in batches at the end of each pass.
+    pub retention: keepit_store::RetentionConfig,
     /// The clock.
     pub clock: Clock,
 }
@@ -94,6 +97,7 @@ impl Default for SyncConfig {
             lease_ttl: TimeDelta::minutes(2),
             holder: LeaseHolder::this_process(),
             account_deadline: Duration::from_secs(600),
+            retention: keepit_store::RetentionConfig::default(),
             clock: Clock::system(),
         }
     }

@@ -328,6 +328,21 @@ async fn run_pass<H: PassHook>(
         }
     }
 
+    // Retention: what is older than the configured period goes, a batch at a time.
+    match store.purge_expired(&config.retention, now).await {
+        Ok(purged) if purged.audit_events + purged.sync_runs > 0 => {
+            tracing::info!(
+                audit_events = purged.audit_events,
+                sync_runs = purged.sync_runs,
+                "purged what is past its retention"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "could not purge what is past its retention");
+        }
+    }
+
     summary.requests = integration.client.requests_sent() - requests_before;
     summary.requests_by_status = integration
         .client

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::convert::{account_id, connector_id, micros};
 use crate::cursor::TimelineCursor;
 use crate::customers::customers_of_accounts;
-use crate::entity::{audit_event, job};
+use crate::entity::{audit_event, job, sync_run};
 use crate::error::{Error, Result};
 use crate::ids::CustomerId;
 use crate::jobs::{StoredJob, attach_names};
@@ -214,19 +214,38 @@ impl TryFrom<audit_event::Model> for StoredAuditEvent {
     }
 }
 
-/// How long audit events are kept.
+/// Rows deleted per write transaction when purging.
+const PURGE_BATCH: u64 = 2_000;
+
+/// How long audit events and finished sync runs are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionConfig {
-    /// Audit events older than this are purged (default 90 days).
+    /// Audit events that happened, and finished sync runs that started, longer ago than
+    /// this are purged (default 400 days; never less than the 14-day audit window).
     pub audit_events: TimeDelta,
+}
+
+impl RetentionConfig {
+    /// The shortest retention: the audit log is read on a rolling 14-day window, and
+    /// purging inside it would make the next pass fetch the purged events again.
+    pub const MINIMUM: TimeDelta = TimeDelta::days(14);
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
-            audit_events: TimeDelta::days(90),
+            audit_events: TimeDelta::days(400),
         }
     }
+}
+
+/// What [`Store::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Audit events.
+    pub audit_events: u64,
+    /// Finished sync runs (with their request counts).
+    pub sync_runs: u64,
 }
 
 /// Which audit events to list.
@@ -380,20 +399,77 @@ impl Store {
 
     /// Deletes audit events that happened before `older_than`; returns how many.
     pub async fn purge_audit_events(&self, older_than: DateTime<Utc>) -> Result<u64> {
-        Ok(audit_event::Entity::delete_many()
-            .filter(audit_event::Column::OccurredAt.lt(micros(older_than)))
-            .exec(self.db())
-            .await?
-            .rows_affected)
+        let mut deleted = 0;
+        loop {
+            // A batch per short write transaction, so a sync or the API waiting for
+            // the write lock never waits long.
+            let txn = self.begin_write().await?;
+            let ids: Vec<i64> = audit_event::Entity::find()
+                .select_only()
+                .column(audit_event::Column::Id)
+                .filter(audit_event::Column::OccurredAt.lt(micros(older_than)))
+                .limit(PURGE_BATCH)
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let batch = ids.len() as u64;
+            if batch > 0 {
+                audit_event::Entity::delete_many()
+                    .filter(audit_event::Column::Id.is_in(ids))
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            deleted += batch;
+            if batch < PURGE_BATCH {
+                return Ok(deleted);
+            }
+        }
     }
 
-    /// Applies `retention` as of `now`; returns how many audit events were deleted.
+    /// Deletes finished sync runs that started before `older_than`, in batches.
+    pub async fn purge_sync_runs(&self, older_than: DateTime<Utc>) -> Result<u64> {
+        let mut deleted = 0;
+        loop {
+            let txn = self.begin_write().await?;
+            let ids: Vec<i64> = sync_run::Entity::find()
+                .select_only()
+                .column(sync_run::Column::Id)
+                .filter(sync_run::Column::StartedAt.lt(micros(older_than)))
+                .filter(sync_run::Column::FinishedAt.is_not_null())
+                .limit(PURGE_BATCH)
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let batch = ids.len() as u64;
+            if batch > 0 {
+                sync_run::Entity::delete_many()
+                    .filter(sync_run::Column::Id.is_in(ids))
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            deleted += batch;
+            if batch < PURGE_BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Applies `retention` as of `now` to audit events and finished sync runs.
     pub async fn purge_expired(
         &self,
         retention: &RetentionConfig,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
-        self.purge_audit_events(now - retention.audit_events).await
+    ) -> Result<PurgeReport> {
+        let keep = retention.audit_events.max(RetentionConfig::MINIMUM);
+        let older_than = now
+            .checked_sub_signed(keep)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(PurgeReport {
+            audit_events: self.purge_audit_events(older_than).await?,
+            sync_runs: self.purge_sync_runs(older_than).await?,
+        })
     }
 
     /// A customer's audit events and finished jobs merged, newest first.

@@ -40,8 +40,8 @@ pub use alerts::{
     NewAlertTransition,
 };
 pub use audit::{
-    AuditEventRecord, AuditQuery, RetentionConfig, StoredAuditEvent, TimelineEntry, TimelinePage,
-    truncate_client_ip,
+    AuditEventRecord, AuditQuery, PurgeReport, RetentionConfig, StoredAuditEvent, TimelineEntry,
+    TimelinePage, truncate_client_ip,
 };
 pub use connectors::{
     ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, StoredConnector, StoredConnectorStatus,

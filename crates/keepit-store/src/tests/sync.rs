@@ -377,26 +377,48 @@ async fn audit_events_are_deduplicated_by_content_and_purged_after_retention() {
         );
         assert_eq!(store.purge_audit_events(at(15)).await.unwrap(), 0);
 
-        // Default retention: 90 days before "now".
-        assert_eq!(RetentionConfig::default().audit_events, TimeDelta::days(90));
+        // Default retention: 400 days before "now"; nothing here is that old.
+        assert_eq!(
+            RetentionConfig::default().audit_events,
+            TimeDelta::days(400)
+        );
         let now = at(4 * 86_400 * 30);
         let purged = store
             .purge_expired(&RetentionConfig::default(), now)
             .await
             .unwrap();
-        assert_eq!(purged, 1, "the event at 20 s is more than 90 days old");
+        assert_eq!(purged.audit_events, 0);
+        // A retention below the 14-day audit window is raised to it.
+        let custom = RetentionConfig {
+            audit_events: TimeDelta::days(1),
+        };
+        let purged = store.purge_expired(&custom, now).await.unwrap();
+        assert_eq!(purged.audit_events, 4, "the events more than 14 days old");
         assert_eq!(
             store
                 .audit_events(&AuditQuery::default())
                 .await
                 .unwrap()
                 .len(),
-            4
+            1,
+            "the event within the window stays"
         );
-        let custom = RetentionConfig {
-            audit_events: TimeDelta::days(1),
-        };
-        assert_eq!(store.purge_expired(&custom, now).await.unwrap(), 3);
+
+        // Finished sync runs go by the same retention; a running one stays.
+        let old = store.start_sync_run(None, at(0)).await.unwrap();
+        store
+            .finish_sync_run(old, &SyncRunSummary::new(SyncOutcome::Ok), at(60))
+            .await
+            .unwrap();
+        store.start_sync_run(None, at(30)).await.unwrap();
+        let recent = store.start_sync_run(None, now).await.unwrap();
+        store
+            .finish_sync_run(recent, &SyncRunSummary::new(SyncOutcome::Ok), now)
+            .await
+            .unwrap();
+        let purged = store.purge_expired(&custom, now).await.unwrap();
+        assert_eq!(purged.sync_runs, 1);
+        assert_eq!(store.sync_runs(10).await.unwrap().len(), 2);
     })
     .await;
 }
