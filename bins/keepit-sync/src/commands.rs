@@ -504,6 +504,7 @@ async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                 "inserted": report.inserted,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
+                "relinked": report.relinked,
                 "errors": report.errors.iter().map(|error| serde_json::json!({"line": error.line, "error": error.message})).collect::<Vec<_>>(),
             })
         ),
@@ -512,6 +513,12 @@ async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                 "Imported customers: {} new, {} updated, {} unchanged.",
                 report.inserted, report.updated, report.unchanged
             );
+            if report.relinked > 0 {
+                println!(
+                    "{} Keepit account(s) that had matched no customer now match an imported one and were linked to it.",
+                    report.relinked
+                );
+            }
             for error in &report.errors {
                 println!("  line {}: {}", error.line, error.message);
             }

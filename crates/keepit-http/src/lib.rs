@@ -145,7 +145,7 @@ fn api() -> OpenApiRouter<AppState> {
     use utoipa_axum::routes;
 
     use crate::routes::{
-        alerts, connectors, customers, integrations, jobs, messages, ops, people, rules,
+        alerts, connectors, customers, integrations, jobs, matching, messages, ops, people, rules,
     };
     let v1 = OpenApiRouter::new()
         .routes(routes!(jobs::list_jobs))
@@ -154,6 +154,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::skipped_items_csv))
         .routes(routes!(customers::list_customers))
         .routes(routes!(customers::customer_timeline))
+        .routes(routes!(matching::list_accounts))
+        .routes(routes!(matching::link_account, matching::unlink_account))
+        .routes(routes!(matching::merge_customer))
         .routes(routes!(connectors::list_connectors))
         .routes(routes!(alerts::list_alerts))
         .routes(routes!(alerts::alert_transitions))

@@ -5,6 +5,7 @@ pub(crate) mod connectors;
 pub(crate) mod customers;
 pub(crate) mod integrations;
 pub(crate) mod jobs;
+pub(crate) mod matching;
 pub(crate) mod messages;
 pub(crate) mod ops;
 pub(crate) mod people;

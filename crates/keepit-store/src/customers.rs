@@ -13,8 +13,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::{AccountId, CustomerMatch, match_customer, normalize_company_name};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 
 use crate::convert::{account_id, micros};
@@ -102,7 +102,8 @@ pub enum LinkState {
 }
 
 impl LinkState {
-    fn as_str(self) -> &'static str {
+    /// `linked`, `created`, `ambiguous` or `manual`.
+    pub fn as_str(self) -> &'static str {
         match self {
             LinkState::Linked => "linked",
             LinkState::Created => "created",
@@ -221,6 +222,9 @@ pub struct ImportReport {
     pub updated: u64,
     /// Rows that matched a stored customer exactly.
     pub unchanged: u64,
+    /// Keepit accounts that had matched no customer and now match an imported one:
+    /// linked to it, and the customer created for them merged into it.
+    pub relinked: u64,
     /// Rows that were refused, with their line numbers.
     pub errors: Vec<ImportRowError>,
 }
@@ -687,9 +691,191 @@ impl Store {
                 }
             }
         }
+        report.relinked = relink_created_accounts(&txn, now).await?;
         txn.commit().await?;
         Ok(report)
     }
+
+    /// Merges a duplicate customer into another: its Keepit accounts (as manual
+    /// links), connectors, jobs, audit events, alerts, messages, rule scopes and
+    /// overrides follow, then it is deleted. The PSA id moves along when the customer
+    /// kept has none. Returns the customer kept.
+    pub async fn merge_customers(
+        &self,
+        from: CustomerId,
+        into: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerRecord> {
+        if from == into {
+            return Err(Error::invalid(
+                "into",
+                "a customer cannot be merged into itself",
+            ));
+        }
+        let txn = self.begin_write().await?;
+        merge_customer_rows(&txn, from, into, LinkState::Manual, micros(now)).await?;
+        let kept = customer::Entity::find_by_id(into.0)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("customer", into))?;
+        txn.commit().await?;
+        kept.try_into()
+    }
+
+    /// Undoes a link: the account waits for a person (or for the next sync's
+    /// matching) with no customer. Its history keeps no customer until it is linked.
+    pub async fn unlink_customer(&self, account: &AccountId, now: DateTime<Utc>) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let existing = account::Entity::find()
+            .filter(account::Column::AccountGuid.eq(account.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("keepit account", account))?;
+        let mut active: account::ActiveModel = existing.into();
+        active.customer_id = Set(None);
+        active.link_state = Set(LinkState::Ambiguous.as_str().to_owned());
+        active.updated_at = Set(micros(now));
+        active.update(&txn).await?;
+        propagate_customer(&txn, account, None).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Moves everything of customer `from` to customer `into` and deletes `from`, inside
+/// the caller's transaction. Accounts moved get `link` as their link state.
+async fn merge_customer_rows<C: ConnectionTrait>(
+    conn: &C,
+    from: CustomerId,
+    into: CustomerId,
+    link: LinkState,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let from_row = customer::Entity::find_by_id(from.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", from))?;
+    let into_row = customer::Entity::find_by_id(into.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", into))?;
+    account::Entity::update_many()
+        .col_expr(account::Column::CustomerId, Expr::value(into.0))
+        .col_expr(account::Column::LinkState, Expr::value(link.as_str()))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .filter(account::Column::CustomerId.eq(from.0))
+        .exec(conn)
+        .await?;
+    for table in [
+        "backup_connectors",
+        "backup_jobs",
+        "backup_audit_events",
+        "alerts",
+        "messages",
+    ] {
+        let update = Query::update()
+            .table(sea_orm::sea_query::Alias::new(table))
+            .value(sea_orm::sea_query::Alias::new("customer_id"), into.0)
+            .and_where(Expr::col(sea_orm::sea_query::Alias::new("customer_id")).eq(from.0))
+            .take();
+        conn.execute(&update).await?;
+    }
+    // Rules scoped to the merged customer now watch the kept one.
+    let rules = Query::update()
+        .table(sea_orm::sea_query::Alias::new("alert_rules"))
+        .value(
+            sea_orm::sea_query::Alias::new("scope_value"),
+            into.0.to_string(),
+        )
+        .and_where(Expr::col(sea_orm::sea_query::Alias::new("scope")).eq("customer"))
+        .and_where(Expr::col(sea_orm::sea_query::Alias::new("scope_value")).eq(from.0.to_string()))
+        .take();
+    conn.execute(&rules).await?;
+    // Overrides: the kept customer's own win; the others move over.
+    let kept_rules: Vec<i64> = crate::entity::alert_rule_override::Entity::find()
+        .filter(crate::entity::alert_rule_override::Column::CustomerId.eq(into.0))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|o| o.rule_id)
+        .collect();
+    crate::entity::alert_rule_override::Entity::delete_many()
+        .filter(crate::entity::alert_rule_override::Column::CustomerId.eq(from.0))
+        .filter(crate::entity::alert_rule_override::Column::RuleId.is_in(kept_rules))
+        .exec(conn)
+        .await?;
+    crate::entity::alert_rule_override::Entity::update_many()
+        .col_expr(
+            crate::entity::alert_rule_override::Column::CustomerId,
+            Expr::value(into.0),
+        )
+        .filter(crate::entity::alert_rule_override::Column::CustomerId.eq(from.0))
+        .exec(conn)
+        .await?;
+    let external_id = from_row.external_id.clone();
+    customer::Entity::delete_by_id(from.0).exec(conn).await?;
+    if into_row.external_id.is_none() && external_id.is_some() {
+        let mut active: customer::ActiveModel = into_row.into();
+        active.external_id = Set(external_id);
+        active.updated_at = Set(now);
+        active.update(conn).await?;
+    }
+    Ok(())
+}
+
+/// After a PSA import: an account that had no match when it was first synced (so a
+/// customer was created for it) and now matches exactly one PSA customer by name is
+/// linked to that customer, and the customer created for it is merged into it.
+/// Returns how many accounts were relinked.
+async fn relink_created_accounts<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>) -> Result<u64> {
+    let psa: Vec<customer::Model> = customer::Entity::find()
+        .filter(customer::Column::Source.eq(CustomerSource::Psa.as_str()))
+        .all(conn)
+        .await?;
+    let created = account::Entity::find()
+        .filter(account::Column::LinkState.eq(LinkState::Created.as_str()))
+        .all(conn)
+        .await?;
+    let mut relinked = 0;
+    for account in created {
+        let wanted = normalize_company_name(&account.company_name);
+        let matches: Vec<&customer::Model> = psa
+            .iter()
+            .filter(|customer| customer.normalized_name == wanted)
+            .collect();
+        let ([target], Some(own)) = (matches.as_slice(), account.customer_id) else {
+            continue;
+        };
+        if own == target.id {
+            continue;
+        }
+        // The customer made for this account goes when nothing else belongs to it.
+        let others = account::Entity::find()
+            .filter(account::Column::CustomerId.eq(own))
+            .filter(account::Column::Id.ne(account.id))
+            .count(conn)
+            .await?;
+        if others == 0 {
+            merge_customer_rows(
+                conn,
+                CustomerId(own),
+                CustomerId(target.id),
+                LinkState::Linked,
+                now,
+            )
+            .await?;
+        } else {
+            let guid = account_id("keepit_accounts", "account_guid", &account.account_guid)?;
+            let mut active: account::ActiveModel = account.into();
+            active.customer_id = Set(Some(target.id));
+            active.link_state = Set(LinkState::Linked.as_str().to_owned());
+            active.updated_at = Set(now);
+            active.update(conn).await?;
+            propagate_customer(conn, &guid, Some(CustomerId(target.id))).await?;
+        }
+        relinked += 1;
+    }
+    Ok(relinked)
 }
 
 /// The customer of each given Keepit account (accounts the store has not seen are absent).

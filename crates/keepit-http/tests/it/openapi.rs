@@ -17,6 +17,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs/{job_guid}/skipped-items.csv"),
     ("get", "/api/v1/customers"),
     ("get", "/api/v1/customers/{id}/timeline"),
+    ("get", "/api/v1/keepit-accounts"),
+    ("put", "/api/v1/keepit-accounts/{guid}/customer"),
+    ("delete", "/api/v1/keepit-accounts/{guid}/customer"),
+    ("post", "/api/v1/customers/{id}/merge"),
     ("get", "/api/v1/connectors"),
     ("get", "/api/v1/alerts"),
     ("get", "/api/v1/alerts/{id}/transitions"),
@@ -83,7 +87,8 @@ async fn the_document_and_the_router_agree() {
         let concrete = path
             .replace("{job_guid}", "va14e0-sa8c7o-giq88n-hsfgdx")
             .replace("{id}", "999999")
-            .replace("{customer_id}", "999999");
+            .replace("{customer_id}", "999999")
+            .replace("{guid}", "zzzzzz-zzzzzz-zzzzzz");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app
             .call(

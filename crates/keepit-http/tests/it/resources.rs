@@ -303,3 +303,173 @@ async fn a_lost_database_is_a_generic_503_everywhere() {
     }
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn accounts_are_linked_by_hand_unlinked_and_customers_merged() {
+    let app = App::start().await;
+    let unmatched = app.get("/api/v1/keepit-accounts?match=unmatched").await;
+    assert_eq!(unmatched.status, StatusCode::OK, "{}", unmatched.text);
+    let accounts = unmatched.json.as_array().unwrap().clone();
+    assert!(
+        accounts.len() >= 3,
+        "the sync made a customer for each account"
+    );
+    let guid = |i: usize| accounts[i]["account_guid"].as_str().unwrap().to_owned();
+
+    // A by hand to a customer of the MSP's own.
+    let own = app
+        .store
+        .create_customer("Hand Picked Ltd", None, app.now())
+        .await
+        .unwrap();
+    let linked = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/keepit-accounts/{}/customer", guid(0)),
+            Some(&app.admin),
+            Some(json!({ "customer_id": own.id.0 })),
+        )
+        .await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text);
+    assert_eq!(linked.json["link"], "manual");
+    assert_eq!(linked.json["customer_name"], "Hand Picked Ltd");
+    let listed = app.get("/api/v1/keepit-accounts?match=linked").await;
+    assert!(
+        listed
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["account_guid"] == guid(0))
+    );
+
+    // Unlinked, it waits in the queue.
+    let unlinked = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/keepit-accounts/{}/customer", guid(0)),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(unlinked.status, StatusCode::OK);
+    assert!(unlinked.json["customer_id"].is_null());
+    let queue = app.get("/api/v1/keepit-accounts?match=ambiguous").await;
+    assert!(
+        queue
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["account_guid"] == guid(0))
+    );
+
+    // B's customer merged into the MSP's own: its connectors follow.
+    let from = accounts[1]["customer_id"].as_i64().unwrap();
+    let merged = app
+        .post(
+            &format!("/api/v1/customers/{from}/merge"),
+            Some(json!({ "into": own.id.0 })),
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.text);
+    let customers = app.get("/api/v1/customers").await;
+    assert!(
+        !customers
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == from)
+    );
+    let connectors = app
+        .get(&format!("/api/v1/connectors?customer={}", own.id.0))
+        .await;
+    assert!(
+        !connectors.json.as_array().unwrap().is_empty(),
+        "{}",
+        connectors.text
+    );
+    let account = app
+        .store
+        .keepit_account(&keepit_domain::AccountId::new(&guid(1)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.customer, Some(own.id));
+
+    // A PSA import that now matches C by name relinks it and drops the customer made for it.
+    let c_name = accounts[2]["company_name"].as_str().unwrap().to_owned();
+    let c_made = accounts[2]["customer_id"].as_i64().unwrap();
+    let csv = format!(
+        "name,external_id\n\"{}\",PSA-77\n",
+        c_name.replace('"', "\"\"")
+    );
+    let report = app
+        .store
+        .import_customers_csv(csv.as_bytes(), app.now())
+        .await
+        .unwrap();
+    assert_eq!(report.relinked, 1, "{report:?}");
+    let c = app
+        .store
+        .keepit_account(&keepit_domain::AccountId::new(&guid(2)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(c.customer.map(|id| id.0), Some(c_made));
+    assert!(
+        app.store
+            .customer(keepit_store::CustomerId(c_made))
+            .await
+            .is_err(),
+        "no duplicate left"
+    );
+
+    for (method, path, body, status) in [
+        (
+            Method::GET,
+            "/api/v1/keepit-accounts?match=some".to_owned(),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/keepit-accounts/not%20a%20guid/customer".to_owned(),
+            Some(json!({ "customer_id": 1 })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/keepit-accounts/zzzzzz-zzzzzz-zzzzzz/customer".to_owned(),
+            Some(json!({ "customer_id": own.id.0 })),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/keepit-accounts/{}/customer", guid(0)),
+            Some(json!({ "customer_id": 99999 })),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/customers/{}/merge", own.id.0),
+            Some(json!({ "into": own.id.0 })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let answer = app
+            .call(method.clone(), &path, Some(&app.admin), body)
+            .await;
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
+    }
+    let viewer = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/keepit-accounts/{}/customer", guid(0)),
+            Some(&app.viewer),
+            Some(json!({ "customer_id": own.id.0 })),
+        )
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+}
