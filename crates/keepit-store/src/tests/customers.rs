@@ -230,3 +230,82 @@ async fn csv_import_reports_bad_rows_and_is_idempotent() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_merge_moves_accounts_alerts_and_history_and_keeps_the_psa_id() {
+    each_backend(|store| async move {
+        let integration = integration(&store).await;
+        // A sync made a customer for account 1; the MSP also has its own, from the PSA.
+        store
+            .sync_customer(&sighting(integration, 1, "Duplicate Co", 10))
+            .await
+            .unwrap();
+        let made = store
+            .keepit_account(&account(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer
+            .unwrap();
+        let kept = store
+            .create_customer("Duplicate Company", Some("PSA-9"), at(0))
+            .await
+            .unwrap()
+            .id;
+        store
+            .upsert_connectors(&[super::fixtures::connector(1, 1, "Mail")], at(20))
+            .await
+            .unwrap();
+        let rule = store.alert_rules().await.unwrap()[0].rule.id;
+        let opened = store
+            .apply_alert_observation(&crate::AlertObservation {
+                rule,
+                connector: super::fixtures::connector_id(1),
+                account: account(1),
+                state: keepit_domain::AlertState::Firing,
+                severity: keepit_domain::Severity::Critical,
+                reason: None,
+                last_success_at: None,
+                last_attempt_at: None,
+                at: at(30),
+                note: Some("opened".into()),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(opened.alert.customer, Some(made));
+
+        let result = store.merge_customers(made, kept, at(40)).await.unwrap();
+        assert_eq!(result.id, kept);
+        assert_eq!(result.external_id.as_deref(), Some("PSA-9"));
+        let moved = store.keepit_account(&account(1)).await.unwrap().unwrap();
+        assert_eq!(
+            (moved.customer, moved.link),
+            (Some(kept), LinkState::Manual)
+        );
+        let alert = store.alert(opened.alert.id).await.unwrap();
+        assert_eq!(alert.customer, Some(kept), "the alert follows");
+        assert_eq!(
+            store.alert_transitions(alert.id).await.unwrap().len(),
+            1,
+            "its history is kept"
+        );
+        let connectors = store
+            .connectors(&crate::ConnectorFilter {
+                customer: Some(kept),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(connectors.len(), 1);
+        assert!(store.customer(made).await.is_err(), "the duplicate is gone");
+        assert!(store.merge_customers(kept, kept, at(50)).await.is_err());
+        assert!(
+            store
+                .merge_customers(CustomerId(9_999), kept, at(50))
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}
