@@ -30,6 +30,51 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Acknowledge, silence or unsilence an alert (ids as `keepit-sync status` shows them).
+    Alert {
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertCommand {
+    /// Record that someone is on it: no more reminders.
+    Ack(AlertArgs),
+    /// No notices about the alert until a time.
+    Silence(AlertSilenceArgs),
+    /// Lift a silence.
+    Unsilence(AlertArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AlertArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// The alert's id.
+    #[arg(long)]
+    pub(crate) id: i64,
+
+    /// Who does it, by email (default: the primary administrator).
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AlertSilenceArgs {
+    #[command(flatten)]
+    pub(crate) alert: AlertArgs,
+
+    /// Until when: an RFC 3339 time (2026-12-01T08:00:00Z).
+    #[arg(long, value_parser = parse_until)]
+    pub(crate) until: chrono::DateTime<chrono::Utc>,
+}
+
+fn parse_until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T08:00:00Z"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,8 +10,8 @@ use keepit_store::{ApiTokenId, NewUser, Role, Store, StoreConfig, UserChange, Us
 use secrecy::ExposeSecret as _;
 
 use crate::cli::{
-    Cli, Command, DatabaseArgs, RoleArg, ServeArgs, TokenCommand, TokenCreateArgs, TokenListArgs,
-    TokenRevokeArgs, UserAddArgs, UserCommand, UserSetArgs,
+    AlertArgs, AlertCommand, Cli, Command, DatabaseArgs, RoleArg, ServeArgs, TokenCommand,
+    TokenCreateArgs, TokenListArgs, TokenRevokeArgs, UserAddArgs, UserCommand, UserSetArgs,
 };
 use crate::config::{UsageError, check_database_url, master_key, usage};
 
@@ -36,6 +36,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Revoke(args),
         } => token_revoke(args).await,
+        Command::Alert { command } => alert(command).await,
     }
 }
 
@@ -311,6 +312,68 @@ async fn token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
     println!(
         "revoked token {}; requests made with it are refused from now on",
         args.id
+    );
+    store.close().await.context("closing the database")?;
+    Ok(())
+}
+
+/// The user an alert command acts as: the one named, else the primary administrator.
+async fn acting_user(store: &Store, args: &AlertArgs) -> anyhow::Result<UserRecord> {
+    match &args.user {
+        Some(email) => user_by_email(store, email).await,
+        None => store
+            .users()
+            .await
+            .context("listing users")?
+            .into_iter()
+            .find(|user| user.primary_admin)
+            .ok_or_else(|| usage("no primary administrator; name the user with --user")),
+    }
+}
+
+async fn alert(command: AlertCommand) -> anyhow::Result<()> {
+    let (args, until, verb) = match &command {
+        AlertCommand::Ack(args) => (args, None, "acknowledged"),
+        AlertCommand::Silence(silence) => (&silence.alert, Some(silence.until), "silenced"),
+        AlertCommand::Unsilence(args) => (args, None, "unsilenced"),
+    };
+    let store = open(&args.database.database_url).await?;
+    let user = acting_user(&store, args).await?;
+    let id = keepit_domain::AlertId(args.id);
+    let now = Utc::now();
+    let alert = store.alert(id).await.map_err(|error| match error {
+        keepit_store::Error::NotFound { .. } => usage(format!(
+            "no alert {}; `keepit-sync status` lists them",
+            args.id
+        )),
+        other => anyhow::Error::new(other).context("reading the alert"),
+    })?;
+    if !alert.state.is_open() {
+        return Err(usage(format!("alert {} is resolved", args.id)));
+    }
+    let alert = match command {
+        AlertCommand::Ack(_) => store.acknowledge_alert(id, user.id, now).await,
+        AlertCommand::Silence(_) => {
+            let until = until.unwrap_or(now);
+            if until <= now {
+                return Err(usage("--until must be in the future"));
+            }
+            store
+                .silence_alert(id, Some(until), Some(user.id), now)
+                .await
+        }
+        AlertCommand::Unsilence(_) => store.silence_alert(id, None, Some(user.id), now).await,
+    }
+    .context("changing the alert")?;
+    println!(
+        "alert {} {verb} by {}{}",
+        alert.id.0,
+        user.email,
+        alert
+            .silenced_until
+            .filter(|_| verb == "silenced")
+            .map(|until| format!(" until {}", until.to_rfc3339()))
+            .unwrap_or_default()
     );
     store.close().await.context("closing the database")?;
     Ok(())

@@ -447,3 +447,97 @@ fn users_and_tokens_are_managed_from_the_command_line() {
     let again = db(&["token", "revoke", "--id", &id]);
     assert_eq!(again.status.code(), Some(64), "{again:?}");
 }
+
+#[tokio::test]
+async fn alerts_are_acknowledged_and_silenced_from_the_command_line() {
+    use keepit_domain::{AccountId, AlertState, ConnectorId, ConnectorKind, Severity};
+    let dir = temp_dir();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let added = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--database-url",
+            &database,
+            "--email",
+            "noc@msp.example",
+            "--name",
+            "NOC",
+            "--role",
+            "admin",
+            "--primary",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    // One open alert, written as a sync would.
+    let store =
+        keepit_store::Store::connect_and_migrate(&keepit_store::StoreConfig::new(&database))
+            .await
+            .unwrap();
+    let now = chrono::Utc::now();
+    let connector = ConnectorId::new("cli001-aaaaaa-bbbbbb").unwrap();
+    let account = AccountId::new("acc001-aaaaaa-bbbbbb").unwrap();
+    store
+        .upsert_connectors(
+            &[keepit_store::ConnectorRecord {
+                connector: connector.clone(),
+                account: account.clone(),
+                name: "Mail".into(),
+                kind: ConnectorKind::Microsoft365,
+                created: None,
+                accessible: true,
+                deletion_deadline: None,
+                backup_retention: None,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let rule = store.alert_rules().await.unwrap()[0].rule.id;
+    let alert = store
+        .apply_alert_observation(&keepit_store::AlertObservation {
+            rule,
+            connector,
+            account,
+            state: AlertState::Firing,
+            severity: Severity::Critical,
+            reason: None,
+            last_success_at: None,
+            last_attempt_at: None,
+            at: now,
+            note: None,
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .alert
+        .id;
+    let id = alert.0.to_string();
+    let alert_cmd = |args: &[&str]| {
+        let mut all = vec!["alert"];
+        all.extend_from_slice(args);
+        all.extend(["--database-url", database.as_str(), "--id", id.as_str()]);
+        run(&dir, &all)
+    };
+    let acked = alert_cmd(&["ack"]);
+    assert!(acked.status.success(), "{acked:?}");
+    assert!(String::from_utf8_lossy(&acked.stdout).contains("noc@msp.example"));
+    let until = (now + chrono::TimeDelta::hours(4)).to_rfc3339();
+    let silenced = alert_cmd(&["silence", "--until", &until]);
+    assert!(silenced.status.success(), "{silenced:?}");
+    let stored = store.alert(alert).await.unwrap();
+    assert!(stored.acknowledged_at.is_some());
+    assert!(stored.silenced_until.is_some());
+    let lifted = alert_cmd(&["unsilence"]);
+    assert!(lifted.status.success(), "{lifted:?}");
+    assert!(store.alert(alert).await.unwrap().silenced_until.is_none());
+    let past = alert_cmd(&["silence", "--until", "2000-01-01T00:00:00Z"]);
+    assert_eq!(past.status.code(), Some(64));
+    let unknown = run(
+        &dir,
+        &["alert", "ack", "--database-url", &database, "--id", "9999"],
+    );
+    assert_eq!(unknown.status.code(), Some(64));
+    store.close().await.unwrap();
+}

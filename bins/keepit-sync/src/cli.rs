@@ -38,7 +38,29 @@ pub(crate) enum Command {
         command: CustomersCommand,
     },
     /// Show what is stale or failing now: every open alert, grouped by customer.
-    Status(DatabaseArgs),
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// Only alerts of customers whose name contains this (any case).
+    #[arg(long)]
+    pub(crate) customer: Option<String>,
+
+    /// Only alerts of this severity.
+    #[arg(long, value_parser = ["warning", "critical"])]
+    pub(crate) severity: Option<String>,
+
+    /// Only alerts in this state.
+    #[arg(long, value_parser = ["pending", "firing", "acknowledged", "silenced"])]
+    pub(crate) state: Option<String>,
+
+    /// Only alerts opened within this long, such as 24h or 7d.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) since: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]

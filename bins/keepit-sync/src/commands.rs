@@ -14,7 +14,7 @@ use keepit_store::{KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOu
 
 use crate::cli::{
     Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, LimitArgs,
-    OutputFormat, RunArgs,
+    OutputFormat, RunArgs, StatusArgs,
 };
 use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, usage};
 use crate::report;
@@ -29,7 +29,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Customers {
             command: CustomersCommand::Import(args),
         } => import(args, output).await,
-        Command::Status(args) => status(&args.database_url, output).await,
+        Command::Status(args) => status(&args, output).await,
     }
 }
 
@@ -537,8 +537,16 @@ async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCo
     })
 }
 
-async fn status(database_url: &str, output: OutputFormat) -> anyhow::Result<ExitCode> {
-    let store = open_store(database_url).await?;
-    report::print_status(&store, Utc::now(), output).await?;
+async fn status(args: &StatusArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.database.database_url).await?;
+    let filter = report::StatusFilter {
+        customer: args.customer.clone(),
+        severity: args.severity.clone(),
+        state: args.state.clone(),
+        since: args
+            .since
+            .and_then(|since| chrono::TimeDelta::from_std(since).ok()),
+    };
+    report::print_status(&store, Utc::now(), &filter, output).await?;
     Ok(ExitCode::SUCCESS)
 }

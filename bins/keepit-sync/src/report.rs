@@ -143,18 +143,52 @@ fn alert_state(alert: &keepit_domain::Alert, now: DateTime<Utc>) -> &'static str
     }
 }
 
+/// Which open alerts `status` shows; every field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatusFilter {
+    /// Customers whose name contains this, ignoring case.
+    pub(crate) customer: Option<String>,
+    /// `warning` or `critical`.
+    pub(crate) severity: Option<String>,
+    /// `pending`, `firing`, `acknowledged` or `silenced`.
+    pub(crate) state: Option<String>,
+    /// Opened within this long.
+    pub(crate) since: Option<chrono::TimeDelta>,
+}
+
 pub(crate) async fn print_status(
     store: &Store,
     now: DateTime<Utc>,
+    filter: &StatusFilter,
     output: OutputFormat,
 ) -> anyhow::Result<()> {
-    let open = open_alerts(store).await?;
-    let customer_of = |alert: &keepit_domain::Alert| {
+    let mut open = open_alerts(store).await?;
+    let customer_name = |alert: &keepit_domain::Alert, customers: &HashMap<CustomerId, String>| {
         alert
             .customer
-            .and_then(|id| open.customers.get(&id).cloned())
+            .and_then(|id| customers.get(&id).cloned())
             .unwrap_or_else(|| alert.account.to_string())
     };
+    let wanted_customer = filter.customer.as_ref().map(|text| text.to_lowercase());
+    let customers = open.customers.clone();
+    open.alerts.retain(|alert| {
+        wanted_customer.as_ref().is_none_or(|text| {
+            customer_name(alert, &customers)
+                .to_lowercase()
+                .contains(text)
+        }) && filter
+            .severity
+            .as_deref()
+            .is_none_or(|severity| alert.severity.as_str() == severity)
+            && filter
+                .state
+                .as_deref()
+                .is_none_or(|state| alert_state(alert, now) == state)
+            && filter
+                .since
+                .is_none_or(|since| now - alert.opened_at <= since)
+    });
+    let customer_of = |alert: &keepit_domain::Alert| customer_name(alert, &open.customers);
     match output {
         OutputFormat::Json => {
             let alerts: Vec<_> = open
@@ -162,6 +196,7 @@ pub(crate) async fn print_status(
                 .iter()
                 .map(|alert| {
                     json!({
+                        "id": alert.id.0,
                         "rule": open.rule_kinds.get(&alert.rule.0).cloned().unwrap_or_else(|| "unknown".into()),
                         "state": alert_state(alert, now),
                         "severity": alert.severity.as_str(),
@@ -181,9 +216,17 @@ pub(crate) async fn print_status(
         }
         OutputFormat::Table => {
             if open.alerts.is_empty() {
-                println!(
-                    "No open alerts: every watched connector backed up within its thresholds."
-                );
+                let filtered = filter.customer.is_some()
+                    || filter.severity.is_some()
+                    || filter.state.is_some()
+                    || filter.since.is_some();
+                if filtered {
+                    println!("No open alert matches these filters.");
+                } else {
+                    println!(
+                        "No open alerts: every watched connector backed up within its thresholds."
+                    );
+                }
                 return Ok(());
             }
             let mut by_customer: BTreeMap<String, Vec<&keepit_domain::Alert>> = BTreeMap::new();
@@ -213,7 +256,8 @@ pub(crate) async fn print_status(
                         }
                     });
                     println!(
-                        "  {:<9} {:<13} {:<12} {:<36} last success {}{}",
+                        "  #{:<5} {:<9} {:<13} {:<12} {:<36} last success {}{}",
+                        alert.id.0,
                         alert.severity.as_str(),
                         rule,
                         alert_state(alert, now),

@@ -262,6 +262,51 @@ async fn demo_then_status_and_customers_import() {
         !json["alerts"].as_array().unwrap().is_empty(),
         "the demo fleet has stale and failing connectors on purpose"
     );
+    let all = json["alerts"].as_array().unwrap().len();
+    assert!(
+        json["alerts"][0]["id"].is_i64(),
+        "ids for `keepit-server alert`"
+    );
+    // Filters narrow the list, each on its own field.
+    let filtered = keepit_sync(
+        &dir,
+        &[
+            "status",
+            "--database-url",
+            &db,
+            "--output",
+            "json",
+            "--severity",
+            "critical",
+        ],
+    )
+    .await;
+    let critical: serde_json::Value = serde_json::from_slice(&filtered.stdout).unwrap();
+    let critical = critical["alerts"].as_array().unwrap();
+    assert!(critical.iter().all(|a| a["severity"] == "critical"));
+    assert!(critical.len() < all, "the demo has warnings too");
+    let nobody = keepit_sync(
+        &dir,
+        &[
+            "status",
+            "--database-url",
+            &db,
+            "--customer",
+            "no such customer",
+        ],
+    )
+    .await;
+    assert!(
+        text(&nobody).contains("No open alert matches"),
+        "{}",
+        text(&nobody)
+    );
+    let bad = keepit_sync(
+        &dir,
+        &["status", "--database-url", &db, "--state", "sleepy"],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(64));
 
     let csv = dir.join("customers.csv");
     std::fs::write(
