@@ -1206,3 +1206,67 @@ impl Bounded for NewTokenRequest {
         at_most("label", Some(&self.label), 100)
     }
 }
+
+/// Body of `PATCH /integrations/{id}`; omitted fields keep their value. Credentials
+/// are write-only and rotate as a whole: give a complete pair (username and password,
+/// or API token login and password), which replaces the stored one.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationPatchRequest {
+    /// Name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Keepit region (clears the base URL).
+    #[schema(max_length = 32)]
+    pub region: Option<String>,
+    /// Base URL override (clears the region).
+    #[schema(max_length = 2048)]
+    pub base_url: Option<String>,
+    /// The MSP's parent account GUID.
+    #[schema(min_length = 1, max_length = 128)]
+    pub parent_account_guid: Option<String>,
+    /// Keepit login of an administrator.
+    #[schema(max_length = 320)]
+    pub username: Option<String>,
+    /// Its password.
+    #[schema(max_length = 1024)]
+    pub password: Option<String>,
+    /// Login half of a Keepit API token.
+    #[schema(max_length = 1024)]
+    pub api_token_login: Option<String>,
+    /// Password half of a Keepit API token.
+    #[schema(max_length = 1024)]
+    pub api_token_password: Option<String>,
+}
+
+impl std::fmt::Debug for IntegrationPatchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationPatchRequest")
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url.as_ref().map(|_| "[set]"))
+            .field("parent_account_guid", &self.parent_account_guid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bounded for IntegrationPatchRequest {
+    fn check_bounds(&self) -> Result<(), AppError> {
+        at_most("name", self.name.as_deref(), 200)?;
+        at_most("region", self.region.as_deref(), 32)?;
+        at_most("base_url", self.base_url.as_deref(), 2048)?;
+        at_most(
+            "parent_account_guid",
+            self.parent_account_guid.as_deref(),
+            128,
+        )?;
+        at_most("username", self.username.as_deref(), 320)?;
+        at_most("password", self.password.as_deref(), 1024)?;
+        at_most("api_token_login", self.api_token_login.as_deref(), 1024)?;
+        at_most(
+            "api_token_password",
+            self.api_token_password.as_deref(),
+            1024,
+        )
+    }
+}

@@ -69,7 +69,10 @@ pub(crate) async fn client_for_integration(
     build(&record, credentials)
 }
 
-fn build(record: &IntegrationRecord, credentials: Credentials) -> Result<KeepitClient, AppError> {
+pub(crate) fn build(
+    record: &IntegrationRecord,
+    credentials: Credentials,
+) -> Result<KeepitClient, AppError> {
     let mut builder = KeepitClient::builder()
         .credentials(credentials)
         .account(record.parent_account.clone())

@@ -175,7 +175,11 @@ fn api() -> OpenApiRouter<AppState> {
             integrations::list_integrations,
             integrations::create_integration
         ))
-        .routes(routes!(integrations::get_integration))
+        .routes(routes!(
+            integrations::get_integration,
+            integrations::update_integration,
+            integrations::delete_integration
+        ))
         .routes(routes!(integrations::sync_now))
         .routes(routes!(integrations::test_integration))
         .routes(routes!(integrations::enable_integration))

@@ -94,6 +94,20 @@ pub struct NewIntegration {
     pub enabled: bool,
 }
 
+/// What [`Store::update_integration_details`] changes; `None` keeps the value, and for
+/// the region and base URL `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new region.
+    pub region: Option<Option<String>>,
+    /// A new base URL.
+    pub base_url: Option<Option<String>>,
+    /// A new parent account.
+    pub parent_account: Option<AccountId>,
+}
+
 /// A stored integration, without its credentials (see [`Store::integration_credentials`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationRecord {
@@ -278,6 +292,110 @@ impl Store {
             active.updated_at = Set(micros(now));
         })
         .await
+    }
+
+    /// Changes an integration's name, where Keepit is reached, or its parent account.
+    /// Fails with [`Error::Conflict`] when another integration has that parent account.
+    pub async fn update_integration_details(
+        &self,
+        id: IntegrationId,
+        change: &IntegrationChange,
+        now: DateTime<Utc>,
+    ) -> Result<IntegrationRecord> {
+        let txn = self.begin_write().await?;
+        let model = integration::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("integration", id))?;
+        if let Some(parent) = &change.parent_account {
+            let clash = integration::Entity::find()
+                .filter(integration::Column::ParentAccountGuid.eq(parent.as_str()))
+                .filter(integration::Column::Id.ne(id.0))
+                .one(&txn)
+                .await?;
+            if clash.is_some() {
+                return Err(Error::Conflict {
+                    what: "integration for parent account",
+                    key: parent.to_string(),
+                });
+            }
+        }
+        let mut active: integration::ActiveModel = model.into();
+        if let Some(name) = &change.name {
+            active.name = Set(name.clone());
+        }
+        if let Some(region) = &change.region {
+            active.region = Set(region.clone());
+        }
+        if let Some(base_url) = &change.base_url {
+            active.base_url = Set(base_url.clone());
+        }
+        if let Some(parent) = &change.parent_account {
+            active.parent_account_guid = Set(parent.to_string());
+        }
+        active.updated_at = Set(micros(now));
+        let updated = active.update(&txn).await?;
+        txn.commit().await?;
+        updated.try_into()
+    }
+
+    /// Deletes an integration and its sealed credentials; the open alerts of its
+    /// accounts resolve. The synced data (connectors, jobs, audit events, alert
+    /// history) stays, unless `purge`, which deletes it too. Returns `false` when there
+    /// was no such integration.
+    pub async fn delete_integration(
+        &self,
+        id: IntegrationId,
+        purge: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        if integration::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let accounts: Vec<String> = account::Entity::find()
+            .filter(account::Column::IntegrationId.eq(id.0))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|model| model.account_guid)
+            .collect();
+        crate::alerts::resolve_open_alerts(
+            &txn,
+            sea_orm::Condition::all()
+                .add(alert::Column::AccountGuid.is_in(accounts.iter().cloned())),
+            "the integration was deleted",
+            now,
+        )
+        .await?;
+        if purge {
+            // Children first; statuses and alert histories go with their rows.
+            for table in [
+                "alerts",
+                "backup_jobs",
+                "backup_audit_events",
+                "backup_connectors",
+            ] {
+                for chunk in accounts.chunks(500) {
+                    let delete = Query::delete()
+                        .from_table(sea_orm::sea_query::Alias::new(table))
+                        .and_where(
+                            Expr::col(sea_orm::sea_query::Alias::new("account_guid"))
+                                .is_in(chunk.iter().cloned()),
+                        )
+                        .to_owned();
+                    sea_orm::ConnectionTrait::execute(&txn, &delete).await?;
+                }
+            }
+        }
+        // Its accounts, cursors and lease go with it (foreign keys cascade).
+        integration::Entity::delete_by_id(id.0).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// Enables or disables an integration.

@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use ids::{
     AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId,
 };
-pub use integrations::{IntegrationRecord, KeepitCredentials, NewIntegration};
+pub use integrations::{IntegrationChange, IntegrationRecord, KeepitCredentials, NewIntegration};
 pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
 pub use messages::{
     DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,

@@ -1,15 +1,20 @@
 //! Integrations: list, create (secrets write-only), test connection, enable/disable.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use keepit_domain::AccountId;
-use keepit_store::{IntegrationId, KeepitCredentials, NewIntegration};
+use keepit_store::{IntegrationChange, IntegrationId, KeepitCredentials, NewIntegration};
 use secrecy::SecretString;
 
 use crate::AppState;
-use crate::dto::{ConnectionTestDto, ErrorEnvelope, IntegrationDto, NewIntegrationRequest};
+use crate::dto::{
+    ConnectionTestDto, ErrorEnvelope, IntegrationDto, IntegrationPatchRequest,
+    NewIntegrationRequest,
+};
 use crate::error::{AppError, ErrorCode};
+use crate::query::{only_known, pairs, single};
+use crate::routes::connectors::parse_bool;
 use crate::routes::{Body, row_id};
 
 /// `GET /integrations`: every integration, without credentials.
@@ -228,6 +233,201 @@ pub(crate) async fn sync_now(
     }
     let record = state.store.request_sync(id, state.clock.now()).await?;
     Ok((StatusCode::ACCEPTED, Json(IntegrationDto::from(&record))))
+}
+
+/// `PATCH /integrations/{id}`: renames, moves (region, base URL, parent account) or
+/// rotates the credentials of an integration. New credentials, or a new place to
+/// reach Keepit, are tested against Keepit before anything is stored, unless
+/// `?verify=false`; a failed test answers 422 with the failure's category.
+#[utoipa::path(
+    patch,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    params(
+        ("id" = i64, Path, description = "Integration id"),
+        ("verify" = Option<bool>, Query, description = "Test the change against Keepit first (default true)"),
+    ),
+    request_body = IntegrationPatchRequest,
+    responses(
+        (status = 200, description = "The integration after the change (without credentials)", body = IntegrationDto),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+        (status = 409, description = "Another integration has this parent account", body = ErrorEnvelope),
+        (status = 503, description = "No master key is configured", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn update_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    Body(request): Body<IntegrationPatchRequest>,
+) -> Result<Json<IntegrationDto>, AppError> {
+    let id = IntegrationId(row_id("id", &id)?);
+    let pairs = pairs(raw.as_deref());
+    only_known(&pairs, &["verify"])?;
+    let verify = match single(&pairs, "verify")? {
+        None => true,
+        Some(text) => parse_bool("verify", text)?,
+    };
+    let current = state.store.integration(id).await?;
+    let mut change = IntegrationChange::default();
+    if let Some(name) = &request.name {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AppError::validation("name", "must not be empty"));
+        }
+        change.name = Some(name.to_owned());
+    }
+    if let Some(region) = nonblank(request.region.as_ref()) {
+        change.region = Some(Some(region));
+        change.base_url = Some(None);
+    }
+    if let Some(base_url) = nonblank(request.base_url.as_ref()) {
+        if url::Url::parse(&base_url).is_err() {
+            return Err(AppError::validation("base_url", "is not an absolute URL"));
+        }
+        change.base_url = Some(Some(base_url));
+        change.region = Some(None);
+    }
+    if let Some(parent) = &request.parent_account_guid {
+        change.parent_account = Some(
+            AccountId::new(parent.trim())
+                .map_err(|error| AppError::validation("parent_account_guid", error))?,
+        );
+    }
+    let mut next = current.clone();
+    if let Some(region) = &change.region {
+        next.region.clone_from(region);
+    }
+    if let Some(base_url) = &change.base_url {
+        next.base_url.clone_from(base_url);
+    }
+    if let Some(parent) = &change.parent_account {
+        next.parent_account = parent.clone();
+    }
+    if let Err(keepit_client::Error::Config(problem)) =
+        keepit_client::resolve_base_url(next.region.as_deref(), next.base_url.as_deref())
+    {
+        let field = if request.base_url.is_some() {
+            "base_url"
+        } else {
+            "region"
+        };
+        return Err(AppError::validation(field, problem));
+    }
+    let rotating = request.username.is_some()
+        || request.password.is_some()
+        || request.api_token_login.is_some()
+        || request.api_token_password.is_some();
+    let credentials = if rotating {
+        let credentials = KeepitCredentials {
+            username: nonblank(request.username.as_ref()),
+            password: nonblank(request.password.as_ref()).map(SecretString::from),
+            api_token_login: nonblank(request.api_token_login.as_ref()),
+            api_token_password: nonblank(request.api_token_password.as_ref())
+                .map(SecretString::from),
+        };
+        let complete = (credentials.username.is_some() && credentials.password.is_some())
+            || (credentials.api_token_login.is_some() && credentials.api_token_password.is_some());
+        if !complete {
+            return Err(AppError::validation(
+                "credentials",
+                "a rotation replaces the whole pair: give username and password, or api_token_login and api_token_password",
+            ));
+        }
+        Some(credentials)
+    } else {
+        None
+    };
+    let Some(key) = state.master_key.as_deref() else {
+        return Err(AppError::client(
+            ErrorCode::Unavailable,
+            "the server has no master key configured, so it cannot use or store credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
+        ));
+    };
+    let moved =
+        change.region.is_some() || change.base_url.is_some() || change.parent_account.is_some();
+    if verify && (rotating || moved) {
+        let to_try = match &credentials {
+            Some(new) => keepit_client::Credentials::choose(
+                new.username.clone(),
+                new.password.clone(),
+                new.api_token_login.clone().map(SecretString::from),
+                new.api_token_password.clone(),
+            ),
+            None => {
+                let stored = state.store.integration_credentials(id, key).await?;
+                keepit_client::Credentials::choose(
+                    stored.username,
+                    stored.password,
+                    stored.api_token_login.map(SecretString::from),
+                    stored.api_token_password,
+                )
+            }
+        }
+        .ok_or_else(|| AppError::validation("credentials", "no complete credentials to test"))?;
+        let client = crate::keepit::build(&next, to_try)?;
+        if let Err(error) = client.test_connection().await {
+            tracing::info!(integration = id.0, error = %error, "the change failed its connection test");
+            let (category, message) = crate::keepit::upstream_category(&error);
+            return Err(AppError::validation(
+                "credentials",
+                format!(
+                    "the change was not stored: {message} ({category}); pass ?verify=false to store it anyway"
+                ),
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let record = state
+        .store
+        .update_integration_details(id, &change, now)
+        .await?;
+    if let Some(credentials) = &credentials {
+        state
+            .store
+            .set_integration_credentials(id, credentials, key, now)
+            .await?;
+    }
+    Ok(Json(IntegrationDto::from(&record)))
+}
+
+/// `DELETE /integrations/{id}`: deletes the integration and its credentials; its open
+/// alerts resolve. The synced connectors, jobs and audit events stay unless
+/// `?purge=true`.
+#[utoipa::path(
+    delete,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    params(
+        ("id" = i64, Path, description = "Integration id"),
+        ("purge" = Option<bool>, Query, description = "Also delete the data it synced (default false)"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such integration", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn delete_integration(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<StatusCode, AppError> {
+    let id = IntegrationId(row_id("id", &id)?);
+    let pairs = pairs(raw.as_deref());
+    only_known(&pairs, &["purge"])?;
+    let purge = match single(&pairs, "purge")? {
+        None => false,
+        Some(text) => parse_bool("purge", text)?,
+    };
+    if state
+        .store
+        .delete_integration(id, purge, state.clock.now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("integration", id))
+    }
 }
 
 /// `POST /integrations/{id}/enable`: includes the integration in syncs.

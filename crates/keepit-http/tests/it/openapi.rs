@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/integrations"),
     ("post", "/api/v1/integrations"),
     ("get", "/api/v1/integrations/{id}"),
+    ("patch", "/api/v1/integrations/{id}"),
+    ("delete", "/api/v1/integrations/{id}"),
     ("post", "/api/v1/integrations/{id}/sync"),
     ("post", "/api/v1/integrations/{id}/test"),
     ("post", "/api/v1/integrations/{id}/enable"),

@@ -1,6 +1,7 @@
 //! Customers, timelines, connectors, integrations, sync runs and the operations endpoints.
 
 use axum::http::{Method, StatusCode};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use crate::support::App;
@@ -469,6 +470,126 @@ async fn accounts_are_linked_by_hand_unlinked_and_customers_merged() {
             &format!("/api/v1/keepit-accounts/{}/customer", guid(0)),
             Some(&app.viewer),
             Some(json!({ "customer_id": own.id.0 })),
+        )
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn integrations_are_renamed_rotated_after_a_test_and_deleted() {
+    let app = App::start().await;
+    let id = app.integration.0;
+    let path = format!("/api/v1/integrations/{id}");
+    let patch = |body: serde_json::Value, query: &'static str| {
+        let path = format!("{path}{query}");
+        let app = &app;
+        async move {
+            app.call(Method::PATCH, &path, Some(&app.admin), Some(body))
+                .await
+        }
+    };
+    let renamed = patch(json!({ "name": "Main tenant" }), "").await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
+    assert_eq!(renamed.json["name"], "Main tenant");
+
+    // A rotation that Keepit refuses is not stored; the old credentials keep working.
+    let user = app._mock.credentials().username().to_owned();
+    let refused = patch(
+        json!({ "username": user, "password": "wrong-password-1" }),
+        "",
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.message().contains("refused"),
+        "{}",
+        refused.message()
+    );
+    assert!(!refused.text.contains("wrong-password-1"));
+    let test = app.post(&format!("{path}/test"), None).await;
+    assert_eq!(test.json["ok"], true, "{}", test.text);
+    // A good one is tested and stored.
+    let password = app
+        ._mock
+        .credentials()
+        .password()
+        .expose_secret()
+        .to_owned();
+    let rotated = patch(json!({ "username": user, "password": password }), "").await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    assert!(!rotated.text.contains(&password));
+    // Half a pair is refused; ?verify=false stores without asking Keepit.
+    let half = patch(json!({ "password": "x" }), "").await;
+    assert_eq!(half.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unverified = patch(
+        json!({ "username": user, "password": "wrong-password-2" }),
+        "?verify=false",
+    )
+    .await;
+    assert_eq!(unverified.status, StatusCode::OK, "{}", unverified.text);
+    assert_eq!(
+        app.post(&format!("{path}/test"), None).await.json["ok"],
+        false
+    );
+
+    // Another integration's parent account is taken.
+    let other = app
+        .post(
+            "/api/v1/integrations",
+            Some(json!({ "name": "Other", "region": "dk-co", "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd33", "username": "u", "password": "p" })),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    let clash = patch(
+        json!({ "parent_account_guid": "aaaa00-bbbb11-cccc22-dddd33" }),
+        "?verify=false",
+    )
+    .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.text);
+
+    // Deleted: the synced connectors stay; with ?purge=true they go too.
+    let before = app
+        .get("/api/v1/connectors")
+        .await
+        .json
+        .as_array()
+        .unwrap()
+        .len();
+    let deleted = app
+        .call(Method::DELETE, &path, Some(&app.admin), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/connectors")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        before
+    );
+    let other_id = other.json["id"].as_i64().unwrap();
+    let purged = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/integrations/{other_id}?purge=true"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(purged.status, StatusCode::NO_CONTENT);
+    let viewer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/integrations/{other_id}"),
+            Some(&app.viewer),
+            None,
         )
         .await;
     assert_eq!(viewer.status, StatusCode::FORBIDDEN);
