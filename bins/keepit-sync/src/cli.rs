@@ -123,6 +123,12 @@ pub(crate) struct KeepitArgs {
     /// Most Keepit requests in flight at once.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) concurrency: u16,
+
+    /// (`run`, `daemon`) Store these credentials, sealed with the master key, in the
+    /// integration, so later runs, the daemon and the server can use it without the
+    /// flags. Without it the credentials are used for this run only and not stored.
+    #[arg(long)]
+    pub(crate) save: bool,
 }
 
 impl KeepitArgs {

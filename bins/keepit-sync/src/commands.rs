@@ -88,21 +88,38 @@ async fn integrations(
             ad_hoc.concurrency,
             Some(limits),
         )?;
+        // Credentials given on the command line are stored only with --save; an
+        // integration without stored credentials is skipped by plain runs and the
+        // daemon, so an ad-hoc run leaves nothing that fails later.
+        let to_store = if keepit.save {
+            ad_hoc_credentials(keepit)?
+        } else {
+            KeepitCredentials::default()
+        };
         let record = match store.integration_by_parent(&account).await? {
-            Some(record) => record,
+            Some(record) => {
+                if keepit.save {
+                    store
+                        .set_integration_credentials(record.id, &to_store, &master_key()?, now)
+                        .await?;
+                }
+                record
+            }
             None => {
-                // Credentials given on the command line are not stored.
                 let new = NewIntegration {
                     name: format!("Keepit {account}"),
                     region: ad_hoc.region.clone(),
                     base_url: ad_hoc.base_url.clone(),
                     parent_account: account.clone(),
-                    credentials: KeepitCredentials::default(),
+                    credentials: to_store,
                     enabled: true,
                 };
                 store.create_integration(&new, &master_key()?, now).await?
             }
         };
+        if keepit.save {
+            tracing::info!(integration = %record.name, "credentials stored, sealed with the master key");
+        }
         return Ok(vec![(
             record.name.clone(),
             Integration {
@@ -125,6 +142,24 @@ async fn integrations(
         ));
     }
     Ok(found)
+}
+
+/// The store's form of the credentials given as flags, for `--save`.
+fn ad_hoc_credentials(keepit: &KeepitArgs) -> anyhow::Result<KeepitCredentials> {
+    let password = match (&keepit.password, &keepit.password_file) {
+        (Some(password), _) => Some(secrecy::SecretString::from(password.clone())),
+        (None, Some(path)) => Some(crate::config::read_secret_file(path)?),
+        (None, None) => None,
+    };
+    Ok(KeepitCredentials {
+        username: keepit.username.clone(),
+        password,
+        api_token_login: keepit.api_token_login.clone(),
+        api_token_password: keepit
+            .api_token_password
+            .clone()
+            .map(secrecy::SecretString::from),
+    })
 }
 
 /// A client for a stored integration, from its sealed credentials.
@@ -178,6 +213,15 @@ async fn enabled_integrations(
         .into_iter()
         .filter(|record| record.enabled)
     {
+        let stored = store.integration_credentials(record.id, key).await;
+        if let Ok(credentials) = &stored
+            && credentials.username.is_none()
+            && credentials.api_token_login.is_none()
+        {
+            // Made by an ad-hoc run without --save: synced only with the flags.
+            tracing::debug!(integration = %record.name, "no stored credentials; synced only by runs given Keepit flags");
+            continue;
+        }
         match stored_integration(store, &record, key, limits).await {
             Ok(integration) => found.push(integration),
             Err(error) => {
@@ -450,17 +494,20 @@ async fn demo(args: DemoArgs, output: OutputFormat) -> anyhow::Result<ExitCode> 
                 region: None,
                 base_url: Some(mock.uri()),
                 parent_account: parent.clone(),
-                credentials: KeepitCredentials::default(),
+                // The fake's throwaway credentials, sealed with the master key like any
+                // others, so the server over the same state can use the integration.
+                credentials: KeepitCredentials {
+                    username: Some(mock.credentials().username().to_owned()),
+                    password: Some(mock.credentials().password().clone()),
+                    api_token_login: None,
+                    api_token_password: None,
+                },
                 // Enabled, because alerts watch only the connectors of enabled
                 // integrations. Its base URL is the fake Keepit that ends with the
-                // demo and no credentials are stored, so a later sync over the demo
-                // database reports it as failed rather than reaching anything.
+                // demo, so a later sync over the demo database reports it unreachable.
                 enabled: true,
             };
-            // The demo's credentials are throwaway and never stored: any key seals the empty record.
-            store
-                .create_integration(&new, &keepit_store::secrets::MasterKey::generate(), now)
-                .await?
+            store.create_integration(&new, &master_key()?, now).await?
         }
     };
     let integration = Integration {

@@ -75,7 +75,7 @@ impl AdHocKeepit {
     }
 }
 
-fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
+pub(crate) fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         usage(format!(
             "cannot read the password file {}: {error}",

@@ -667,3 +667,28 @@ async fn the_daemon_waits_for_an_integration_and_syncs_it_when_asked() {
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_run_leaves_nothing_broken_and_save_keeps_the_credentials() {
+    let dir = temp_dir("adhoc");
+    let url = sqlite_url(&dir);
+    let (mock, served) = fleet(2, 73).await;
+    let keepit = Keepit::of(&mock, &served);
+    let ad_hoc = output_of(keepit_sync(&dir, &run_args(&url, &keepit))).await;
+    assert_eq!(outcome(&ad_hoc), "ok", "{}", text(&ad_hoc));
+    // Without --save nothing usable was stored: a plain run has nothing to sync, and
+    // says so, instead of failing on an integration without credentials.
+    let plain = vec!["run".to_owned(), "--database-url".into(), url.clone()];
+    let nothing = output_of(keepit_sync(&dir, &plain)).await;
+    assert_eq!(nothing.status.code(), Some(64), "{}", text(&nothing));
+    // With --save the credentials are sealed in the integration: a plain run uses them.
+    let mut save = run_args(&url, &keepit);
+    save.push("--save".into());
+    let saved = output_of(keepit_sync(&dir, &save)).await;
+    assert_eq!(outcome(&saved), "ok", "{}", text(&saved));
+    let mut plain_json = plain.clone();
+    plain_json.extend(["--output".into(), "json".into()]);
+    let again = output_of(keepit_sync(&dir, &plain_json)).await;
+    assert_eq!(outcome(&again), "ok", "{}", text(&again));
+    let _ = std::fs::remove_dir_all(&dir);
+}
