@@ -739,14 +739,33 @@ fn threshold_fields(
     .collect()
 }
 
-/// One customer's changes to a rule: what `PUT /alert-rules/{id}/overrides/{customer_id}`
-/// takes and what the API shows. An omitted or `null` field keeps the rule's value.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
+/// One customer's changes to a rule, as the API shows them. A `null` field follows the
+/// rule.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OverrideDto {
-    /// The customer (set from the path; ignored in a request).
-    #[serde(default, skip_deserializing)]
+    /// The customer.
     pub customer_id: i64,
+    /// Turns the rule off (`false`) or on (`true`) for this customer.
+    pub enabled: Option<bool>,
+    /// Hours.
+    pub stale_after_hours: Option<i64>,
+    /// Hours.
+    pub warn_after_hours: Option<i64>,
+    /// Hours.
+    pub lookback_hours: Option<i64>,
+    /// Count.
+    pub min_consecutive_failures: Option<u32>,
+    /// Count.
+    pub repeats_before_paging: Option<u32>,
+    /// Hours.
+    pub reminder_every_hours: Option<i64>,
+}
+
+/// Body of `PUT /alert-rules/{id}/overrides/{customer_id}`. An omitted or `null` field
+/// follows the rule.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
     /// Turns the rule off (`false`) or on (`true`) for this customer.
     pub enabled: Option<bool>,
     /// Hours.
@@ -769,14 +788,14 @@ pub struct OverrideDto {
     pub reminder_every_hours: Option<i64>,
 }
 
-impl Bounded for OverrideDto {
+impl Bounded for OverrideRequest {
     fn check_bounds(&self) -> Result<(), AppError> {
         // Numbers only: their ranges are checked as thresholds.
         Ok(())
     }
 }
 
-impl OverrideDto {
+impl OverrideRequest {
     /// The thresholds it changes, with their fields.
     pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
         threshold_fields(

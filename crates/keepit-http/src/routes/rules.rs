@@ -10,7 +10,9 @@ use keepit_domain::{
 };
 
 use crate::AppState;
-use crate::dto::{AlertRuleDto, AlertRuleRequest, ErrorEnvelope, OverrideDto, ScopeDto};
+use crate::dto::{
+    AlertRuleDto, AlertRuleRequest, ErrorEnvelope, OverrideDto, OverrideRequest, ScopeDto,
+};
 use crate::error::AppError;
 use crate::routes::{Body, row_id};
 
@@ -203,7 +205,7 @@ pub(crate) async fn get_override(
         ("id" = i64, Path, description = "Rule id"),
         ("customer_id" = i64, Path, description = "Customer id"),
     ),
-    request_body = OverrideDto,
+    request_body = OverrideRequest,
     responses(
         (status = 200, description = "The override as stored", body = OverrideDto),
         (status = 404, description = "No such rule or customer", body = ErrorEnvelope),
@@ -212,7 +214,7 @@ pub(crate) async fn get_override(
 pub(crate) async fn put_override(
     State(state): State<AppState>,
     Path((rule, customer)): Path<(String, String)>,
-    Body(request): Body<OverrideDto>,
+    Body(request): Body<OverrideRequest>,
 ) -> Result<Json<OverrideDto>, AppError> {
     let (rule, customer) = override_path(&rule, &customer)?;
     state.store.alert_rule(rule).await?;
