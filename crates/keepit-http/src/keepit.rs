@@ -17,9 +17,11 @@ pub(crate) async fn client_for_account(
     account: &AccountId,
 ) -> Result<KeepitClient, AppError> {
     let Some(link) = state.store.keepit_account(account).await? else {
+        // The data outlived its integration (deleted without purge): nothing can ask
+        // Keepit for it any more. A state of the data, not an outage.
         return Err(AppError::client(
-            ErrorCode::Unavailable,
-            format!("no integration sees Keepit account {account}; cannot ask Keepit"),
+            ErrorCode::Conflict,
+            format!("no integration sees Keepit account {account} any more; cannot ask Keepit"),
         ));
     };
     client_for_integration(state, link.integration).await

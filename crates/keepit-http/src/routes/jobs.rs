@@ -236,7 +236,7 @@ pub(crate) async fn job_report(
     responses(
         (status = 200, description = "Skipped items as CSV: time, account, connector, job, message", content_type = "text/csv", body = String),
         (status = 404, description = "No such job", body = ErrorEnvelope),
-        (status = 409, description = "The job has not ended yet", body = ErrorEnvelope),
+        (status = 409, description = "The job has not ended yet, or no integration sees its account any more", body = ErrorEnvelope),
         (status = 410, description = "The job ended more than one month ago; Keepit no longer has the report", body = ErrorEnvelope),
         (status = 502, description = "Keepit failed", body = ErrorEnvelope),
         (status = 503, description = "No master key or no credentials to ask Keepit with", body = ErrorEnvelope),

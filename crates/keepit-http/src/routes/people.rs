@@ -98,15 +98,22 @@ pub(crate) async fn create_user(
     responses(
         (status = 200, description = "The user after the change", body = UserDto),
         (status = 404, description = "No such user", body = ErrorEnvelope),
-        (status = 409, description = "This would leave no administrator", body = ErrorEnvelope),
+        (status = 409, description = "This would leave no administrator, or demote the caller", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
     Path(id): Path<String>,
     Body(request): Body<UserPatchRequest>,
 ) -> Result<Json<UserDto>, AppError> {
     let id = UserId(row_id("id", &id)?);
+    if id == caller.id && request.role.as_deref().map(str::trim) == Some("viewer") {
+        return Err(AppError::client(
+            ErrorCode::Conflict,
+            "administrators cannot demote themselves; ask another administrator",
+        ));
+    }
     let change = UserChange {
         name: request.name.clone(),
         role: request
@@ -133,14 +140,21 @@ pub(crate) async fn update_user(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such user", body = ErrorEnvelope),
-        (status = 409, description = "This is the last administrator", body = ErrorEnvelope),
+        (status = 409, description = "This is the last administrator, or the caller", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let id = UserId(row_id("id", &id)?);
+    if id == caller.id {
+        return Err(AppError::client(
+            ErrorCode::Conflict,
+            "administrators cannot delete themselves; ask another administrator",
+        ));
+    }
     if state.store.delete_user(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
