@@ -163,16 +163,11 @@ fn ad_hoc_credentials(keepit: &KeepitArgs) -> anyhow::Result<KeepitCredentials> 
 }
 
 /// A client for a stored integration, from its sealed credentials.
-async fn stored_integration(
-    store: &Store,
+fn stored_integration(
     record: &keepit_store::IntegrationRecord,
-    key: &keepit_store::secrets::MasterKey,
+    stored: KeepitCredentials,
     limits: &LimitArgs,
 ) -> anyhow::Result<(String, Integration)> {
-    let stored = store
-        .integration_credentials(record.id, key)
-        .await
-        .with_context(|| format!("credentials of integration {}", record.name))?;
     let credentials = keepit_client::Credentials::choose(
         stored.username,
         stored.password,
@@ -213,7 +208,11 @@ async fn enabled_integrations(
         .into_iter()
         .filter(|record| record.enabled)
     {
-        let stored = store.integration_credentials(record.id, key).await;
+        // Read and decrypted once per integration and pass.
+        let stored = store
+            .integration_credentials(record.id, key)
+            .await
+            .with_context(|| format!("credentials of integration {}", record.name));
         if let Ok(credentials) = &stored
             && credentials.username.is_none()
             && credentials.api_token_login.is_none()
@@ -222,7 +221,7 @@ async fn enabled_integrations(
             tracing::debug!(integration = %record.name, "no stored credentials; synced only by runs given Keepit flags");
             continue;
         }
-        match stored_integration(store, &record, key, limits).await {
+        match stored.and_then(|stored| stored_integration(&record, stored, limits)) {
             Ok(integration) => found.push(integration),
             Err(error) => {
                 left_out += 1;

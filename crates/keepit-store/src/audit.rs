@@ -399,54 +399,45 @@ impl Store {
 
     /// Deletes audit events that happened before `older_than`; returns how many.
     pub async fn purge_audit_events(&self, older_than: DateTime<Utc>) -> Result<u64> {
-        let mut deleted = 0;
-        loop {
-            // A batch per short write transaction, so a sync or the API waiting for
-            // the write lock never waits long.
-            let txn = self.begin_write().await?;
-            let ids: Vec<i64> = audit_event::Entity::find()
-                .select_only()
-                .column(audit_event::Column::Id)
-                .filter(audit_event::Column::OccurredAt.lt(micros(older_than)))
-                .limit(PURGE_BATCH)
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            let batch = ids.len() as u64;
-            if batch > 0 {
-                audit_event::Entity::delete_many()
-                    .filter(audit_event::Column::Id.is_in(ids))
-                    .exec(&txn)
-                    .await?;
-            }
-            txn.commit().await?;
-            deleted += batch;
-            if batch < PURGE_BATCH {
-                return Ok(deleted);
-            }
-        }
+        self.delete_in_batches::<audit_event::Entity>(
+            audit_event::Column::Id,
+            Condition::all().add(audit_event::Column::OccurredAt.lt(micros(older_than))),
+        )
+        .await
     }
 
     /// Deletes finished sync runs that started before `older_than`, in batches.
     pub async fn purge_sync_runs(&self, older_than: DateTime<Utc>) -> Result<u64> {
+        self.delete_in_batches::<sync_run::Entity>(
+            sync_run::Column::Id,
+            Condition::all()
+                .add(sync_run::Column::StartedAt.lt(micros(older_than)))
+                .add(sync_run::Column::FinishedAt.is_not_null()),
+        )
+        .await
+    }
+
+    /// Deletes the rows `which` selects, [`PURGE_BATCH`] per short write transaction,
+    /// so a sync or the API waiting for the write lock never waits long.
+    async fn delete_in_batches<E: EntityTrait>(
+        &self,
+        id: E::Column,
+        which: Condition,
+    ) -> Result<u64> {
         let mut deleted = 0;
         loop {
             let txn = self.begin_write().await?;
-            let ids: Vec<i64> = sync_run::Entity::find()
+            let ids: Vec<i64> = E::find()
                 .select_only()
-                .column(sync_run::Column::Id)
-                .filter(sync_run::Column::StartedAt.lt(micros(older_than)))
-                .filter(sync_run::Column::FinishedAt.is_not_null())
+                .column(id)
+                .filter(which.clone())
                 .limit(PURGE_BATCH)
                 .into_tuple()
                 .all(&txn)
                 .await?;
             let batch = ids.len() as u64;
             if batch > 0 {
-                sync_run::Entity::delete_many()
-                    .filter(sync_run::Column::Id.is_in(ids))
-                    .exec(&txn)
-                    .await?;
+                E::delete_many().filter(id.is_in(ids)).exec(&txn).await?;
             }
             txn.commit().await?;
             deleted += batch;
