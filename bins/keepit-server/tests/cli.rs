@@ -14,6 +14,9 @@ fn temp_dir() -> PathBuf {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // Unique among running processes only: clear what an earlier process with a
+    // reused pid may have left there.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -13,6 +13,9 @@ pub(crate) fn temp_dir(suite: &str) -> PathBuf {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // The id is unique among running processes only: a directory left by an earlier
+    // process with the same id (a reused pid on another run) would leak its database in.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

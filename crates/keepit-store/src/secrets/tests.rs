@@ -73,6 +73,8 @@ fn keys_parse_from_base64_and_hex() {
 /// A fresh directory for one test's key file.
 fn key_dir(test: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("keepit-store-key-{}-{test}", std::process::id()));
+    // A key left by an earlier process with a reused pid must not be found.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
