@@ -171,6 +171,16 @@ pub(crate) struct LimitArgs {
     pub(crate) audit_retention: Duration,
 }
 
+impl LimitArgs {
+    /// The bounds every Keepit client of this process gets.
+    pub(crate) fn client_limits(&self) -> keepit_ingest::ClientLimits {
+        keepit_ingest::ClientLimits {
+            request_deadline: self.request_deadline,
+            max_response_bytes: usize::try_from(self.max_response_bytes).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]

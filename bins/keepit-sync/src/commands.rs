@@ -40,22 +40,18 @@ async fn open_store(url: &str) -> anyhow::Result<Store> {
         .context("could not open the database")
 }
 
-fn client_for(
+/// A client for a connection given only on the command line, for `test-connection`
+/// (stored integrations, and ad-hoc runs, go through `keepit_ingest`'s builder).
+fn unstored_client(
     region: Option<&str>,
     base_url: Option<&str>,
     credentials: keepit_client::Credentials,
     account: Option<keepit_domain::AccountId>,
     concurrency: usize,
-    limits: Option<&LimitArgs>,
 ) -> anyhow::Result<KeepitClient> {
     let mut builder = KeepitClient::builder()
         .credentials(credentials)
         .max_concurrency(concurrency.max(1));
-    if let Some(limits) = limits {
-        builder = builder
-            .deadline(limits.request_deadline)
-            .max_response_bytes(usize::try_from(limits.max_response_bytes).unwrap_or(usize::MAX));
-    }
     builder = match (base_url, region) {
         (Some(url), _) => builder.base_url(url),
         (None, Some(region)) => builder.region(region),
@@ -80,14 +76,6 @@ async fn integrations(
             .account
             .clone()
             .ok_or_else(|| usage("--account-guid (or KEEPIT_ACCOUNT_GUID) is required to sync: it names the MSP's parent account"))?;
-        let client = client_for(
-            ad_hoc.region.as_deref(),
-            ad_hoc.base_url.as_deref(),
-            ad_hoc.credentials,
-            Some(account.clone()),
-            ad_hoc.concurrency,
-            Some(limits),
-        )?;
         // Credentials given on the command line are stored only with --save; an
         // integration without stored credentials is skipped by plain runs and the
         // daemon, so an ad-hoc run leaves nothing that fails later.
@@ -113,6 +101,7 @@ async fn integrations(
                     parent_account: account.clone(),
                     credentials: to_store,
                     enabled: true,
+                    settings: ad_hoc.settings()?,
                 };
                 store.create_integration(&new, &master_key()?, now).await?
             }
@@ -120,6 +109,17 @@ async fn integrations(
         if keepit.save {
             tracing::info!(integration = %record.name, "credentials stored, sealed with the master key");
         }
+        // The flags say where Keepit is and how hard to ask it, for this run.
+        let mut target = record.clone();
+        target.region.clone_from(&ad_hoc.region);
+        target.base_url.clone_from(&ad_hoc.base_url);
+        target.settings = ad_hoc.settings()?;
+        let client = keepit_ingest::client_with_credentials(
+            &target,
+            ad_hoc.credentials,
+            &limits.client_limits(),
+        )
+        .map_err(|error| usage(error.to_string()))?;
         return Ok(vec![(
             record.name.clone(),
             Integration {
@@ -162,37 +162,6 @@ fn ad_hoc_credentials(keepit: &KeepitArgs) -> anyhow::Result<KeepitCredentials> 
     })
 }
 
-/// A client for a stored integration, from its sealed credentials.
-fn stored_integration(
-    record: &keepit_store::IntegrationRecord,
-    stored: KeepitCredentials,
-    limits: &LimitArgs,
-) -> anyhow::Result<(String, Integration)> {
-    let credentials = keepit_client::Credentials::choose(
-        stored.username,
-        stored.password,
-        stored.api_token_login.map(secrecy::SecretString::from),
-        stored.api_token_password,
-    )
-    .ok_or_else(|| anyhow::anyhow!("integration {} has no complete credentials", record.name))?;
-    let client = client_for(
-        record.region.as_deref(),
-        record.base_url.as_deref(),
-        credentials,
-        Some(record.parent_account.clone()),
-        5,
-        Some(limits),
-    )?;
-    Ok((
-        record.name.clone(),
-        Integration {
-            id: record.id,
-            parent: record.parent_account.clone(),
-            client,
-        },
-    ))
-}
-
 /// Every enabled integration, read again now: one that cannot be used (its
 /// credentials do not decrypt, or are incomplete) is reported and left out.
 async fn enabled_integrations(
@@ -221,8 +190,22 @@ async fn enabled_integrations(
             tracing::debug!(integration = %record.name, "no stored credentials; synced only by runs given Keepit flags");
             continue;
         }
-        match stored.and_then(|stored| stored_integration(&record, stored, limits)) {
-            Ok(integration) => found.push(integration),
+        let client = stored.and_then(|stored| {
+            Ok(keepit_ingest::client_for_integration(
+                &record,
+                stored,
+                &limits.client_limits(),
+            )?)
+        });
+        match client {
+            Ok(client) => found.push((
+                record.name.clone(),
+                Integration {
+                    id: record.id,
+                    parent: record.parent_account.clone(),
+                    client,
+                },
+            )),
             Err(error) => {
                 left_out += 1;
                 tracing::error!(
@@ -436,13 +419,12 @@ async fn wait_for_signal() {
 
 async fn test_connection(args: KeepitArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let ad_hoc = AdHocKeepit::from_args(&args)?;
-    let client = client_for(
+    let client = unstored_client(
         ad_hoc.region.as_deref(),
         ad_hoc.base_url.as_deref(),
         ad_hoc.credentials,
         ad_hoc.account,
         ad_hoc.concurrency,
-        None,
     )?;
     let report = client
         .test_connection()
@@ -505,6 +487,7 @@ async fn demo(args: DemoArgs, output: OutputFormat) -> anyhow::Result<ExitCode> 
                 // integrations. Its base URL is the fake Keepit that ends with the
                 // demo, so a later sync over the demo database reports it unreachable.
                 enabled: true,
+                settings: keepit_store::IntegrationSettings::default(),
             };
             store.create_integration(&new, &master_key()?, now).await?
         }

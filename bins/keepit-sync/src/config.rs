@@ -75,6 +75,19 @@ impl AdHocKeepit {
     }
 }
 
+impl AdHocKeepit {
+    /// The integration settings these flags ask for (the request timeout is the
+    /// integration default; change it through the API).
+    pub(crate) fn settings(&self) -> anyhow::Result<keepit_store::IntegrationSettings> {
+        let concurrency = u16::try_from(self.concurrency).unwrap_or(u16::MAX);
+        keepit_store::IntegrationSettings::new(
+            concurrency,
+            keepit_store::IntegrationSettings::default().request_timeout(),
+        )
+        .map_err(|error| usage(format!("--concurrency: {error}")))
+    }
+}
+
 pub(crate) fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         usage(format!(

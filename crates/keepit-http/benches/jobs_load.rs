@@ -184,6 +184,7 @@ async fn seed(store: &Store, jobs: usize) -> Seeded {
                     api_token_password: None,
                 },
                 enabled: true,
+                settings: keepit_store::IntegrationSettings::default(),
             },
             &key,
             now(),

@@ -19,7 +19,7 @@ mod support;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let app = support::App::start().await;
+    let app = support::App::start_with(true).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("http://{} {}", listener.local_addr()?, app.admin);
     axum::serve(listener, app.router.clone())

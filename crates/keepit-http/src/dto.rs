@@ -904,6 +904,10 @@ pub struct IntegrationDto {
     /// none is waiting.
     #[schema(format = DateTime)]
     pub sync_requested_at: Option<String>,
+    /// Keepit requests its syncs keep in flight at once.
+    pub concurrency: u16,
+    /// Time one attempt of one Keepit request may take, in seconds.
+    pub request_timeout_secs: u64,
     /// Created.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -923,6 +927,8 @@ impl From<&IntegrationRecord> for IntegrationDto {
                 .last_sync_outcome
                 .map(|outcome| outcome.as_str().to_owned()),
             sync_requested_at: opt_time(record.sync_requested_at),
+            concurrency: record.settings.concurrency(),
+            request_timeout_secs: record.settings.request_timeout().as_secs(),
             created_at: time(record.created_at),
         }
     }
@@ -958,6 +964,12 @@ pub struct NewIntegrationRequest {
     pub api_token_password: Option<String>,
     /// Whether syncs include it (default true).
     pub enabled: Option<bool>,
+    /// Keepit requests its syncs keep in flight at once (1 to 64; default 5).
+    #[schema(minimum = 1, maximum = 64)]
+    pub concurrency: Option<u16>,
+    /// Time one attempt of one Keepit request may take, in seconds (5 to 600; default 30).
+    #[schema(minimum = 5, maximum = 600)]
+    pub request_timeout_secs: Option<u64>,
 }
 
 impl Bounded for NewIntegrationRequest {
@@ -997,6 +1009,8 @@ impl std::fmt::Debug for NewIntegrationRequest {
             .field("api_token_login", &self.api_token_login)
             .field("api_token_password", &hidden(&self.api_token_password))
             .field("enabled", &self.enabled)
+            .field("concurrency", &self.concurrency)
+            .field("request_timeout_secs", &self.request_timeout_secs)
             .finish()
     }
 }
@@ -1256,6 +1270,12 @@ pub struct IntegrationPatchRequest {
     /// Password half of a Keepit API token.
     #[schema(max_length = 1024)]
     pub api_token_password: Option<String>,
+    /// Keepit requests its syncs keep in flight at once (1 to 64; default 5).
+    #[schema(minimum = 1, maximum = 64)]
+    pub concurrency: Option<u16>,
+    /// Time one attempt of one Keepit request may take, in seconds (5 to 600; default 30).
+    #[schema(minimum = 5, maximum = 600)]
+    pub request_timeout_secs: Option<u64>,
 }
 
 impl std::fmt::Debug for IntegrationPatchRequest {
@@ -1265,6 +1285,8 @@ impl std::fmt::Debug for IntegrationPatchRequest {
             .field("region", &self.region)
             .field("base_url", &self.base_url.as_ref().map(|_| "[set]"))
             .field("parent_account_guid", &self.parent_account_guid)
+            .field("concurrency", &self.concurrency)
+            .field("request_timeout_secs", &self.request_timeout_secs)
             .finish_non_exhaustive()
     }
 }

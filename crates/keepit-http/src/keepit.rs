@@ -1,12 +1,10 @@
-//! Talking to Keepit on behalf of an integration: building a client from its stored,
-//! encrypted credentials.
-
-use std::time::Duration;
+//! Talking to Keepit on behalf of an integration: its stored, encrypted credentials
+//! decrypted with the server's master key, and a client built the way the sync
+//! binary builds it (`keepit_ingest::client_for_integration`).
 
 use keepit_client::{Credentials, KeepitClient};
 use keepit_domain::AccountId;
 use keepit_store::{IntegrationId, IntegrationRecord};
-use secrecy::SecretString;
 
 use crate::AppState;
 use crate::error::{AppError, ErrorCode};
@@ -53,44 +51,37 @@ pub(crate) async fn client_for_integration(
             ),
             other => AppError::from(other),
         })?;
-    let credentials = Credentials::choose(
-        stored.username,
-        stored.password,
-        stored.api_token_login.map(SecretString::from),
-        stored.api_token_password,
-    )
-    .ok_or_else(|| {
-        AppError::client(
-            ErrorCode::Unavailable,
-            format!(
-                "integration {} has no complete Keepit credentials",
-                record.name
-            ),
-        )
-    })?;
-    build(&record, credentials)
+    keepit_ingest::client_for_integration(&record, stored, &keepit_ingest::ClientLimits::default())
+        .map_err(connect_error)
 }
 
-pub(crate) fn build(
+/// A client for `record` (perhaps with changes not stored yet) and credentials to try.
+pub(crate) fn client_to_try(
     record: &IntegrationRecord,
     credentials: Credentials,
 ) -> Result<KeepitClient, AppError> {
-    let mut builder = KeepitClient::builder()
-        .credentials(credentials)
-        .account(record.parent_account.clone())
-        .timeout(Duration::from_secs(60));
-    if let Some(base_url) = &record.base_url {
-        builder = builder.base_url(base_url.clone());
-    } else if let Some(region) = &record.region {
-        builder = builder.region(region.clone());
-    }
-    builder.build().map_err(|source| AppError::Upstream {
-        message: format!(
-            "the Keepit connection of integration {} is misconfigured",
-            record.name
+    keepit_ingest::client_with_credentials(
+        record,
+        credentials,
+        &keepit_ingest::ClientLimits::default(),
+    )
+    .map_err(connect_error)
+}
+
+fn connect_error(error: keepit_ingest::ConnectError) -> AppError {
+    match error {
+        keepit_ingest::ConnectError::IncompleteCredentials { integration } => AppError::client(
+            ErrorCode::Unavailable,
+            format!("integration {integration} has no complete Keepit credentials"),
         ),
-        source,
-    })
+        keepit_ingest::ConnectError::Misconfigured {
+            integration,
+            source,
+        } => AppError::Upstream {
+            message: format!("the Keepit connection of integration {integration} is misconfigured"),
+            source,
+        },
+    }
 }
 
 /// What went wrong talking to Keepit, as a fixed category and a fixed sentence.

@@ -83,6 +83,7 @@ async fn main() {
                 parent_account: served.parent(),
                 credentials: KeepitCredentials::default(),
                 enabled: true,
+                settings: keepit_store::IntegrationSettings::default(),
             },
             &keepit_store::secrets::MasterKey::generate(),
             served.now(),

@@ -14,6 +14,7 @@
 
 mod changes;
 mod config;
+mod connect;
 mod error;
 mod hook;
 mod lease;
@@ -21,6 +22,10 @@ mod schedule;
 mod sync;
 
 pub use config::{Clock, SyncConfig};
+pub use connect::{
+    ClientLimits, ConnectError, client_for_integration, client_with_credentials,
+    credentials_from_stored,
+};
 pub use error::{Error, Result};
 pub use hook::{NoopHook, PassContext, PassHook, PassNotes};
 pub use lease::LeaseHolder;

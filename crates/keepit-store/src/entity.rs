@@ -26,3 +26,4 @@ pub(crate) mod sync_lease;
 pub(crate) mod sync_run;
 pub(crate) mod sync_run_request;
 pub(crate) mod user;
+pub(crate) mod web_session;

@@ -1,6 +1,8 @@
 //! Keepit integrations (parent-account connections) and their encrypted credentials.
 
 use std::fmt;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::AccountId;
@@ -77,6 +79,71 @@ impl KeepitCredentials {
     }
 }
 
+/// How a sync (or a connection test) talks to Keepit for one integration: settings of
+/// the integration, so that a slow region or a rate-limited parent can be tuned alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrationSettings {
+    concurrency: u16,
+    request_timeout: Duration,
+}
+
+impl IntegrationSettings {
+    /// Fewest and most Keepit requests in flight at once.
+    pub const CONCURRENCY: RangeInclusive<u16> = 1..=64;
+    /// Shortest and longest time one attempt of a request may take, in seconds.
+    pub const REQUEST_TIMEOUT_SECS: RangeInclusive<u64> = 5..=600;
+
+    /// Settings within the bounds; an error names the field that is out of them.
+    pub fn new(concurrency: u16, request_timeout: Duration) -> Result<IntegrationSettings> {
+        if !Self::CONCURRENCY.contains(&concurrency) {
+            return Err(Error::invalid(
+                "concurrency",
+                format!(
+                    "must be from {} to {}",
+                    Self::CONCURRENCY.start(),
+                    Self::CONCURRENCY.end()
+                ),
+            ));
+        }
+        let secs = request_timeout.as_secs();
+        if !Self::REQUEST_TIMEOUT_SECS.contains(&secs) || request_timeout.subsec_nanos() != 0 {
+            return Err(Error::invalid(
+                "request_timeout_secs",
+                format!(
+                    "must be whole seconds from {} to {}",
+                    Self::REQUEST_TIMEOUT_SECS.start(),
+                    Self::REQUEST_TIMEOUT_SECS.end()
+                ),
+            ));
+        }
+        Ok(IntegrationSettings {
+            concurrency,
+            request_timeout,
+        })
+    }
+
+    /// Keepit requests kept in flight at once.
+    pub fn concurrency(&self) -> u16 {
+        self.concurrency
+    }
+
+    /// Time one attempt of one request may take (retries get their own).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
+impl Default for IntegrationSettings {
+    /// Five requests in flight (what Keepit tolerates from one parent in our
+    /// measurements) and 30 seconds per attempt.
+    fn default() -> Self {
+        IntegrationSettings {
+            concurrency: 5,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Everything needed to create an integration.
 #[derive(Debug, Clone)]
 pub struct NewIntegration {
@@ -92,6 +159,8 @@ pub struct NewIntegration {
     pub credentials: KeepitCredentials,
     /// Whether syncs include this integration.
     pub enabled: bool,
+    /// How its syncs talk to Keepit.
+    pub settings: IntegrationSettings,
 }
 
 /// What [`Store::update_integration_details`] changes; `None` keeps the value, and for
@@ -106,6 +175,8 @@ pub struct IntegrationChange {
     pub base_url: Option<Option<String>>,
     /// A new parent account.
     pub parent_account: Option<AccountId>,
+    /// New connection settings.
+    pub settings: Option<IntegrationSettings>,
 }
 
 /// A stored integration, without its credentials (see [`Store::integration_credentials`]).
@@ -129,6 +200,8 @@ pub struct IntegrationRecord {
     pub last_sync_outcome: Option<SyncOutcome>,
     /// When a "sync now" was asked for that no daemon has started yet.
     pub sync_requested_at: Option<DateTime<Utc>>,
+    /// How its syncs talk to Keepit.
+    pub settings: IntegrationSettings,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -165,10 +238,38 @@ impl TryFrom<integration::Model> for IntegrationRecord {
                 })
                 .transpose()?,
             sync_requested_at: model.sync_requested_at,
+            settings: stored_settings(model.concurrency, model.request_timeout_secs)?,
             created_at: model.created_at,
             updated_at: model.updated_at,
         })
     }
+}
+
+/// The bounds keep it far inside `i32`.
+fn timeout_secs(settings: &IntegrationSettings) -> i32 {
+    i32::try_from(settings.request_timeout().as_secs()).unwrap_or(i32::MAX)
+}
+
+fn stored_settings(concurrency: i32, request_timeout_secs: i32) -> Result<IntegrationSettings> {
+    let corrupt = |column: &'static str, value: i32| {
+        Error::corrupt(
+            "keepit_integrations",
+            column,
+            &value.to_string(),
+            "out of bounds",
+        )
+    };
+    let concurrency =
+        u16::try_from(concurrency).map_err(|_| corrupt("concurrency", concurrency))?;
+    let secs = u64::try_from(request_timeout_secs)
+        .map_err(|_| corrupt("request_timeout_secs", request_timeout_secs))?;
+    IntegrationSettings::new(concurrency, Duration::from_secs(secs)).map_err(|error| match error {
+        Error::InvalidInput {
+            field: "concurrency",
+            ..
+        } => corrupt("concurrency", i32::from(concurrency)),
+        _ => corrupt("request_timeout_secs", request_timeout_secs),
+    })
 }
 
 fn associated_data(id: IntegrationId) -> Vec<u8> {
@@ -205,6 +306,8 @@ impl Store {
             parent_account_guid: Set(new.parent_account.to_string()),
             credentials: Set(String::new()),
             enabled: Set(new.enabled),
+            concurrency: Set(i32::from(new.settings.concurrency())),
+            request_timeout_secs: Set(timeout_secs(&new.settings)),
             last_sync_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
@@ -332,6 +435,10 @@ impl Store {
         }
         if let Some(parent) = &change.parent_account {
             active.parent_account_guid = Set(parent.to_string());
+        }
+        if let Some(settings) = &change.settings {
+            active.concurrency = Set(i32::from(settings.concurrency()));
+            active.request_timeout_secs = Set(timeout_secs(settings));
         }
         active.updated_at = Set(micros(now));
         let updated = active.update(&txn).await?;

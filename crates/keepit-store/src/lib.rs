@@ -30,6 +30,7 @@ mod jobs;
 mod messages;
 mod migration;
 pub mod secrets;
+mod sessions;
 mod store;
 mod sync;
 mod upsert;
@@ -55,12 +56,15 @@ pub use error::{Error, Result};
 pub use ids::{
     AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId,
 };
-pub use integrations::{IntegrationChange, IntegrationRecord, KeepitCredentials, NewIntegration};
+pub use integrations::{
+    IntegrationChange, IntegrationRecord, IntegrationSettings, KeepitCredentials, NewIntegration,
+};
 pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
 pub use messages::{
     DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,
     NewMessage, StoredMessage,
 };
+pub use sessions::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, WebSession, check_password};
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
     AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, DurationHistogram, LeaseGrant,

@@ -102,6 +102,8 @@ pub struct UserRecord {
     pub primary_admin: bool,
     /// Message preference.
     pub message_preference: MessagePreference,
+    /// Whether a browser sign-in password is set.
+    pub has_password: bool,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -119,6 +121,7 @@ impl TryFrom<user::Model> for UserRecord {
             email: model.email,
             name: model.name,
             primary_admin: model.primary_admin,
+            has_password: model.password_hash.is_some(),
             created_at: model.created_at,
             updated_at: model.updated_at,
         })

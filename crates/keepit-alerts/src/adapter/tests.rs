@@ -41,6 +41,7 @@ async fn store_with_connector(
                 parent_account: AccountId::new("parent-aaaaaa-aaaaaa").unwrap(),
                 credentials: keepit_store::KeepitCredentials::default(),
                 enabled: true,
+                settings: keepit_store::IntegrationSettings::default(),
             },
             &keepit_store::secrets::MasterKey::generate(),
             now(),

@@ -4,7 +4,11 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use keepit_domain::AccountId;
-use keepit_store::{IntegrationChange, IntegrationId, KeepitCredentials, NewIntegration};
+use std::time::Duration;
+
+use keepit_store::{
+    IntegrationChange, IntegrationId, IntegrationSettings, KeepitCredentials, NewIntegration,
+};
 use secrecy::SecretString;
 
 use crate::AppState;
@@ -112,6 +116,13 @@ pub(crate) async fn create_integration(
             "the server has no master key configured, so it cannot store credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
         ));
     };
+    let defaults = IntegrationSettings::default();
+    let settings = IntegrationSettings::new(
+        request.concurrency.unwrap_or(defaults.concurrency()),
+        request
+            .request_timeout_secs
+            .map_or(defaults.request_timeout(), Duration::from_secs),
+    )?;
     let new = NewIntegration {
         name: name.to_owned(),
         region,
@@ -119,6 +130,7 @@ pub(crate) async fn create_integration(
         parent_account,
         credentials,
         enabled: request.enabled.unwrap_or(true),
+        settings,
     };
     let record = state
         .store
@@ -294,7 +306,20 @@ pub(crate) async fn update_integration(
                 .map_err(|error| AppError::validation("parent_account_guid", error))?,
         );
     }
+    if request.concurrency.is_some() || request.request_timeout_secs.is_some() {
+        change.settings = Some(IntegrationSettings::new(
+            request
+                .concurrency
+                .unwrap_or(current.settings.concurrency()),
+            request
+                .request_timeout_secs
+                .map_or(current.settings.request_timeout(), Duration::from_secs),
+        )?);
+    }
     let mut next = current.clone();
+    if let Some(settings) = change.settings {
+        next.settings = settings;
+    }
     if let Some(region) = &change.region {
         next.region.clone_from(region);
     }
@@ -348,24 +373,13 @@ pub(crate) async fn update_integration(
         change.region.is_some() || change.base_url.is_some() || change.parent_account.is_some();
     if verify && (rotating || moved) {
         let to_try = match &credentials {
-            Some(new) => keepit_client::Credentials::choose(
-                new.username.clone(),
-                new.password.clone(),
-                new.api_token_login.clone().map(SecretString::from),
-                new.api_token_password.clone(),
+            Some(new) => keepit_ingest::credentials_from_stored(new.clone()),
+            None => keepit_ingest::credentials_from_stored(
+                state.store.integration_credentials(id, key).await?,
             ),
-            None => {
-                let stored = state.store.integration_credentials(id, key).await?;
-                keepit_client::Credentials::choose(
-                    stored.username,
-                    stored.password,
-                    stored.api_token_login.map(SecretString::from),
-                    stored.api_token_password,
-                )
-            }
         }
         .ok_or_else(|| AppError::validation("credentials", "no complete credentials to test"))?;
-        let client = crate::keepit::build(&next, to_try)?;
+        let client = crate::keepit::client_to_try(&next, to_try)?;
         if let Err(error) = client.test_connection().await {
             tracing::info!(integration = id.0, error = %error, "the change failed its connection test");
             let (category, message) = crate::keepit::upstream_category(&error);

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::support::App;
+use crate::support::{App, on_each_backend};
 
 /// Every route of the API, as the router is built.
 const ROUTES: &[(&str, &str)] = &[
@@ -69,45 +69,47 @@ fn documented(document: &serde_json::Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_document_and_the_router_agree() {
-    let app = App::start().await;
-    let answer = app.get("/api/v1/openapi.json").await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let mut expected: Vec<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
-    expected.sort();
-    assert_eq!(documented(&answer.json), expected);
-    assert_eq!(
-        serde_json::to_value(keepit_http::openapi()).unwrap()["paths"],
-        answer.json["paths"]
-    );
-
-    // Each documented route is served: the router answers it with anything but
-    // "no such route" or "method not allowed".
-    for (method, path) in documented(&answer.json) {
-        let concrete = path
-            .replace("{job_guid}", "va14e0-sa8c7o-giq88n-hsfgdx")
-            .replace("{id}", "999999")
-            .replace("{customer_id}", "999999")
-            .replace("{guid}", "zzzzzz-zzzzzz-zzzzzz");
-        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let reply = app
-            .call(
-                method.clone(),
-                &concrete,
-                Some(&app.admin),
-                Some(serde_json::json!({})),
-            )
-            .await;
-        assert_ne!(
-            reply.status,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {concrete}"
+    on_each_backend(async |app: &App| {
+        let answer = app.get("/api/v1/openapi.json").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let mut expected: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        expected.sort();
+        assert_eq!(documented(&answer.json), expected);
+        assert_eq!(
+            serde_json::to_value(keepit_http::openapi()).unwrap()["paths"],
+            answer.json["paths"]
         );
-        assert_ne!(reply.code(), "no_such_route", "{method} {concrete}");
-    }
-    let unknown = app.get("/api/v1/nothing-here").await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.code(), "no_such_route");
+
+        // Each documented route is served: the router answers it with anything but
+        // "no such route" or "method not allowed".
+        for (method, path) in documented(&answer.json) {
+            let concrete = path
+                .replace("{job_guid}", "va14e0-sa8c7o-giq88n-hsfgdx")
+                .replace("{id}", "999999")
+                .replace("{customer_id}", "999999")
+                .replace("{guid}", "zzzzzz-zzzzzz-zzzzzz");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let reply = app
+                .call(
+                    method.clone(),
+                    &concrete,
+                    Some(&app.admin),
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            assert_ne!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {concrete}"
+            );
+            assert_ne!(reply.code(), "no_such_route", "{method} {concrete}");
+        }
+        let unknown = app.get("/api/v1/nothing-here").await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.code(), "no_such_route");
+    })
+    .await;
 }

@@ -1,6 +1,7 @@
 //! A synced store, users with tokens, and request helpers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -40,7 +41,73 @@ impl Answer {
     }
 }
 
+/// The databases an HTTP test runs on: SQLite always, PostgreSQL when
+/// `KEEPIT_TEST_POSTGRES_URL` is set (CI sets it), each in a schema of its own.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn config(&self) -> StoreConfig {
+        match self {
+            Backend::Sqlite => StoreConfig::in_memory(),
+            Backend::Postgres(url) => {
+                static COUNTER: AtomicU64 = AtomicU64::new(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.subsec_nanos());
+                let mut config = StoreConfig::new(url.clone());
+                config.schema = Some(format!(
+                    "t_keepit_http_{}_{nanos}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                ));
+                config.max_connections = Some(4);
+                config
+            }
+        }
+    }
+}
+
+/// Every backend to run on.
+#[allow(clippy::disallowed_methods)] // Tests choose their backend from the environment.
+pub(crate) fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(url) = std::env::var("KEEPIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        backends.push(Backend::Postgres(url));
+    }
+    backends
+}
+
+/// Runs `test` against a fresh app on every backend in turn.
+pub(crate) async fn on_each_backend(test: impl AsyncFn(&App)) {
+    for backend in backends() {
+        #[allow(clippy::print_stderr)] // Shown by the test runner when the test fails.
+        {
+            eprintln!("--- on {}", backend.name());
+        }
+        let app = App::open(&backend, true).await;
+        test(&app).await;
+        app.finish().await;
+    }
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
 pub(crate) struct App {
+    store_config: StoreConfig,
     pub(crate) store: Store,
     pub(crate) state: AppState,
     pub(crate) router: Router,
@@ -63,13 +130,25 @@ pub(crate) fn spec() -> FleetSpec {
 }
 
 impl App {
-    /// A fleet synced into a fresh store, with the master key configured.
-    pub(crate) async fn start() -> App {
-        App::start_with(true).await
+    /// A fleet synced into a fresh SQLite store, with or without the master key.
+    pub(crate) async fn start_with(master_key: bool) -> App {
+        App::open(&Backend::Sqlite, master_key).await
     }
 
-    pub(crate) async fn start_with(master_key: bool) -> App {
-        let store = Store::connect_and_migrate(&StoreConfig::in_memory())
+    /// Drops the test's PostgreSQL schema; the store may already be closed.
+    pub(crate) async fn finish(self) {
+        let _ = self.store.close().await;
+        if self.store_config.schema.is_some()
+            && let Ok(store) = Store::connect_and_migrate(&self.store_config).await
+        {
+            let _ = store.drop_schema_and_close().await;
+        }
+    }
+
+    /// A fleet synced into a fresh store on `backend`.
+    pub(crate) async fn open(backend: &Backend, master_key: bool) -> App {
+        let store_config = backend.config();
+        let store = Store::connect_and_migrate(&store_config)
             .await
             .expect("store");
         let fleet = Fleet::generate(&spec()).expect("fleet");
@@ -90,6 +169,7 @@ impl App {
                         api_token_password: None,
                     },
                     enabled: true,
+                    settings: keepit_store::IntegrationSettings::default(),
                 },
                 &key,
                 now,
@@ -138,6 +218,7 @@ impl App {
             metrics_public: false,
         };
         App {
+            store_config,
             router: router(state.clone()),
             state,
             store,

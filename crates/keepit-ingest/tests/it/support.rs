@@ -79,6 +79,7 @@ impl Harness {
                     parent_account: served.parent(),
                     credentials: KeepitCredentials::default(),
                     enabled: true,
+                    settings: keepit_store::IntegrationSettings::default(),
                 },
                 &keepit_store::secrets::MasterKey::generate(),
                 now,

@@ -19,6 +19,10 @@ pub struct Model {
     pub last_sync_outcome: Option<String>,
     /// A "sync now" waiting for a daemon; several requests collapse into this one.
     pub sync_requested_at: Option<DateTimeUtc>,
+    /// Keepit requests kept in flight at once by one sync of it.
+    pub concurrency: i32,
+    /// Time one attempt of one Keepit request may take, in seconds.
+    pub request_timeout_secs: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub role: String,
     pub primary_admin: bool,
     pub message_preference: String,
+    /// Argon2id hash (PHC string) of the browser sign-in password; `None` until one is set.
+    pub password_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

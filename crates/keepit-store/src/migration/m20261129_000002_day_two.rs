@@ -1,10 +1,16 @@
-//! Day-two operations: an integration shows how its latest sync ended, and holds a
-//! "sync now" request until a daemon takes it.
+//! Day-two operations: an integration shows how its latest sync ended, holds a
+//! "sync now" request until a daemon takes it, and carries its own connection
+//! settings (requests in flight, time per request).
 
 use sea_orm_migration::async_trait;
 use sea_orm_migration::prelude::*;
 
 use super::schema::{name, text_null, time_null};
+
+/// The settings' values for integrations that existed before them, the same as the
+/// defaults of `IntegrationSettings`.
+const CONCURRENCY: i32 = 5;
+const REQUEST_TIMEOUT_SECS: i32 = 30;
 
 /// See the module documentation.
 pub(crate) struct Migration;
@@ -25,6 +31,16 @@ impl MigrationTrait for Migration {
         for column in [
             text_null("last_sync_outcome"),
             time_null("sync_requested_at"),
+            ColumnDef::new(name("concurrency"))
+                .integer()
+                .not_null()
+                .default(CONCURRENCY)
+                .take(),
+            ColumnDef::new(name("request_timeout_secs"))
+                .integer()
+                .not_null()
+                .default(REQUEST_TIMEOUT_SECS)
+                .take(),
         ] {
             manager
                 .alter_table(
@@ -39,7 +55,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["sync_requested_at", "last_sync_outcome"] {
+        for column in [
+            "request_timeout_secs",
+            "concurrency",
+            "sync_requested_at",
+            "last_sync_outcome",
+        ] {
             manager
                 .alter_table(
                     Table::alter()

@@ -132,6 +132,7 @@ pub(crate) async fn integration_with_key(store: &Store, key: &MasterKey) -> Inte
                     ..KeepitCredentials::default()
                 },
                 enabled: true,
+                settings: crate::IntegrationSettings::default(),
             },
             key,
             at(0),

@@ -228,6 +228,7 @@ async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering()
                     parent_account: record.parent_account.clone(),
                     credentials: KeepitCredentials::default(),
                     enabled: true,
+                    settings: crate::IntegrationSettings::default(),
                 },
                 &key,
                 at(8),
