@@ -83,7 +83,7 @@ pub(crate) enum UserCommand {
     Add(UserAddArgs),
     /// List the users: e-mail, role, whether they receive messages.
     List(DatabaseArgs),
-    /// Change a user's role or message setting.
+    /// Change a user's role, message setting or dashboard password.
     Set(UserSetArgs),
 }
 
@@ -123,6 +123,26 @@ pub(crate) struct ServeArgs {
     /// public networks all the same).
     #[arg(long, env = "KEEPIT_METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub(crate) metrics_public: bool,
+
+    /// Mark the dashboard's session cookie Secure: set it when browsers reach the server
+    /// over HTTPS (a proxy that sends `X-Forwarded-Proto: https` gets it anyway).
+    #[arg(long, env = "KEEPIT_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) cookie_secure: bool,
+
+    /// How long a dashboard session lasts without a request: `8h`, `30m`, `2d`.
+    #[arg(long, env = "KEEPIT_SESSION_IDLE", default_value = "8h", value_parser = parse_session_idle)]
+    pub(crate) session_idle: std::time::Duration,
+}
+
+fn parse_session_idle(text: &str) -> Result<std::time::Duration, String> {
+    let idle = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration such as 8h or 30m: {error}"))?;
+    if idle < std::time::Duration::from_secs(5 * 60)
+        || idle > std::time::Duration::from_secs(30 * 86_400)
+    {
+        return Err("must be from 5m to 30d".to_owned());
+    }
+    Ok(idle)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -153,6 +173,11 @@ pub(crate) struct UserAddArgs {
     /// Make this admin the primary administrator, who receives messages by default.
     #[arg(long)]
     pub(crate) primary: bool,
+
+    /// A file whose first line is the user's dashboard password (at least 12
+    /// characters); without it the user signs in with API tokens only.
+    #[arg(long)]
+    pub(crate) password_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +211,11 @@ pub(crate) struct UserSetArgs {
     /// default, others once opted in).
     #[arg(long, action = clap::ArgAction::Set)]
     pub(crate) send_messages: Option<bool>,
+
+    /// A file whose first line is the user's new dashboard password; their browser
+    /// sessions end.
+    #[arg(long)]
+    pub(crate) password_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut state = AppState::new(store.clone(), master_key);
     state.metrics_public = args.metrics_public;
+    state.web = keepit_http::WebConfig::new(args.cookie_secure, args.session_idle);
     if state.metrics_public {
         tracing::info!("/metrics answers without a token (--metrics-public)");
     }
@@ -70,10 +71,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving the keepit-watch API");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    // The peer address feeds the dashboard's per-address sign-in limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
     tracing::info!("stopped");
     store.close().await.context("closing the database")?;
     Ok(())
@@ -113,6 +118,11 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
             args.email
         )));
     }
+    let password = args
+        .password_file
+        .as_deref()
+        .map(crate::config::password_from_file)
+        .transpose()?;
     let store = open(&args.database.database_url).await?;
     let user = store
         .create_user(
@@ -127,13 +137,24 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("adding user {}", args.email))?;
+    if let Some(password) = &password {
+        store
+            .set_user_password(user.id, password, Utc::now())
+            .await
+            .with_context(|| format!("setting the password of {}", args.email))?;
+    }
     println!(
-        "added {} {} ({}){}",
+        "added {} {} ({}){}{}",
         user.role.as_str(),
         user.email,
         user.name,
         if user.primary_admin {
             ", primary administrator"
+        } else {
+            ""
+        },
+        if password.is_some() {
+            ", may sign in to the dashboard"
         } else {
             ""
         }
@@ -221,13 +242,32 @@ async fn user_list(args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 async fn user_set(args: UserSetArgs) -> anyhow::Result<()> {
-    if args.role.is_none() && args.send_messages.is_none() {
+    if args.role.is_none() && args.send_messages.is_none() && args.password_file.is_none() {
         return Err(usage(
-            "nothing to change: give --role and/or --send-messages",
+            "nothing to change: give --role, --send-messages and/or --password-file",
         ));
     }
+    let password = args
+        .password_file
+        .as_deref()
+        .map(crate::config::password_from_file)
+        .transpose()?;
     let store = open(&args.database.database_url).await?;
     let user = user_by_email(&store, &args.email).await?;
+    if let Some(password) = &password {
+        store
+            .set_user_password(user.id, password, Utc::now())
+            .await
+            .with_context(|| format!("setting the password of {}", args.email))?;
+        println!(
+            "{}: password set; their dashboard sessions ended",
+            user.email
+        );
+    }
+    if args.role.is_none() && args.send_messages.is_none() {
+        store.close().await.context("closing the database")?;
+        return Ok(());
+    }
     let change = UserChange {
         name: None,
         role: args.role.map(role_of),

@@ -46,3 +46,19 @@ pub(crate) fn check_database_url(url: &str) -> anyhow::Result<()> {
         ))
     }
 }
+
+/// The dashboard password in the first line of `path`, checked against the length
+/// rules before anything is stored.
+pub(crate) fn password_from_file(path: &std::path::Path) -> anyhow::Result<secrecy::SecretString> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| usage(format!("--password-file {}: {error}", path.display())))?;
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r');
+    let password = secrecy::SecretString::from(line.to_owned());
+    keepit_store::check_password(&password)
+        .map_err(|error| usage(format!("--password-file {}: {error}", path.display())))?;
+    Ok(password)
+}

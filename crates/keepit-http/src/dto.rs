@@ -162,7 +162,7 @@ impl From<&StoredJob> for JobDto {
     }
 }
 
-fn reason_code(reason: &FailureReason) -> String {
+pub(crate) fn reason_code(reason: &FailureReason) -> String {
     match reason {
         FailureReason::Known(_) => reason.code().to_owned(),
         FailureReason::Unrecognized { raw } => raw.clone(),

@@ -20,6 +20,7 @@ mod metrics;
 mod openapi;
 mod query;
 mod routes;
+mod web;
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use crate::error::{AppError, ErrorCode};
+pub use crate::web::WebConfig;
 
 /// Where the handlers read the current time from.
 ///
@@ -89,6 +91,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Whether `/metrics` answers without a token (for scrapers that cannot send one).
     pub metrics_public: bool,
+    /// Browser sessions of the dashboard.
+    pub web: WebConfig,
 }
 
 impl AppState {
@@ -99,6 +103,7 @@ impl AppState {
             master_key,
             clock: Clock::system(),
             metrics_public: false,
+            web: WebConfig::default(),
         }
     }
 }
@@ -214,7 +219,8 @@ fn api_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP application.
 ///
 /// Requests are traced (method, path, status, latency) with tower-http; the bearer
-/// check runs on every route but `/healthz`.
+/// check runs on every API route but the probes, and the dashboard's pages need a
+/// browser session instead.
 pub fn router(state: AppState) -> Router {
     let (routes, document) = api_and_document();
     let document = Arc::new(document);
@@ -222,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::no_such_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_token))
+        .merge(web::router(&state))
         .layer(axum::Extension(routes::ops::Document(document)))
         .layer(axum::extract::DefaultBodyLimit::max(
             routes::BODY_LIMIT_BYTES,

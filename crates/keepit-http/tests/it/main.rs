@@ -3,7 +3,9 @@
 
 mod alerts;
 mod auth;
+mod browser;
 mod jobs;
 mod openapi;
 mod resources;
 mod support;
+mod web;

@@ -145,8 +145,14 @@ impl App {
         }
     }
 
-    /// A fleet synced into a fresh store on `backend`.
+    /// A fleet synced into a fresh store on `backend`, without alert evaluation.
     pub(crate) async fn open(backend: &Backend, master_key: bool) -> App {
+        App::open_with(backend, master_key, false).await
+    }
+
+    /// The same, with the shipped alert pass evaluating the default rules after the
+    /// sync (as the demo does), so the fleet's stale and failing connectors alert.
+    pub(crate) async fn open_with(backend: &Backend, master_key: bool, alerts: bool) -> App {
         let store_config = backend.config();
         let store = Store::connect_and_migrate(&store_config)
             .await
@@ -196,18 +202,17 @@ impl App {
             clock: SyncClock::from_fn(move || clock_source.now()),
             ..SyncConfig::default()
         };
-        sync_once(
-            &store,
-            &Integration {
-                id: integration.id,
-                parent: integration.parent_account.clone(),
-                client,
-            },
-            &config,
-            &NoopHook,
-            &Shutdown::never(),
-        )
-        .await
+        let target = Integration {
+            id: integration.id,
+            parent: integration.parent_account.clone(),
+            client,
+        };
+        if alerts {
+            let hook = keepit_alerts::AlertPass::default();
+            sync_once(&store, &target, &config, &hook, &Shutdown::never()).await
+        } else {
+            sync_once(&store, &target, &config, &NoopHook, &Shutdown::never()).await
+        }
         .expect("sync");
         let (admin_id, admin) = user(&store, "admin@example.test", Role::Admin, now).await;
         let (viewer_id, viewer) = user(&store, "viewer@example.test", Role::Viewer, now).await;
@@ -216,6 +221,7 @@ impl App {
             master_key: master_key.then_some(key),
             clock: Clock::fixed(now),
             metrics_public: false,
+            web: keepit_http::WebConfig::default(),
         };
         App {
             store_config,
