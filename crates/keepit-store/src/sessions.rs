@@ -217,7 +217,7 @@ impl Store {
             {
                 Ok(_) => model.last_seen_at = now,
                 Err(error) => {
-                    tracing::warn!(session = model.id, %error, "could not mark a session seen")
+                    tracing::warn!(session = model.id, %error, "could not mark a session seen");
                 }
             }
         }

@@ -107,7 +107,7 @@ fn app_failure(error: AppError) -> Response {
 
 impl From<keepit_store::Error> for PageError {
     fn from(error: keepit_store::Error) -> Self {
-        PageError(match error {
+        PageError::from_response(match error {
             keepit_store::Error::NotFound { .. } => problem_page(
                 StatusCode::NOT_FOUND,
                 "There is nothing here. It may have been removed.",
@@ -119,16 +119,22 @@ impl From<keepit_store::Error> for PageError {
 
 impl From<AppError> for PageError {
     fn from(error: AppError) -> Self {
-        PageError(app_failure(error))
+        PageError::from_response(app_failure(error))
     }
 }
 
 /// A page that could not be shown, already rendered as a response.
-pub(crate) struct PageError(Response);
+pub(crate) struct PageError(Box<Response>);
+
+impl PageError {
+    fn from_response(response: Response) -> PageError {
+        PageError(Box::new(response))
+    }
+}
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
@@ -510,7 +516,7 @@ impl Fleet {
         open.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
-                .then(b.state.cmp(&a.state).reverse().reverse())
+                .then(b.state.cmp(&a.state))
                 .then(a.opened_at.cmp(&b.opened_at))
                 .then(a.id.0.cmp(&b.id.0))
         });
@@ -666,9 +672,9 @@ impl Fleet {
                 problems: count,
             };
             if count == 0 {
-                healthy.push(row)
+                healthy.push(row);
             } else {
-                problems.push(row)
+                problems.push(row);
             }
         }
         problems.sort_by(|a, b| {
@@ -794,7 +800,7 @@ pub(crate) async fn alerts(
         .iter()
         .filter(|alert| alert.resolved_at.is_some_and(|at| at >= week_ago))
         .collect();
-    resolved.sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at));
+    resolved.sort_by_key(|alert| std::cmp::Reverse(alert.resolved_at));
     resolved.truncate(100);
     let notice = match query.done.as_deref() {
         Some("acknowledged") => Some("The alert is acknowledged.".to_owned()),
@@ -825,7 +831,9 @@ fn alert_id(text: &str) -> Result<AlertId, PageError> {
         .ok()
         .filter(|id| *id > 0)
         .map(AlertId)
-        .ok_or_else(|| PageError(refusal(StatusCode::NOT_FOUND, "There is no such alert.")))
+        .ok_or_else(|| {
+            PageError::from_response(refusal(StatusCode::NOT_FOUND, "There is no such alert."))
+        })
 }
 
 fn hours(text: &str, field: &str) -> Result<Option<i64>, PageError> {
@@ -835,7 +843,7 @@ fn hours(text: &str, field: &str) -> Result<Option<i64>, PageError> {
     }
     match text.parse::<i64>() {
         Ok(hours) if (1..=24 * 90).contains(&hours) => Ok(Some(hours)),
-        _ => Err(PageError(refusal(
+        _ => Err(PageError::from_response(refusal(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("{field} must be a whole number of hours from 1 to 2160."),
         ))),
@@ -1024,7 +1032,7 @@ pub(crate) async fn jobs(
             ),
         })
         .collect();
-    connectors.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+    connectors.sort_by_key(|choice| choice.label.to_lowercase());
     let statuses = JobStatus::ALL
         .iter()
         .map(|status| Choice {
@@ -1192,7 +1200,7 @@ pub(crate) async fn customer(
     Path(id): Path<String>,
 ) -> Page {
     let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0).map(CustomerId) else {
-        return Err(PageError(refusal(
+        return Err(PageError::from_response(refusal(
             StatusCode::NOT_FOUND,
             "There is no such customer.",
         )));
@@ -1228,7 +1236,7 @@ pub(crate) async fn customer(
         match job.record.status {
             JobStatus::Successful => entry.0 = true,
             JobStatus::Unsuccessful | JobStatus::Incomplete | JobStatus::Cancelled => {
-                entry.1 = true
+                entry.1 = true;
             }
             _ => {}
         }
@@ -1327,13 +1335,13 @@ pub(crate) async fn connector(
     Path(guid): Path<String>,
 ) -> Page {
     let Ok(id) = keepit_domain::ConnectorId::new(&guid) else {
-        return Err(PageError(refusal(
+        return Err(PageError::from_response(refusal(
             StatusCode::NOT_FOUND,
             "There is no such connector.",
         )));
     };
     let Some(stored) = state.store.connector(&id).await? else {
-        return Err(PageError(refusal(
+        return Err(PageError::from_response(refusal(
             StatusCode::NOT_FOUND,
             "There is no such connector.",
         )));
@@ -1349,7 +1357,7 @@ pub(crate) async fn connector(
         .iter()
         .filter(|alert| alert.connector == id)
         .collect();
-    history.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+    history.sort_by_key(|alert| std::cmp::Reverse(alert.opened_at));
     history.truncate(50);
     let reason = status
         .as_ref()

@@ -180,9 +180,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     // The Job Monitor, filtered to unsuccessful jobs.
     client.goto(&format!("{base}/jobs")).await.unwrap();
     client
-        .find(Locator::Css(
-            "input[name=status][value=unsuccessful]",
-        ))
+        .find(Locator::Css("input[name=status][value=unsuccessful]"))
         .await
         .unwrap()
         .click()

@@ -1,0 +1,234 @@
+//! Dashboard render benchmark: the overview page against the API's alert list.
+//!
+//! Syncs a generated fleet of 500 customers and 2,500 connectors (keepit-mock, with
+//! the shipped alert pass, so its stale and failing connectors alert) into a SQLite
+//! file, then asks the router in process, one request at a time, for `GET
+//! /api/v1/alerts` (the baseline, measured in the same run) and for the overview
+//! `GET /` with a browser session, the full page and its htmx refresh. It reports the
+//! median and p95 server time of each and the overview's ratio to the baseline (the
+//! goal: at most 2), and the overview's size in bytes (the goal: under 300 KB with
+//! htmx and the stylesheet).
+//!
+//! Run with `cargo bench -p keepit-http --bench dashboard`. `KEEPIT_BENCH_ACCOUNTS`
+//! (default 500) and `KEEPIT_BENCH_ROUNDS` (default 40) change the size.
+
+#![allow(clippy::print_stdout)] // A benchmark reports on stdout.
+#![allow(missing_docs)] // A benchmark binary has no public API.
+#![allow(clippy::disallowed_methods)] // A benchmark reads its settings from the environment.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use keepit_domain::MessagePreference;
+use keepit_http::{AppState, Clock, router};
+use keepit_ingest::{Clock as SyncClock, Integration, Shutdown, SyncConfig, sync_once};
+use keepit_mock::{Fleet, FleetSpec, MockKeepit};
+use keepit_store::secrets::MasterKey;
+use keepit_store::{KeepitCredentials, NewIntegration, NewUser, Role, Store, StoreConfig};
+use secrecy::ExposeSecret as _;
+use tower::ServiceExt as _;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn time(router: &Router, path: &str, header: (&str, &str), htmx: bool) -> (Duration, usize) {
+    let mut request = Request::builder().uri(path).header(header.0, header.1);
+    if htmx {
+        request = request.header("hx-request", "true");
+    }
+    let started = Instant::now();
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (started.elapsed(), bytes.len())
+}
+
+fn summary(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+async fn run() {
+    let accounts = setting("KEEPIT_BENCH_ACCOUNTS", 500);
+    let rounds = setting("KEEPIT_BENCH_ROUNDS", 40);
+    let dir = std::env::temp_dir().join(format!("keepit-dashboard-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let store = Store::connect_and_migrate(&StoreConfig::new(url))
+        .await
+        .unwrap();
+
+    let spec = FleetSpec {
+        seed: 11,
+        accounts,
+        connectors_per_account: (5, 5),
+        days_of_history: 3,
+        jobs_per_connector_per_day: 1,
+        audit_events_per_account_per_day: 1,
+        ..FleetSpec::default()
+    };
+    let fleet = Fleet::generate(&spec).unwrap();
+    let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
+    let now = served.now();
+    let key = MasterKey::generate();
+    let integration = store
+        .create_integration(
+            &NewIntegration {
+                name: "bench".into(),
+                region: None,
+                base_url: Some(mock.uri()),
+                parent_account: served.parent(),
+                credentials: KeepitCredentials {
+                    username: Some(mock.credentials().username().to_owned()),
+                    password: Some(mock.credentials().password().clone()),
+                    api_token_login: None,
+                    api_token_password: None,
+                },
+                enabled: true,
+                settings: keepit_store::IntegrationSettings::new(16, Duration::from_secs(30))
+                    .unwrap(),
+            },
+            &key,
+            now,
+        )
+        .await
+        .unwrap();
+    let client = keepit_ingest::client_for_integration(
+        &integration,
+        store
+            .integration_credentials(integration.id, &key)
+            .await
+            .unwrap(),
+        &keepit_ingest::ClientLimits::default(),
+    )
+    .unwrap();
+    let clock_source = served.clone();
+    let config = SyncConfig {
+        clock: SyncClock::from_fn(move || clock_source.now()),
+        ..SyncConfig::default()
+    };
+    let started = Instant::now();
+    sync_once(
+        &store,
+        &Integration {
+            id: integration.id,
+            parent: integration.parent_account.clone(),
+            client,
+        },
+        &config,
+        &keepit_alerts::AlertPass::default(),
+        &Shutdown::never(),
+    )
+    .await
+    .unwrap();
+    let connectors = store.connectors(&Default::default()).await.unwrap().len();
+    let alerts = store.alerts(&Default::default()).await.unwrap().len();
+    println!(
+        "fleet: {} customers, {connectors} connectors, {alerts} open alerts (synced in {:.1} s)",
+        store.customers().await.unwrap().len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let user = store
+        .create_user(
+            &NewUser {
+                email: "bench@example.test".into(),
+                name: "Bench".into(),
+                role: Role::Admin,
+                primary_admin: true,
+                message_preference: MessagePreference::Default,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let (_, token) = store.create_api_token(user.id, "bench", now).await.unwrap();
+    let (_, cookie) = store.create_web_session(user.id, now).await.unwrap();
+    let mut state = AppState::new(store.clone(), Some(Arc::new(key)));
+    state.clock = Clock::fixed(now);
+    let app = router(state);
+    let bearer = format!("Bearer {}", token.expose_secret());
+    let session = format!("kw_session={}", cookie.expose_secret());
+
+    // One warm-up of each, then alternating rounds so both see the same caches.
+    let (_, api_bytes) = time(&app, "/api/v1/alerts", ("authorization", &bearer), false).await;
+    let (_, page_bytes) = time(&app, "/", (header::COOKIE.as_str(), &session), false).await;
+    let (mut api, mut page, mut fragment) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        api.push(
+            time(&app, "/api/v1/alerts", ("authorization", &bearer), false)
+                .await
+                .0,
+        );
+        page.push(
+            time(&app, "/", (header::COOKIE.as_str(), &session), false)
+                .await
+                .0,
+        );
+        fragment.push(
+            time(&app, "/", (header::COOKIE.as_str(), &session), true)
+                .await
+                .0,
+        );
+    }
+    let (api50, api95) = summary(api);
+    let (page50, page95) = summary(page);
+    let (fragment50, fragment95) = summary(fragment);
+    let assets: usize = ["app.css", "app.js", "htmx.min.js"]
+        .iter()
+        .map(|name| {
+            std::fs::metadata(format!("{}/static/{name}", env!("CARGO_MANIFEST_DIR")))
+                .map_or(0, |meta| meta.len() as usize)
+        })
+        .sum();
+    println!("{rounds} rounds, one request at a time, in process:");
+    println!(
+        "  GET /api/v1/alerts (baseline)   p50 {}  p95 {}  {api_bytes} bytes",
+        ms(api50),
+        ms(api95)
+    );
+    println!(
+        "  GET / (overview page)           p50 {}  p95 {}  {page_bytes} bytes  = {:.2}x the baseline",
+        ms(page50),
+        ms(page95),
+        page50.as_secs_f64() / api50.as_secs_f64()
+    );
+    println!(
+        "  GET / with HX-Request (refresh) p50 {}  p95 {}  = {:.2}x the baseline",
+        ms(fragment50),
+        ms(fragment95),
+        fragment50.as_secs_f64() / api50.as_secs_f64()
+    );
+    println!(
+        "  overview transfer with htmx, script and stylesheet: {} KB (goal: under 300 KB)",
+        (page_bytes + assets) / 1000
+    );
+    store.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
