@@ -233,6 +233,8 @@ async fn wait_until_up(http: &reqwest::Client, base: &str) {
 async fn trace_logs_never_hold_a_secret() {
     let dir = temp_dir();
     let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let dashboard_password = "dashboard-Pa55word-x1";
+    std::fs::write(dir.join("password.txt"), format!("{dashboard_password}\n")).unwrap();
     let added = run(
         &dir,
         &[
@@ -246,9 +248,29 @@ async fn trace_logs_never_hold_a_secret() {
             "Ops",
             "--role",
             "admin",
+            "--password-file",
+            dir.join("password.txt").to_str().unwrap(),
         ],
     );
     assert!(added.status.success(), "{added:?}");
+    assert!(String::from_utf8_lossy(&added.stdout).contains("may sign in to the dashboard"));
+    // A password too short to keep is refused before anything changes.
+    std::fs::write(dir.join("short.txt"), "short\n").unwrap();
+    let short = run(
+        &dir,
+        &[
+            "user",
+            "set",
+            "--database-url",
+            &database,
+            "--email",
+            "ops@example.test",
+            "--password-file",
+            dir.join("short.txt").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(short.status.code(), Some(64), "{short:?}");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
     let created = run(
         &dir,
         &[
@@ -336,6 +358,36 @@ async fn trace_logs_never_hold_a_secret() {
             serde_json::from_str(&tested.text().await.unwrap()).unwrap();
         assert_eq!(report["ok"], false, "{report}");
     }
+    // Signing in to the dashboard with the password from the file.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email=ops%40example.test&password={dashboard_password}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let overview = browser
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
+    assert!(overview.text().await.unwrap().contains("<h1>Overview</h1>"));
     drop(server.0.kill());
     let _ = server.0.wait();
 
@@ -359,6 +411,8 @@ async fn trace_logs_never_hold_a_secret() {
         master_key.trim(),
         &basic("ops@msp.example", password),
         &basic("login-1", api_password),
+        dashboard_password,
+        cookie.trim_start_matches("kw_session="),
     ] {
         assert!(
             !output.contains(secret),

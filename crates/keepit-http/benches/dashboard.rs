@@ -221,6 +221,28 @@ async fn run() {
         "  overview transfer with htmx, script and stylesheet: {} KB (goal: under 300 KB)",
         (page_bytes + assets) / 1000
     );
+    // What the overview reads, one store call at a time.
+    println!("  store calls behind the overview (one run each):");
+    macro_rules! timed {
+        ($label:literal, $call:expr) => {{
+            let started = Instant::now();
+            let value = $call.await.unwrap();
+            println!("    {:<28} {}", $label, ms(started.elapsed()));
+            value
+        }};
+    }
+    timed!("customers", store.customers());
+    timed!(
+        "connectors_with_status",
+        store.connectors_with_status(&Default::default())
+    );
+    timed!("integrations", store.integrations());
+    timed!("keepit_accounts", store.keepit_accounts(None));
+    timed!("alerts", store.alerts(&Default::default()));
+    timed!("alert_rules", store.alert_rules());
+    timed!("users", store.users());
+    timed!("sync_runs(1)", store.sync_runs(1));
+    timed!("unread_count", store.unread_count(user.id));
     store.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,6 +35,8 @@ pub struct WebConfig {
     pub session_idle: Duration,
     /// Failed sign-ins are counted per account and per address over this window.
     pub(crate) guard: Arc<SignInGuard>,
+    /// The fleet view the overview and the wallboard share between requests.
+    pub(crate) snapshots: Arc<pages::SnapshotCache>,
 }
 
 impl WebConfig {
@@ -44,6 +46,7 @@ impl WebConfig {
             cookie_secure,
             session_idle,
             guard: Arc::new(SignInGuard::default()),
+            snapshots: Arc::new(pages::SnapshotCache::default()),
         }
     }
 }

@@ -195,6 +195,41 @@ pub struct ConnectorFilter {
     pub watched_only: bool,
 }
 
+/// See [`Store::fleet_version`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetVersion(Vec<(i64, i64, Option<String>)>);
+
+/// The connectors matching `filter`, as a query.
+fn connector_query(filter: &ConnectorFilter) -> sea_orm::Select<connector::Entity> {
+    let mut query = connector::Entity::find()
+        .order_by_asc(connector::Column::Name)
+        .order_by_asc(connector::Column::Id);
+    if let Some(customer) = filter.customer {
+        query = query.filter(connector::Column::CustomerId.eq(customer.0));
+    }
+    if let Some(account) = &filter.account {
+        query = query.filter(connector::Column::AccountGuid.eq(account.as_str()));
+    }
+    if !filter.include_removed || filter.watched_only {
+        query = query.filter(connector::Column::RemovedAt.is_null());
+    }
+    if filter.watched_only {
+        let watched_accounts = Query::select()
+            .column((account::Entity, account::Column::AccountGuid))
+            .from(account::Entity)
+            .inner_join(
+                integration::Entity,
+                Expr::col((integration::Entity, integration::Column::Id))
+                    .equals((account::Entity, account::Column::IntegrationId)),
+            )
+            .and_where(Expr::col((account::Entity, account::Column::RemovedAt)).is_null())
+            .and_where(Expr::col((integration::Entity, integration::Column::Enabled)).eq(true))
+            .to_owned();
+        query = query.filter(connector::Column::AccountGuid.in_subquery(watched_accounts));
+    }
+    query
+}
+
 fn connector_model(
     record: &ConnectorRecord,
     customer: Option<i64>,
@@ -511,38 +546,76 @@ impl Store {
 
     /// Connectors matching `filter`, by name.
     pub async fn connectors(&self, filter: &ConnectorFilter) -> Result<Vec<StoredConnector>> {
-        let mut query = connector::Entity::find()
-            .order_by_asc(connector::Column::Name)
-            .order_by_asc(connector::Column::Id);
-        if let Some(customer) = filter.customer {
-            query = query.filter(connector::Column::CustomerId.eq(customer.0));
-        }
-        if let Some(account) = &filter.account {
-            query = query.filter(connector::Column::AccountGuid.eq(account.as_str()));
-        }
-        if !filter.include_removed || filter.watched_only {
-            query = query.filter(connector::Column::RemovedAt.is_null());
-        }
-        if filter.watched_only {
-            let watched_accounts = Query::select()
-                .column((account::Entity, account::Column::AccountGuid))
-                .from(account::Entity)
-                .inner_join(
-                    integration::Entity,
-                    Expr::col((integration::Entity, integration::Column::Id))
-                        .equals((account::Entity, account::Column::IntegrationId)),
-                )
-                .and_where(Expr::col((account::Entity, account::Column::RemovedAt)).is_null())
-                .and_where(Expr::col((integration::Entity, integration::Column::Enabled)).eq(true))
-                .to_owned();
-            query = query.filter(connector::Column::AccountGuid.in_subquery(watched_accounts));
-        }
-        query
+        connector_query(filter)
             .all(self.db())
             .await?
             .into_iter()
             .map(TryInto::try_into)
             .collect()
+    }
+
+    /// A fingerprint of what a fleet-wide view is built from: for the connectors,
+    /// their statuses, the customers, the Keepit accounts, the integrations, the alert
+    /// rules and the users, the row count, the latest `updated_at`, and a sum over the
+    /// column a view depends on that a write may change without moving `updated_at`
+    /// past its last value (the same clock reading twice): which customer a row
+    /// belongs to, whether it was removed, whether an integration is enabled. Equal
+    /// fingerprints mean a view built at the first may be shown at the second. One
+    /// statement of aggregates; no row is read out.
+    pub async fn fleet_version(&self) -> Result<FleetVersion> {
+        const TABLES: [(&str, &str); 7] = [
+            (
+                "backup_connectors",
+                "COALESCE(customer_id, 0) + CASE WHEN removed_at IS NULL THEN 0 ELSE 1000000007 END",
+            ),
+            ("backup_connector_status", "0"),
+            ("customers", "id"),
+            (
+                "keepit_accounts",
+                "COALESCE(customer_id, 0) + CASE WHEN removed_at IS NULL THEN 0 ELSE 1000000007 END",
+            ),
+            (
+                "keepit_integrations",
+                "CASE WHEN enabled THEN id ELSE 0 END",
+            ),
+            ("alert_rules", "CASE WHEN enabled THEN id ELSE 0 END"),
+            ("users", "0"),
+        ];
+        // Fixed text only, the same on both backends; sums are cast so that both
+        // answer a 64-bit integer.
+        let columns: Vec<String> = TABLES
+            .iter()
+            .enumerate()
+            .map(|(i, (table, extra))| {
+                format!(
+                    "(SELECT COUNT(*) FROM {table}) AS n{i}, \
+                     (SELECT MAX(updated_at) FROM {table}) AS t{i}, \
+                     (SELECT CAST(COALESCE(SUM({extra}), 0) AS BIGINT) FROM {table}) AS x{i}"
+                )
+            })
+            .collect();
+        let backend = self.reader().get_database_backend();
+        let statement =
+            sea_orm::Statement::from_string(backend, format!("SELECT {}", columns.join(", ")));
+        let row = self
+            .reader()
+            .query_one_raw(statement)
+            .await?
+            .ok_or_else(|| {
+                Error::corrupt("customers", "count", "", "an aggregate returned no row")
+            })?;
+        let mut parts = Vec::with_capacity(TABLES.len());
+        for i in 0..TABLES.len() {
+            let count: i64 = row.try_get("", &format!("n{i}"))?;
+            let extra: i64 = row.try_get("", &format!("x{i}"))?;
+            // PostgreSQL answers a timestamp; SQLite the stored text.
+            let latest = match row.try_get::<Option<DateTime<Utc>>>("", &format!("t{i}")) {
+                Ok(latest) => latest.map(|at| at.timestamp_micros().to_string()),
+                Err(_) => row.try_get::<Option<String>>("", &format!("t{i}"))?,
+            };
+            parts.push((count, extra, latest));
+        }
+        Ok(FleetVersion(parts))
     }
 
     /// The stored status of one connector.
@@ -563,21 +636,30 @@ impl Store {
         &self,
         filter: &ConnectorFilter,
     ) -> Result<Vec<(StoredConnector, Option<StoredConnectorStatus>)>> {
-        let connectors = self.connectors(filter).await?;
+        // Read-only, through the readers: pages and the API call this.
+        let connectors: Vec<StoredConnector> = connector_query(filter)
+            .all(self.reader())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_>>()?;
         let mut statuses: HashMap<String, StoredConnectorStatus> = HashMap::new();
-        let guids: Vec<String> = connectors
-            .iter()
-            .map(|c| c.record.connector.to_string())
-            .collect();
-        for chunk in guids.chunks(500) {
-            for model in connector_status::Entity::find()
-                .filter(connector_status::Column::ConnectorGuid.is_in(chunk.iter().cloned()))
+        let models = if connectors.len() > 500 {
+            // Most of the fleet: one scan of the status table beats many `IN` lists.
+            connector_status::Entity::find().all(self.reader()).await?
+        } else {
+            let guids: Vec<String> = connectors
+                .iter()
+                .map(|c| c.record.connector.to_string())
+                .collect();
+            connector_status::Entity::find()
+                .filter(connector_status::Column::ConnectorGuid.is_in(guids))
                 .all(self.reader())
                 .await?
-            {
-                let status: StoredConnectorStatus = model.try_into()?;
-                statuses.insert(status.status.connector.to_string(), status);
-            }
+        };
+        for model in models {
+            let status: StoredConnectorStatus = model.try_into()?;
+            statuses.insert(status.status.connector.to_string(), status);
         }
         Ok(connectors
             .into_iter()

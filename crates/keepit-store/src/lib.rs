@@ -45,7 +45,8 @@ pub use audit::{
     TimelinePage, truncate_client_ip,
 };
 pub use connectors::{
-    ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, StoredConnector, StoredConnectorStatus,
+    ConnectorFilter, ConnectorRecord, ConnectorStatusRecord, FleetVersion, StoredConnector,
+    StoredConnectorStatus,
 };
 pub use cursor::{CursorError, JobCursor, TimelineCursor};
 pub use customers::{

@@ -3,6 +3,7 @@
 //! same question the same way.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Form, Path, RawQuery, Request, State};
@@ -327,11 +328,19 @@ pub(crate) struct AlertRow {
     silenced_until: Option<When>,
 }
 
-/// One connector cell of the customer x connector matrix.
+/// One connector cell of the customer x connector matrix. Healthy cells are bare
+/// squares (a fleet of thousands must fit in a page); a cell with a problem links to
+/// its connector and names it on hover.
 pub(crate) struct Cell {
     guid: String,
     title: String,
     tone: &'static str,
+}
+
+impl Cell {
+    fn problem(&self) -> bool {
+        matches!(self.tone, "firing" | "pending" | "acknowledged")
+    }
 }
 
 /// One customer's row of the matrix.
@@ -347,28 +356,36 @@ pub(crate) struct Live {
     counts: Vec<Count>,
     last_sync: Option<When>,
     last_outcome: Option<String>,
+    /// The first open alerts, most severe then oldest first.
     alerts: Vec<AlertRow>,
+    /// How many are open in all (the rest are on the alerts page).
+    open_total: usize,
     problem_rows: Vec<MatrixRow>,
     healthy_rows: Vec<MatrixRow>,
     can_act: bool,
     csrf: String,
 }
 
-/// Everything the overview and the wallboard read, in a few queries.
-struct Fleet {
-    now: DateTime<Utc>,
+/// The part of the fleet view that changes only when a sync or an admin changes
+/// the fleet: customers, connectors with their statuses and which are watched,
+/// alert rules and users (for names).
+/// Reading it is most of a page's time on a large fleet (thousands of rows), so it
+/// is kept between requests and read again only when [`Store::fleet_version`]
+/// changes (or after a minute, whatever happens).
+///
+/// [`Store::fleet_version`]: keepit_store::Store::fleet_version
+pub(crate) struct Snapshot {
+    rules: HashMap<i64, (String, RuleKind)>,
+    users: HashMap<i64, String>,
     customers: BTreeMap<i64, String>,
     connectors: Vec<(StoredConnector, Option<StoredConnectorStatus>)>,
     watched: HashSet<String>,
-    alerts: Vec<keepit_domain::Alert>,
-    rules: HashMap<i64, (String, RuleKind)>,
-    users: HashMap<i64, String>,
-    last_run: Option<keepit_store::SyncRunRecord>,
+    /// Connector names and kinds by GUID.
+    names: HashMap<String, (String, String)>,
 }
 
-impl Fleet {
-    async fn load(state: &AppState, include_resolved: bool) -> Result<Fleet, keepit_store::Error> {
-        let store = &state.store;
+impl Snapshot {
+    async fn load(store: &keepit_store::Store) -> Result<Snapshot, keepit_store::Error> {
         let customers = store
             .customers()
             .await?
@@ -378,21 +395,45 @@ impl Fleet {
         let connectors = store
             .connectors_with_status(&ConnectorFilter::default())
             .await?;
-        let watched = store
-            .connectors(&ConnectorFilter {
-                watched_only: true,
-                ..ConnectorFilter::default()
-            })
+        // Watched as the store's `watched_only` filter decides it (still in Keepit, of
+        // an account still in the tree, of an enabled integration), worked out here
+        // from the two small tables rather than by reading every connector twice.
+        let enabled: HashSet<i64> = store
+            .integrations()
             .await?
             .into_iter()
-            .map(|connector| connector.record.connector.to_string())
+            .filter(|integration| integration.enabled)
+            .map(|integration| integration.id.0)
             .collect();
-        let alerts = store
-            .alerts(&AlertFilter {
-                include_resolved,
-                ..AlertFilter::default()
+        let live_accounts: HashSet<String> = store
+            .keepit_accounts(None)
+            .await?
+            .into_iter()
+            .filter(|account| {
+                account.removed_at.is_none() && enabled.contains(&account.integration.0)
             })
-            .await?;
+            .map(|account| account.account.to_string())
+            .collect();
+        let watched = connectors
+            .iter()
+            .filter(|(connector, _)| {
+                connector.removed_at.is_none()
+                    && live_accounts.contains(connector.record.account.as_str())
+            })
+            .map(|(connector, _)| connector.record.connector.to_string())
+            .collect();
+        let names = connectors
+            .iter()
+            .map(|(connector, _)| {
+                (
+                    connector.record.connector.to_string(),
+                    (
+                        connector.record.name.clone(),
+                        connector.record.kind.display_name(),
+                    ),
+                )
+            })
+            .collect();
         let rules = store
             .alert_rules()
             .await?
@@ -410,21 +451,85 @@ impl Fleet {
             .into_iter()
             .map(|user| (user.id.0, user.name))
             .collect();
-        let last_run = store.sync_runs(1).await?.into_iter().next();
-        Ok(Fleet {
-            now: state.clock.now(),
+        Ok(Snapshot {
+            rules,
+            users,
             customers,
             connectors,
             watched,
+            names,
+        })
+    }
+}
+
+/// The last [`Snapshot`], with the fingerprint it was read at.
+#[derive(Default)]
+pub(crate) struct SnapshotCache {
+    slot: tokio::sync::Mutex<
+        Option<(
+            keepit_store::FleetVersion,
+            std::time::Instant,
+            Arc<Snapshot>,
+        )>,
+    >,
+}
+
+impl std::fmt::Debug for SnapshotCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotCache")
+    }
+}
+
+impl SnapshotCache {
+    /// Longest a snapshot is used, even when the fingerprint did not change.
+    const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    async fn get(&self, store: &keepit_store::Store) -> Result<Arc<Snapshot>, keepit_store::Error> {
+        let version = store.fleet_version().await?;
+        // One reader at a time: requests that arrive while it loads wait for it
+        // rather than each reading the whole fleet.
+        let mut slot = self.slot.lock().await;
+        if let Some((seen, at, snapshot)) = slot.as_ref()
+            && *seen == version
+            && at.elapsed() < Self::MAX_AGE
+        {
+            return Ok(Arc::clone(snapshot));
+        }
+        let snapshot = Arc::new(Snapshot::load(store).await?);
+        *slot = Some((version, std::time::Instant::now(), Arc::clone(&snapshot)));
+        Ok(snapshot)
+    }
+}
+
+/// Everything the overview and the wallboard read.
+struct Fleet {
+    now: DateTime<Utc>,
+    snapshot: Arc<Snapshot>,
+    alerts: Vec<keepit_domain::Alert>,
+    last_run: Option<keepit_store::SyncRunRecord>,
+}
+
+impl Fleet {
+    async fn load(state: &AppState, include_resolved: bool) -> Result<Fleet, keepit_store::Error> {
+        let store = &state.store;
+        let snapshot = state.web.snapshots.get(store).await?;
+        let alerts = store
+            .alerts(&AlertFilter {
+                include_resolved,
+                ..AlertFilter::default()
+            })
+            .await?;
+        let last_run = store.sync_runs(1).await?.into_iter().next();
+        Ok(Fleet {
+            now: state.clock.now(),
+            snapshot,
             alerts,
-            rules,
-            users,
             last_run,
         })
     }
 
     fn customer_name(&self, id: Option<CustomerId>) -> String {
-        id.and_then(|id| self.customers.get(&id.0).cloned())
+        id.and_then(|id| self.snapshot.customers.get(&id.0).cloned())
             .unwrap_or_else(|| "(no customer)".to_owned())
     }
 
@@ -459,7 +564,7 @@ impl Fleet {
             connector_guid: alert.connector.to_string(),
             connector,
             kind,
-            rule: self.rules.get(&alert.rule.0).map_or_else(
+            rule: self.snapshot.rules.get(&alert.rule.0).map_or_else(
                 || format!("rule {}", alert.rule.0),
                 |(name, _)| name.clone(),
             ),
@@ -476,7 +581,8 @@ impl Fleet {
             opened: When::new(alert.opened_at, now),
             resolved: When::maybe(alert.resolved_at, now),
             acknowledged: alert.acknowledged_by.map(|user| {
-                self.users
+                self.snapshot
+                    .users
                     .get(&user.0)
                     .cloned()
                     .unwrap_or_else(|| format!("user {}", user.0))
@@ -490,23 +596,13 @@ impl Fleet {
     }
 
     /// Connector names and kinds by GUID.
-    fn names(&self) -> HashMap<String, (String, String)> {
-        self.connectors
-            .iter()
-            .map(|(connector, _)| {
-                (
-                    connector.record.connector.to_string(),
-                    (
-                        connector.record.name.clone(),
-                        connector.record.kind.display_name(),
-                    ),
-                )
-            })
-            .collect()
+    fn names(&self) -> &HashMap<String, (String, String)> {
+        &self.snapshot.names
     }
 
-    /// Open alerts, most severe first, then oldest first.
-    fn open_rows(&self) -> Vec<AlertRow> {
+    /// How many alerts are open, and `count` of them from `skip` on: most severe
+    /// first, then oldest first.
+    fn open_rows(&self, skip: usize, count: usize) -> (usize, Vec<AlertRow>) {
         let names = self.names();
         let mut open: Vec<&keepit_domain::Alert> = self
             .alerts
@@ -520,9 +616,14 @@ impl Fleet {
                 .then(a.opened_at.cmp(&b.opened_at))
                 .then(a.id.0.cmp(&b.id.0))
         });
-        open.into_iter()
+        let total = open.len();
+        let rows = open
+            .into_iter()
+            .skip(skip)
+            .take(count)
             .map(|alert| self.alert_row(alert, &names))
-            .collect()
+            .collect();
+        (total, rows)
     }
 
     fn counts(&self) -> Vec<Count> {
@@ -545,29 +646,39 @@ impl Fleet {
         let acknowledged = open.iter().filter(|a| quiet(a)).count();
         let of_kind = |kind: RuleKind| {
             open.iter()
-                .filter(|a| self.rules.get(&a.rule.0).is_some_and(|(_, k)| *k == kind))
+                .filter(|a| {
+                    self.snapshot
+                        .rules
+                        .get(&a.rule.0)
+                        .is_some_and(|(_, k)| *k == kind)
+                })
                 .map(|a| a.connector.as_str())
                 .collect::<HashSet<_>>()
                 .len()
         };
         let present = self
+            .snapshot
             .connectors
             .iter()
             .filter(|(connector, _)| connector.removed_at.is_none())
             .count();
         let unwatched = self
+            .snapshot
             .connectors
             .iter()
             .filter(|(connector, _)| {
                 connector.removed_at.is_none()
-                    && !self.watched.contains(connector.record.connector.as_str())
+                    && !self
+                        .snapshot
+                        .watched
+                        .contains(connector.record.connector.as_str())
             })
             .count();
         let tone = |value: usize, bad: &'static str| if value == 0 { "good" } else { bad };
         vec![
             Count {
                 label: "customers",
-                value: self.customers.len() as u64,
+                value: self.snapshot.customers.len() as u64,
                 tone: "",
                 href: "#matrix",
             },
@@ -632,6 +743,7 @@ impl Fleet {
         }
         let mut rows: BTreeMap<(String, Option<i64>), Vec<Cell>> = BTreeMap::new();
         for (connector, _) in self
+            .snapshot
             .connectors
             .iter()
             .filter(|(c, _)| c.removed_at.is_none())
@@ -641,7 +753,7 @@ impl Fleet {
                 Some((_, true, _)) => ("acknowledged", "acknowledged"),
                 Some((AlertState::Firing, _, _)) => ("firing", "firing"),
                 Some(_) => ("pending", "pending"),
-                None if !self.watched.contains(guid) => ("unwatched", "not watched"),
+                None if !self.snapshot.watched.contains(guid) => ("unwatched", "not watched"),
                 None => ("ok", "healthy"),
             };
             rows.entry((
@@ -685,8 +797,9 @@ impl Fleet {
         (problems, healthy)
     }
 
-    fn live(&self, layout: &Layout) -> Live {
+    fn live(&self, layout: &Layout, shown: usize) -> Live {
         let (problem_rows, healthy_rows) = self.matrix();
+        let (open_total, alerts) = self.open_rows(0, shown);
         Live {
             counts: self.counts(),
             last_sync: self
@@ -697,7 +810,8 @@ impl Fleet {
                 .last_run
                 .as_ref()
                 .map(|run| run.summary.outcome.as_str().to_owned()),
-            alerts: self.open_rows(),
+            open_total,
+            alerts,
             problem_rows,
             healthy_rows,
             can_act: layout.can_act(),
@@ -705,6 +819,13 @@ impl Fleet {
         }
     }
 }
+
+/// Open alerts the overview lists; the alerts page pages through the rest.
+const OVERVIEW_ALERTS: usize = 50;
+/// Firing alerts the wallboard shows (a screen across the room holds no more).
+const WALL_ALERTS: usize = 30;
+/// Open alerts per page of the alerts page.
+const ALERTS_PAGE: usize = 50;
 
 #[derive(Template)]
 #[template(path = "overview.html")]
@@ -727,7 +848,7 @@ pub(crate) async fn overview(
 ) -> Page {
     let layout = layout(&state, &signed_in, "Overview", "overview").await?;
     let fleet = Fleet::load(&state, false).await?;
-    let live = fleet.live(&layout);
+    let live = fleet.live(&layout, OVERVIEW_ALERTS);
     Ok(if is_htmx(&headers) {
         render(&OverviewLive { live })
     } else {
@@ -756,9 +877,10 @@ pub(crate) async fn wall(
 ) -> Page {
     let mut layout = layout(&state, &signed_in, "Wallboard", "wall").await?;
     let fleet = Fleet::load(&state, false).await?;
-    let mut live = fleet.live(&layout);
+    let mut live = fleet.live(&layout, usize::MAX);
     // The wall shows what pages people, nothing else.
     live.alerts.retain(|alert| alert.state == "firing");
+    live.alerts.truncate(WALL_ALERTS);
     live.can_act = false;
     layout.csrf.clear();
     Ok(if is_htmx(&headers) {
@@ -776,21 +898,33 @@ pub(crate) async fn wall(
 struct AlertsPage {
     layout: Layout,
     open: Vec<AlertRow>,
+    open_total: usize,
+    first: usize,
+    previous: Option<String>,
+    next: Option<String>,
     resolved: Vec<AlertRow>,
     notice: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct NoticeQuery {
+pub(crate) struct AlertsQuery {
     done: Option<String>,
+    page: Option<String>,
 }
 
 /// `GET /alerts`: open ones, and those resolved in the last seven days.
 pub(crate) async fn alerts(
     State(state): State<AppState>,
     Extension(signed_in): Extension<SignedIn>,
-    axum::extract::Query(query): axum::extract::Query<NoticeQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Page {
+    // Read leniently: an unknown parameter or a bad page number shows the first page.
+    let query: AlertsQuery = alerts_query(raw.as_deref());
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|text| text.parse::<usize>().ok())
+        .filter(|page| (1..=10_000).contains(page))
+        .unwrap_or(1);
     let layout = layout(&state, &signed_in, "Alerts", "alerts").await?;
     let fleet = Fleet::load(&state, true).await?;
     let names = fleet.names();
@@ -801,15 +935,21 @@ pub(crate) async fn alerts(
         .filter(|alert| alert.resolved_at.is_some_and(|at| at >= week_ago))
         .collect();
     resolved.sort_by_key(|alert| std::cmp::Reverse(alert.resolved_at));
-    resolved.truncate(100);
+    resolved.truncate(50);
     let notice = match query.done.as_deref() {
         Some("acknowledged") => Some("The alert is acknowledged.".to_owned()),
         Some("silenced") => Some("The alert is silenced.".to_owned()),
         Some("unsilenced") => Some("The silence is lifted.".to_owned()),
         _ => None,
     };
+    let skip = (page - 1) * ALERTS_PAGE;
+    let (open_total, open) = fleet.open_rows(skip, ALERTS_PAGE);
     Ok(render(&AlertsPage {
-        open: fleet.open_rows(),
+        open,
+        open_total,
+        first: skip + 1,
+        previous: (page > 1).then(|| format!("/alerts?page={}", page - 1)),
+        next: (skip + ALERTS_PAGE < open_total).then(|| format!("/alerts?page={}", page + 1)),
         resolved: resolved
             .into_iter()
             .map(|alert| fleet.alert_row(alert, &names))
@@ -824,6 +964,21 @@ pub(crate) struct AcknowledgeForm {
     /// Optional: hours of quiet after the acknowledgement (no reminders).
     #[serde(default)]
     quiet_hours: String,
+}
+
+/// The alerts page's parameters; anything unreadable is left out.
+fn alerts_query(raw: Option<&str>) -> AlertsQuery {
+    let pairs = crate::query::pairs(raw);
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    AlertsQuery {
+        done: get("done"),
+        page: get("page"),
+    }
 }
 
 fn alert_id(text: &str) -> Result<AlertId, PageError> {
@@ -1321,6 +1476,7 @@ struct ConnectorPage {
     status: Option<crate::dto::ConnectorStatusDto>,
     last_success: Option<When>,
     snapshot: Option<When>,
+    error_code: Option<String>,
     reason_title: Option<String>,
     reason_resolution: Option<String>,
     history: Vec<AlertRow>,
@@ -1377,13 +1533,19 @@ pub(crate) async fn connector(
         customer: fleet.customer_name(stored.customer),
         kind: dto.kind_name.clone(),
         removed: stored.removed_at.is_some(),
-        watched: fleet.watched.contains(id.as_str()),
+        watched: fleet.snapshot.watched.contains(id.as_str()),
         last_success: status
             .as_ref()
             .and_then(|s| When::maybe(s.status.last_successful_backup_at, now)),
         snapshot: status
             .as_ref()
             .and_then(|s| When::maybe(s.status.latest_snapshot_at, now)),
+        error_code: status.as_ref().and_then(|s| {
+            s.status
+                .error_code
+                .as_ref()
+                .map(|code| code.as_str().to_owned())
+        }),
         reason_title: entry.map(|e| e.title.to_owned()).or_else(|| {
             reason
                 .as_ref()

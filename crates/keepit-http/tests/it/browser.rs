@@ -229,9 +229,40 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     assert_eq!(why, "Why it did not succeed");
     snap(&client, "04-job-report").await;
 
+    // The customer and connector behind the first alert, and the inbox.
+    client.goto(&format!("{base}/")).await.unwrap();
+    client
+        .find(Locator::Css(
+            "#live table tbody tr td a[href^='/customers/']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&client, "main h2").await.split(' ').next(),
+        Some("Connectors")
+    );
+    snap(&client, "05-customer").await;
+    client
+        .find(Locator::Css(
+            "main table tbody tr td a[href^='/connectors/']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&client, "dl.facts").await;
+    snap(&client, "06-connector").await;
+    client.goto(&format!("{base}/inbox")).await.unwrap();
+    assert_eq!(text_of(&client, "main h1").await, "Inbox");
+    snap(&client, "07-inbox").await;
+
     // Acknowledging an alert.
     client.goto(&format!("{base}/alerts")).await.unwrap();
-    snap(&client, "05-alerts").await;
+    snap(&client, "08-alerts").await;
     client
         .find(Locator::XPath("//button[text()='Acknowledge']"))
         .await
@@ -250,12 +281,17 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
         .filter(|alert| alert.acknowledged_by == Some(app.admin_id))
         .count();
     assert_eq!(acknowledged, 1);
-    snap(&client, "06-acknowledged").await;
+    snap(&client, "09-acknowledged").await;
 
     // The wallboard, then signing out.
     client.goto(&format!("{base}/wall")).await.unwrap();
     text_of(&client, "body.wall .strip").await;
-    snap(&client, "07-wallboard").await;
+    snap(&client, "10-wallboard").await;
+    // The overview on a phone.
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&format!("{base}/")).await.unwrap();
+    text_of(&client, "#live h2").await;
+    snap(&client, "11-overview-phone").await;
     client.goto(&format!("{base}/")).await.unwrap();
     client
         .find(Locator::XPath("//button[text()='Sign out']"))

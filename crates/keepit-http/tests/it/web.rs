@@ -481,3 +481,41 @@ async fn bad_input_gets_a_plain_page_and_a_lost_database_a_503() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_overview_follows_a_change_at_once() {
+    on_each_backend(async |app: &App| {
+        with_passwords(app).await;
+        let admin = sign_in(&app.router, "admin@example.test", ADMIN_PASSWORD).await;
+        let count = |page: &Page, label: &str| {
+            let end = page
+                .text
+                .find(&format!("</b><span>{label}</span>"))
+                .expect(label);
+            let start = page.text[..end].rfind("<b>").unwrap() + 3;
+            page.text[start..end].parse::<usize>().unwrap()
+        };
+        let before = get(&app.router, "/", &admin).await;
+        let connectors = count(&before, "connectors");
+        assert_eq!(count(&before, "not watched"), 0);
+        // Read again from the cache: the same page.
+        assert_eq!(
+            count(&get(&app.router, "/", &admin).await, "not watched"),
+            0
+        );
+        let disabled = app
+            .post(
+                &format!("/api/v1/integrations/{}/disable", app.integration.0),
+                None,
+            )
+            .await;
+        assert_eq!(disabled.status, StatusCode::OK);
+        let after = get(&app.router, "/", &admin).await;
+        assert_eq!(
+            count(&after, "not watched"),
+            connectors,
+            "nothing of a disabled integration is watched"
+        );
+    })
+    .await;
+}

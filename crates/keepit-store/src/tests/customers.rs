@@ -309,3 +309,33 @@ async fn a_merge_moves_accounts_alerts_and_history_and_keeps_the_psa_id() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_fleet_fingerprint_moves_with_every_change_a_fleet_view_shows() {
+    each_backend(|store| async move {
+        let first = store.fleet_version().await.unwrap();
+        assert_eq!(
+            store.fleet_version().await.unwrap(),
+            first,
+            "stable while nothing changes"
+        );
+        let customer = psa(&store, "Contoso", "PSA-1").await;
+        let second = store.fleet_version().await.unwrap();
+        assert_ne!(second, first, "a new customer");
+        let integration = integration(&store).await;
+        let third = store.fleet_version().await.unwrap();
+        assert_ne!(third, second, "a new integration");
+        store
+            .set_integration_enabled(integration, false, at(5))
+            .await
+            .unwrap();
+        let fourth = store.fleet_version().await.unwrap();
+        assert_ne!(fourth, third, "an integration disabled");
+        store
+            .merge_customers(customer, psa(&store, "Contoso Ltd", "PSA-2").await, at(6))
+            .await
+            .unwrap();
+        assert_ne!(store.fleet_version().await.unwrap(), fourth, "a merge");
+    })
+    .await;
+}
