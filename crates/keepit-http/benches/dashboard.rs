@@ -6,8 +6,9 @@
 //! /api/v1/alerts` (the baseline, measured in the same run) and for the overview
 //! `GET /` with a browser session, the full page and its htmx refresh. It reports the
 //! median and p95 server time of each and the overview's ratio to the baseline (the
-//! goal: at most 2), and the overview's size in bytes (the goal: under 300 KB with
-//! htmx and the stylesheet).
+//! goal: at most 2), the first view after a change (when the page reads the whole
+//! fleet again instead of its kept snapshot), and the overview's size in bytes (the
+//! goal: under 300 KB with htmx and the stylesheet).
 //!
 //! Run with `cargo bench -p keepit-http --bench dashboard`. `KEEPIT_BENCH_ACCOUNTS`
 //! (default 500) and `KEEPIT_BENCH_ROUNDS` (default 40) change the size.
@@ -189,6 +190,22 @@ async fn run() {
                 .0,
         );
     }
+    // The first view after something changed reads the whole fleet again: an alert
+    // acknowledged before each of these requests.
+    let open = store.alerts(&Default::default()).await.unwrap();
+    let mut changed = Vec::new();
+    for alert in open.iter().take(10) {
+        store
+            .acknowledge_alert(alert.id, user.id, now)
+            .await
+            .unwrap();
+        changed.push(
+            time(&app, "/", (header::COOKIE.as_str(), &session), false)
+                .await
+                .0,
+        );
+    }
+    let (changed50, changed95) = summary(changed);
     let (api50, api95) = summary(api);
     let (page50, page95) = summary(page);
     let (fragment50, fragment95) = summary(fragment);
@@ -218,19 +235,29 @@ async fn run() {
         fragment50.as_secs_f64() / api50.as_secs_f64()
     );
     println!(
+        "  GET / after a change (fleet read again) p50 {}  p95 {}  = {:.2}x the baseline",
+        ms(changed50),
+        ms(changed95),
+        changed50.as_secs_f64() / api50.as_secs_f64()
+    );
+    println!(
         "  overview transfer with htmx, script and stylesheet: {} KB (goal: under 300 KB)",
         (page_bytes + assets) / 1000
     );
-    // What the overview reads, one store call at a time.
-    println!("  store calls behind the overview (one run each):");
+    // What the overview reads, one store call at a time (best of five, warm).
+    println!("  store calls behind the overview (best of five):");
     macro_rules! timed {
         ($label:literal, $call:expr) => {{
-            let started = Instant::now();
-            let value = $call.await.unwrap();
-            println!("    {:<28} {}", $label, ms(started.elapsed()));
-            value
+            let mut best = Duration::MAX;
+            for _ in 0..5 {
+                let started = Instant::now();
+                $call.await.unwrap();
+                best = best.min(started.elapsed());
+            }
+            println!("    {:<28} {}", $label, ms(best));
         }};
     }
+    timed!("fleet_version", store.fleet_version());
     timed!("customers", store.customers());
     timed!(
         "connectors_with_status",

@@ -556,14 +556,15 @@ impl Store {
 
     /// A fingerprint of what a fleet-wide view is built from: for the connectors,
     /// their statuses, the customers, the Keepit accounts, the integrations, the alert
-    /// rules and the users, the row count, the latest `updated_at`, and a sum over the
+    /// rules, the users and the alerts, the row count, the latest `updated_at`, and a sum over the
     /// column a view depends on that a write may change without moving `updated_at`
     /// past its last value (the same clock reading twice): which customer a row
-    /// belongs to, whether it was removed, whether an integration is enabled. Equal
+    /// belongs to, whether it was removed, whether an integration or rule is
+    /// enabled, whether an alert is resolved, acknowledged or silenced. Equal
     /// fingerprints mean a view built at the first may be shown at the second. One
     /// statement of aggregates; no row is read out.
     pub async fn fleet_version(&self) -> Result<FleetVersion> {
-        const TABLES: [(&str, &str); 7] = [
+        const TABLES: [(&str, &str); 8] = [
             (
                 "backup_connectors",
                 "COALESCE(customer_id, 0) + CASE WHEN removed_at IS NULL THEN 0 ELSE 1000000007 END",
@@ -580,6 +581,12 @@ impl Store {
             ),
             ("alert_rules", "CASE WHEN enabled THEN id ELSE 0 END"),
             ("users", "0"),
+            (
+                "alerts",
+                "CASE WHEN resolved_at IS NULL THEN 1 ELSE 2 END \
+                 + CASE WHEN acknowledged_at IS NULL THEN 0 ELSE 4 END \
+                 + CASE WHEN silenced_until IS NULL THEN 0 ELSE 8 END",
+            ),
         ];
         // Fixed text only, the same on both backends; sums are cast so that both
         // answer a 64-bit integer.

@@ -366,15 +366,16 @@ pub(crate) struct Live {
     csrf: String,
 }
 
-/// The part of the fleet view that changes only when a sync or an admin changes
-/// the fleet: customers, connectors with their statuses and which are watched,
-/// alert rules and users (for names).
+/// The part of the fleet view that changes only when a sync or a person changes
+/// something: customers, connectors with their statuses and which are watched, the
+/// open alerts, alert rules and users (for names).
 /// Reading it is most of a page's time on a large fleet (thousands of rows), so it
 /// is kept between requests and read again only when [`Store::fleet_version`]
 /// changes (or after a minute, whatever happens).
 ///
 /// [`Store::fleet_version`]: keepit_store::Store::fleet_version
 pub(crate) struct Snapshot {
+    open_alerts: Arc<Vec<keepit_domain::Alert>>,
     rules: HashMap<i64, (String, RuleKind)>,
     users: HashMap<i64, String>,
     customers: BTreeMap<i64, String>,
@@ -451,7 +452,9 @@ impl Snapshot {
             .into_iter()
             .map(|user| (user.id.0, user.name))
             .collect();
+        let open_alerts = Arc::new(store.alerts(&AlertFilter::default()).await?);
         Ok(Snapshot {
+            open_alerts,
             rules,
             users,
             customers,
@@ -505,7 +508,9 @@ impl SnapshotCache {
 struct Fleet {
     now: DateTime<Utc>,
     snapshot: Arc<Snapshot>,
-    alerts: Vec<keepit_domain::Alert>,
+    /// The open alerts (from the snapshot), or every alert when resolved ones were
+    /// asked for (read fresh).
+    alerts: Arc<Vec<keepit_domain::Alert>>,
     last_run: Option<keepit_store::SyncRunRecord>,
 }
 
@@ -513,12 +518,18 @@ impl Fleet {
     async fn load(state: &AppState, include_resolved: bool) -> Result<Fleet, keepit_store::Error> {
         let store = &state.store;
         let snapshot = state.web.snapshots.get(store).await?;
-        let alerts = store
-            .alerts(&AlertFilter {
-                include_resolved,
-                ..AlertFilter::default()
-            })
-            .await?;
+        let alerts = if include_resolved {
+            Arc::new(
+                store
+                    .alerts(&AlertFilter {
+                        include_resolved,
+                        ..AlertFilter::default()
+                    })
+                    .await?,
+            )
+        } else {
+            Arc::clone(&snapshot.open_alerts)
+        };
         let last_run = store.sync_runs(1).await?.into_iter().next();
         Ok(Fleet {
             now: state.clock.now(),
@@ -621,7 +632,7 @@ impl Fleet {
             .into_iter()
             .skip(skip)
             .take(count)
-            .map(|alert| self.alert_row(alert, &names))
+            .map(|alert| self.alert_row(alert, names))
             .collect();
         (total, rows)
     }
@@ -952,7 +963,7 @@ pub(crate) async fn alerts(
         next: (skip + ALERTS_PAGE < open_total).then(|| format!("/alerts?page={}", page + 1)),
         resolved: resolved
             .into_iter()
-            .map(|alert| fleet.alert_row(alert, &names))
+            .map(|alert| fleet.alert_row(alert, names))
             .collect(),
         layout,
         notice,
@@ -1438,7 +1449,7 @@ pub(crate) async fn customer(
         .alerts
         .iter()
         .filter(|alert| alert.customer == Some(id))
-        .map(|alert| fleet.alert_row(alert, &names))
+        .map(|alert| fleet.alert_row(alert, names))
         .collect();
     let Json(timeline) = routes::customers::customer_timeline(
         State(state.clone()),
@@ -1555,7 +1566,7 @@ pub(crate) async fn connector(
         status: dto.status,
         history: history
             .into_iter()
-            .map(|alert| fleet.alert_row(alert, &names))
+            .map(|alert| fleet.alert_row(alert, names))
             .collect(),
         jobs: page
             .jobs
