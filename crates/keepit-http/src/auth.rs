@@ -39,9 +39,12 @@ pub(crate) async fn require_token(
         .filter(|token| !token.is_empty())
         .map(str::to_owned);
     let Some(token) = token else {
-        // A signed-in browser may read the API too (the Job Monitor's CSV link).
+        // A signed-in browser may read the API too (the Job Monitor's CSV link), and
+        // only the API.
         let (method, headers) = (request.method().clone(), request.headers().clone());
-        if let Some(user) = crate::web::session_user_for_api(&state, &method, &headers).await {
+        if path.starts_with("/api/v1/")
+            && let Some(user) = crate::web::session_user_for_api(&state, &method, &headers).await
+        {
             request.extensions_mut().insert(Caller(user));
             return next.run(request).await;
         }

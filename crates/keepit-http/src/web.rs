@@ -37,6 +37,8 @@ pub struct WebConfig {
     pub(crate) guard: Arc<SignInGuard>,
     /// The fleet view the overview and the wallboard share between requests.
     pub(crate) snapshots: Arc<pages::SnapshotCache>,
+    /// Password checks running at once (each is tens of megabytes of argon2 work).
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl WebConfig {
@@ -47,6 +49,7 @@ impl WebConfig {
             session_idle,
             guard: Arc::new(SignInGuard::default()),
             snapshots: Arc::new(pages::SnapshotCache::default()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(2)),
         }
     }
 }

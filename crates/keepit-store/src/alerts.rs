@@ -108,6 +108,9 @@ pub struct AlertFilter {
     pub rule: Option<AlertRuleId>,
     /// Include resolved alerts.
     pub include_resolved: bool,
+    /// Only alerts still open or resolved at or after this time (with
+    /// `include_resolved`): a bounded history instead of every alert ever stored.
+    pub resolved_since: Option<DateTime<Utc>>,
 }
 
 fn scope_parts(scope: &AlertScope) -> (&'static str, Option<String>) {
@@ -705,6 +708,12 @@ impl Store {
             .order_by_desc(alert::Column::Id);
         if !filter.include_resolved {
             query = query.filter(alert::Column::OpenKey.is_not_null());
+        } else if let Some(since) = filter.resolved_since {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(alert::Column::ResolvedAt.is_null())
+                    .add(alert::Column::ResolvedAt.gte(micros(since))),
+            );
         }
         if let Some(customer) = filter.customer {
             query = query.filter(alert::Column::CustomerId.eq(customer.0));

@@ -31,8 +31,8 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// the work a hostile form post can cause).
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 
-/// A signed-in browser.
-#[derive(Debug, Clone)]
+/// A signed-in browser. `Debug` leaves the CSRF token out.
+#[derive(Clone)]
 pub struct WebSession {
     /// Row id.
     pub id: i64,
@@ -45,6 +45,21 @@ pub struct WebSession {
     /// The last request seen (to the minute).
     pub last_seen_at: DateTime<Utc>,
 }
+
+impl std::fmt::Debug for WebSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSession")
+            .field("id", &self.id)
+            .field("user", &self.user.id)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest a session lasts however busy it is (a wallboard refreshing all day signs
+/// in again once a week).
+pub(crate) const SESSION_LIFETIME: TimeDelta = TimeDelta::days(7);
 
 fn cookie_hash(cookie: &str) -> String {
     hex::encode(Sha256::digest(cookie.as_bytes()))
@@ -133,13 +148,13 @@ impl Store {
             .filter(user::Column::Email.eq(email))
             .one(self.reader())
             .await?;
-        let stored = model
-            .as_ref()
-            .and_then(|model| model.password_hash.clone())
-            .unwrap_or_else(|| decoy_hash().to_owned());
-        let candidate = password.expose_secret().to_owned();
-        // Hashing takes tens of milliseconds of CPU: off the async workers.
+        let stored = model.as_ref().and_then(|model| model.password_hash.clone());
+        let candidate = SecretString::from(password.expose_secret().to_owned());
+        // Hashing takes tens of milliseconds of CPU: off the async workers (the decoy
+        // too, the first time it is made).
         let matches = tokio::task::spawn_blocking(move || {
+            let stored = stored.unwrap_or_else(|| decoy_hash().to_owned());
+            let candidate = candidate.expose_secret();
             PasswordHash::new(&stored).is_ok_and(|parsed| {
                 Argon2::default()
                     .verify_password(candidate.as_bytes(), &parsed)
@@ -195,7 +210,7 @@ impl Store {
             return Ok(None);
         };
         let now = micros(now);
-        if model.last_seen_at + idle <= now {
+        if model.last_seen_at + idle <= now || model.created_at + SESSION_LIFETIME <= now {
             web_session::Entity::delete_by_id(model.id)
                 .exec(self.db())
                 .await?;

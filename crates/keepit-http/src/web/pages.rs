@@ -171,13 +171,23 @@ struct LoginPage {
     error: Option<String>,
 }
 
-/// Where to go after signing in: only a path on this site.
+/// Where to go after signing in: only a path on this site. Anything that a browser
+/// could read as another host (`//host`, `/\\host`, or those with a tab or a line
+/// break inside, which browsers drop) goes to the overview instead.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
+    let Some(path) = next else {
+        return "/".to_owned();
+    };
+    let plain = path.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    let base = url::Url::parse("http://keepit-watch.invalid/").ok();
+    let same_host = base
+        .as_ref()
+        .and_then(|base| base.join(path).ok())
+        .is_some_and(|joined| joined.host_str() == Some("keepit-watch.invalid"));
+    if plain && path.starts_with('/') && !path.starts_with("//") && same_host {
+        path.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -232,7 +242,9 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         *response.status_mut() = status;
         response
     };
-    if !state.web.guard.allows(&email, &address) {
+    // Counted before the password is checked, so parallel tries cannot all slip
+    // under the limit; a good sign-in gives its try back.
+    if !state.web.guard.try_begin(&email, &address) {
         return again(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins. Wait a few minutes and try again.",
@@ -242,17 +254,22 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         || form.password.is_empty()
         || form.password.chars().count() > keepit_store::MAX_PASSWORD_CHARS
     {
-        state.web.guard.failed(&email, &address);
         return again(
             StatusCode::UNAUTHORIZED,
             "That e-mail and password do not match an account.",
         );
     }
     let password = SecretString::from(form.password);
+    // A few password checks at a time: each takes tens of megabytes and milliseconds.
+    let Ok(_permit) = state.web.hashing.acquire().await else {
+        return refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signing in is not possible right now.",
+        );
+    };
     let user = match state.store.verify_user_password(&email, &password).await {
         Ok(Some(user)) => user,
         Ok(None) => {
-            state.web.guard.failed(&email, &address);
             tracing::info!(address = %address, "a sign-in failed");
             return again(
                 StatusCode::UNAUTHORIZED,
@@ -261,7 +278,13 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         }
         Err(error) => return store_failure(&error),
     };
-    state.web.guard.succeeded(&email);
+    state.web.guard.succeeded(&email, &address);
+    // A browser that signs in again leaves its earlier session behind for good.
+    if let Some(previous) = session::cookie(&headers, SESSION_COOKIE)
+        && let Err(error) = state.store.end_web_session(&previous).await
+    {
+        return store_failure(&error);
+    }
     let (_, cookie) = match state
         .store
         .create_web_session(user.id, state.clock.now())
@@ -488,10 +511,10 @@ impl SnapshotCache {
     const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
     async fn get(&self, store: &keepit_store::Store) -> Result<Arc<Snapshot>, keepit_store::Error> {
-        let version = store.fleet_version().await?;
         // One reader at a time: requests that arrive while it loads wait for it
-        // rather than each reading the whole fleet.
+        // rather than each reading the whole fleet, then find it fresh.
         let mut slot = self.slot.lock().await;
+        let version = store.fleet_version().await?;
         if let Some((seen, at, snapshot)) = slot.as_ref()
             && *seen == version
             && at.elapsed() < Self::MAX_AGE
@@ -508,28 +531,16 @@ impl SnapshotCache {
 struct Fleet {
     now: DateTime<Utc>,
     snapshot: Arc<Snapshot>,
-    /// The open alerts (from the snapshot), or every alert when resolved ones were
-    /// asked for (read fresh).
+    /// The open alerts (from the snapshot).
     alerts: Arc<Vec<keepit_domain::Alert>>,
     last_run: Option<keepit_store::SyncRunRecord>,
 }
 
 impl Fleet {
-    async fn load(state: &AppState, include_resolved: bool) -> Result<Fleet, keepit_store::Error> {
+    async fn load(state: &AppState) -> Result<Fleet, keepit_store::Error> {
         let store = &state.store;
         let snapshot = state.web.snapshots.get(store).await?;
-        let alerts = if include_resolved {
-            Arc::new(
-                store
-                    .alerts(&AlertFilter {
-                        include_resolved,
-                        ..AlertFilter::default()
-                    })
-                    .await?,
-            )
-        } else {
-            Arc::clone(&snapshot.open_alerts)
-        };
+        let alerts = Arc::clone(&snapshot.open_alerts);
         let last_run = store.sync_runs(1).await?.into_iter().next();
         Ok(Fleet {
             now: state.clock.now(),
@@ -858,7 +869,7 @@ pub(crate) async fn overview(
     headers: HeaderMap,
 ) -> Page {
     let layout = layout(&state, &signed_in, "Overview", "overview").await?;
-    let fleet = Fleet::load(&state, false).await?;
+    let fleet = Fleet::load(&state).await?;
     let live = fleet.live(&layout, OVERVIEW_ALERTS);
     Ok(if is_htmx(&headers) {
         render(&OverviewLive { live })
@@ -887,7 +898,7 @@ pub(crate) async fn wall(
     headers: HeaderMap,
 ) -> Page {
     let mut layout = layout(&state, &signed_in, "Wallboard", "wall").await?;
-    let fleet = Fleet::load(&state, false).await?;
+    let fleet = Fleet::load(&state).await?;
     let mut live = fleet.live(&layout, usize::MAX);
     // The wall shows what pages people, nothing else.
     live.alerts.retain(|alert| alert.state == "firing");
@@ -937,11 +948,18 @@ pub(crate) async fn alerts(
         .filter(|page| (1..=10_000).contains(page))
         .unwrap_or(1);
     let layout = layout(&state, &signed_in, "Alerts", "alerts").await?;
-    let fleet = Fleet::load(&state, true).await?;
+    let fleet = Fleet::load(&state).await?;
     let names = fleet.names();
     let week_ago = fleet.now - TimeDelta::days(7);
-    let mut resolved: Vec<&keepit_domain::Alert> = fleet
-        .alerts
+    let recent = state
+        .store
+        .alerts(&AlertFilter {
+            include_resolved: true,
+            resolved_since: Some(week_ago),
+            ..AlertFilter::default()
+        })
+        .await?;
+    let mut resolved: Vec<&keepit_domain::Alert> = recent
         .iter()
         .filter(|alert| alert.resolved_at.is_some_and(|at| at >= week_ago))
         .collect();
@@ -1443,7 +1461,7 @@ pub(crate) async fn customer(
             }
         })
         .collect();
-    let fleet = Fleet::load(&state, false).await?;
+    let fleet = Fleet::load(&state).await?;
     let names = fleet.names();
     let alerts = fleet
         .alerts
@@ -1517,13 +1535,17 @@ pub(crate) async fn connector(
     let status = state.store.connector_status(&id).await?;
     let dto = crate::dto::ConnectorDto::new(&stored, status.as_ref());
     let layout = layout(&state, &signed_in, stored.record.name.clone(), "overview").await?;
-    let fleet = Fleet::load(&state, true).await?;
+    let fleet = Fleet::load(&state).await?;
     let names = fleet.names();
-    let mut history: Vec<&keepit_domain::Alert> = fleet
-        .alerts
-        .iter()
-        .filter(|alert| alert.connector == id)
-        .collect();
+    let every = state
+        .store
+        .alerts(&AlertFilter {
+            connector: Some(id.clone()),
+            include_resolved: true,
+            ..AlertFilter::default()
+        })
+        .await?;
+    let mut history: Vec<&keepit_domain::Alert> = every.iter().collect();
     history.sort_by_key(|alert| std::cmp::Reverse(alert.opened_at));
     history.truncate(50);
     let reason = status
@@ -1645,4 +1667,29 @@ pub(crate) async fn mark_read(
 ) -> Page {
     routes::messages::mark_read(State(state.clone()), caller(&signed_in), Path(id)).await?;
     Ok(Redirect::to("/inbox").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn after_sign_in_only_paths_of_this_site() {
+        for kept in ["/", "/jobs?status=unsuccessful&span=7d", "/customers/3"] {
+            assert_eq!(safe_next(Some(kept)), kept);
+        }
+        for refused in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "/ /x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(refused)), "/", "{refused:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -236,52 +236,57 @@ impl SignInGuard {
         ]
     }
 
-    /// Whether a sign-in for `email` from `address` may be tried now.
-    pub(crate) fn allows(&self, email: &str, address: &str) -> bool {
+    /// Whether a sign-in for `email` from `address` may be tried now; if so, the try
+    /// is counted at once (as a failure until [`SignInGuard::succeeded`] gives it
+    /// back), so that tries made in parallel cannot all pass the check.
+    pub(crate) fn try_begin(&self, email: &str, address: &str) -> bool {
         let Ok(mut map) = self.failures.lock() else {
-            return true;
+            return false;
         };
         let now = Instant::now();
         map.retain(|_, window| now.duration_since(window.started) < Self::WINDOW);
-        Self::keys(email, address).iter().all(|(key, account)| {
+        let keys = Self::keys(email, address);
+        let allowed = keys.iter().all(|(key, account)| {
             let limit = if *account {
                 self.per_account
             } else {
                 self.per_address
             };
             map.get(key).is_none_or(|window| window.failures < limit)
-        })
-    }
-
-    /// Records a failed sign-in.
-    pub(crate) fn failed(&self, email: &str, address: &str) {
-        let Ok(mut map) = self.failures.lock() else {
-            return;
-        };
-        let now = Instant::now();
+        });
+        if !allowed {
+            return false;
+        }
         if map.len() >= Self::MAX_KEYS {
+            // Make room among the windows closest to their end, keeping lockouts.
             let mut oldest: Vec<(String, Instant)> = map
                 .iter()
-                .map(|(key, w)| (key.clone(), w.started))
+                .filter(|(_, window)| window.failures < self.per_account)
+                .map(|(key, window)| (key.clone(), window.started))
                 .collect();
             oldest.sort_by_key(|(_, started)| *started);
             for (key, _) in oldest.into_iter().take(Self::MAX_KEYS / 10) {
                 map.remove(&key);
             }
         }
-        for (key, _) in Self::keys(email, address) {
+        for (key, _) in keys {
             let window = map.entry(key).or_insert(Window {
                 started: now,
                 failures: 0,
             });
             window.failures += 1;
         }
+        true
     }
 
-    /// Clears the account's count after a good sign-in (the address keeps its own).
-    pub(crate) fn succeeded(&self, email: &str) {
+    /// A good sign-in: the account's count is cleared, and the address gets its
+    /// try back.
+    pub(crate) fn succeeded(&self, email: &str, address: &str) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(&format!("account:{}", email.trim().to_lowercase()));
+            if let Some(window) = map.get_mut(&format!("address:{address}")) {
+                window.failures = window.failures.saturating_sub(1);
+            }
         }
     }
 }

@@ -6,8 +6,9 @@ use super::assets;
 use super::session::SignedIn;
 use keepit_store::Role;
 
-/// The frame of every page: title, navigation, who is signed in.
-#[derive(Debug, Clone)]
+/// The frame of every page: title, navigation, who is signed in. (No `Debug`: it
+/// holds the session's CSRF token.)
+#[derive(Clone)]
 pub(crate) struct Layout {
     /// The page's own title ("Alerts"); the document title adds the product.
     pub(crate) title: String,
