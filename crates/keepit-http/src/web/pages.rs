@@ -221,6 +221,13 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Response {
     let address = session::client_address(request.extensions());
     let headers = request.headers().clone();
+    if !session::same_origin(&headers) {
+        // Another site's form posting our sign-in (login CSRF).
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "Sign in from keepit-watch's own sign-in page.",
+        );
+    }
     let form =
         <Form<LoginForm> as axum::extract::FromRequest<AppState>>::from_request(request, &state)
             .await;

@@ -156,6 +156,29 @@ pub(crate) async fn require_session(
     next.run(request).await
 }
 
+/// Whether a form post comes from this site: an `Origin` header, when the browser
+/// sends one, must name the host the request was sent to. (Forms after sign-in carry
+/// a CSRF token; the sign-in form itself has no session to hold one.)
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|text| url::Url::parse(text).ok())
+        .and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        });
+    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
 /// Constant-time comparison of two tokens.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0

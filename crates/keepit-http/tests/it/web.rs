@@ -164,6 +164,28 @@ async fn signing_in_and_out_with_a_session_cookie() {
         );
         assert!(wrong.set_cookie.is_none());
 
+        // Another site's form cannot sign a browser in.
+        let forged = app
+            .router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/login")
+                    .header(header::HOST, "watch.msp.example")
+                    .header(header::ORIGIN, "https://evil.example")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "email=admin%40example.test&password={}",
+                        url_encode(ADMIN_PASSWORD)
+                    )))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        assert!(forged.headers().get(header::SET_COOKIE).is_none());
+
         // Signed in: the overview, then signed out for good.
         let cookie = sign_in(router, "admin@example.test", ADMIN_PASSWORD).await;
         let overview = get(router, "/", &cookie).await;
