@@ -685,6 +685,10 @@ impl Fleet {
                 .collect::<HashSet<_>>()
                 .len()
         };
+        let (stale, failed) = (
+            of_kind(RuleKind::BackupStale),
+            of_kind(RuleKind::BackupFailed),
+        );
         let present = self
             .snapshot
             .connectors
@@ -737,14 +741,14 @@ impl Fleet {
             },
             Count {
                 label: "stale",
-                value: of_kind(RuleKind::BackupStale) as u64,
-                tone: tone(of_kind(RuleKind::BackupStale), "bad"),
+                value: stale as u64,
+                tone: tone(stale, "bad"),
                 href: "/alerts",
             },
             Count {
                 label: "failed",
-                value: of_kind(RuleKind::BackupFailed) as u64,
-                tone: tone(of_kind(RuleKind::BackupFailed), "bad"),
+                value: failed as u64,
+                tone: tone(failed, "bad"),
                 href: "/alerts",
             },
             Count {
@@ -1197,30 +1201,26 @@ pub(crate) async fn jobs(
         Err(AppError::Client { message, .. }) => (Vec::new(), None, Some(message)),
         Err(other) => return Err(other.into()),
     };
-    let customers = state
-        .store
-        .customers()
-        .await?
-        .into_iter()
-        .map(|customer| Choice {
-            selected: is("customer", &customer.id.0.to_string()),
-            value: customer.id.0.to_string(),
-            label: customer.name,
+    // The choices come from the fleet snapshot the overview keeps: no read of every
+    // connector per search.
+    let snapshot = state.web.snapshots.get(&state.store).await?;
+    let mut customers: Vec<Choice> = snapshot
+        .customers
+        .iter()
+        .map(|(id, name)| Choice {
+            selected: is("customer", &id.to_string()),
+            value: id.to_string(),
+            label: name.clone(),
         })
         .collect();
-    let mut connectors: Vec<Choice> = state
-        .store
-        .connectors(&ConnectorFilter::default())
-        .await?
-        .into_iter()
-        .map(|connector| Choice {
-            selected: is("connector", connector.record.connector.as_str()),
-            value: connector.record.connector.to_string(),
-            label: format!(
-                "{} ({})",
-                connector.record.name,
-                connector.record.kind.display_name()
-            ),
+    customers.sort_by_key(|choice| choice.label.to_lowercase());
+    let mut connectors: Vec<Choice> = snapshot
+        .names
+        .iter()
+        .map(|(guid, (name, kind))| Choice {
+            selected: is("connector", guid),
+            value: guid.clone(),
+            label: format!("{name} ({kind})"),
         })
         .collect();
     connectors.sort_by_key(|choice| choice.label.to_lowercase());

@@ -67,6 +67,16 @@ async fn snap(client: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
+async fn click(client: &Client, locator: Locator<'_>) {
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|error| panic!("nothing to click: {error}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client
         .wait()
@@ -159,13 +169,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("form button[type=submit]")).await;
 
     // The overview lists the firing alerts.
     let heading = text_of(&client, "#live h2").await;
@@ -179,20 +183,12 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
 
     // The Job Monitor, filtered to unsuccessful jobs.
     client.goto(&format!("{base}/jobs")).await.unwrap();
-    client
-        .find(Locator::Css("input[name=status][value=unsuccessful]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.filters button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        Locator::Css("input[name=status][value=unsuccessful]"),
+    )
+    .await;
+    click(&client, Locator::Css("form.filters button[type=submit]")).await;
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -216,13 +212,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     snap(&client, "03-job-monitor").await;
 
     // One job's report.
-    client
-        .find(Locator::Css("table tbody tr td a[href^='/jobs/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("table tbody tr td a[href^='/jobs/']")).await;
     let title = text_of(&client, "main h1").await;
     assert!(title.contains("job"), "{title}");
     let why = text_of(&client, "main h2").await;
@@ -231,29 +221,21 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
 
     // The customer and connector behind the first alert, and the inbox.
     client.goto(&format!("{base}/")).await.unwrap();
-    client
-        .find(Locator::Css(
-            "#live table tbody tr td a[href^='/customers/']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        Locator::Css("#live table tbody tr td a[href^='/customers/']"),
+    )
+    .await;
     assert_eq!(
         text_of(&client, "main h2").await.split(' ').next(),
         Some("Connectors")
     );
     snap(&client, "05-customer").await;
-    client
-        .find(Locator::Css(
-            "main table tbody tr td a[href^='/connectors/']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        Locator::Css("main table tbody tr td a[href^='/connectors/']"),
+    )
+    .await;
     text_of(&client, "dl.facts").await;
     snap(&client, "06-connector").await;
     client.goto(&format!("{base}/inbox")).await.unwrap();
@@ -263,13 +245,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     // Acknowledging an alert.
     client.goto(&format!("{base}/alerts")).await.unwrap();
     snap(&client, "08-alerts").await;
-    client
-        .find(Locator::XPath("//button[text()='Acknowledge']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::XPath("//button[text()='Acknowledge']")).await;
     let notice = text_of(&client, "p.notice").await;
     assert_eq!(notice, "The alert is acknowledged.");
     let acknowledged = app
@@ -293,13 +269,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     text_of(&client, "#live h2").await;
     snap(&client, "11-overview-phone").await;
     client.goto(&format!("{base}/")).await.unwrap();
-    client
-        .find(Locator::XPath("//button[text()='Sign out']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::XPath("//button[text()='Sign out']")).await;
     text_of(&client, "form input[name=password]").await;
     client.goto(&format!("{base}/alerts")).await.unwrap();
     assert!(
