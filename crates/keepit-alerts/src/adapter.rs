@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use keepit_domain::{
     Alert, AlertId, AlertRule, AlertState, Audience, AuditCategory, AuditFacts, ConnectorId,
-    CustomerId, JobFamily, JobStatus, MessageKind, ReasonScope, RuleKind, Severity, UserId,
-    route_message,
+    CustomerId, MessageKind, ReasonScope, RuleKind, Severity, UserId, route_message,
 };
 use keepit_store::{
-    AlertFilter, AlertObservation, ConnectorFilter, DeliveryAttempt, JobQuery, NewMessage, Store,
+    AlertFilter, AlertObservation, ConnectorFilter, DeliveryAttempt, NewMessage, Store,
 };
 
 use crate::Error;
@@ -21,6 +20,7 @@ use crate::message::{ChangeEvent, compose};
 use crate::notify::{
     DeliveryRetry, EmailChannel, Notification, WebhookChannel, deliver_with_retry,
 };
+use crate::preview;
 
 /// Where notifications go besides the in-app inbox.
 #[derive(Debug, Clone, Default)]
@@ -565,6 +565,70 @@ async fn connector_names(
         .collect())
 }
 
+/// A rule's dry run against the stored data, with the names of the connectors it
+/// lists (customer, connector). Reads only; see [`crate::preview`].
+pub async fn preview(
+    store: &Store,
+    candidate: &AlertRule,
+    current: Option<&AlertRule>,
+    now: DateTime<Utc>,
+) -> Result<PreviewReport, Error> {
+    let rules: Vec<AlertRule> = std::iter::once(candidate.clone())
+        .chain(current.cloned())
+        .collect();
+    let lookback = longest_lookback(&rules);
+    let from = now
+        .checked_sub_signed(Duration::days(preview::HISTORY_DAYS))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let loaded_from = from
+        .checked_sub_signed(failure_stretch(lookback))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let failures_from = from
+        .checked_sub_signed(lookback)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let facts = load_facts_since(store, loaded_from, failures_from).await?;
+    let report = preview::dry_run(
+        &facts,
+        candidate,
+        current,
+        preview::History { from, loaded_from },
+        now,
+    );
+    let mut names = connector_names(store).await?;
+    let listed: std::collections::HashSet<&ConnectorId> = report
+        .candidate
+        .findings
+        .iter()
+        .map(|finding| &finding.connector)
+        .chain(
+            report
+                .current
+                .iter()
+                .flat_map(|outcome| outcome.findings.iter().map(|finding| &finding.connector)),
+        )
+        .chain(
+            report
+                .differences
+                .iter()
+                .map(|difference| &difference.connector),
+        )
+        .collect();
+    names.retain(|connector, _| listed.contains(connector));
+    Ok(PreviewReport {
+        preview: report,
+        names,
+    })
+}
+
+/// A dry run with the names its lists need.
+#[derive(Debug, Clone)]
+pub struct PreviewReport {
+    /// What the rule would do.
+    pub preview: preview::RulePreview,
+    /// Customer and connector names of the connectors listed, by connector.
+    pub names: HashMap<ConnectorId, (String, String)>,
+}
+
 /// Reads what the engine needs to know about every watched connector: still in
 /// Keepit, of an account still in the MSP's tree, of an enabled integration.
 pub async fn load_facts(
@@ -572,52 +636,52 @@ pub async fn load_facts(
     rules: &[AlertRule],
     now: DateTime<Utc>,
 ) -> Result<Vec<ConnectorFacts>, keepit_store::Error> {
-    let lookback = rules
+    let lookback = longest_lookback(rules);
+    // Consecutive failures are counted over a longer stretch than one lookback.
+    let history_from = now
+        .checked_sub_signed(failure_stretch(lookback))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let failures_from = now
+        .checked_sub_signed(lookback)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    load_facts_since(store, history_from, failures_from).await
+}
+
+/// The longest lookback of `rules` (a day when there are none).
+pub(crate) fn longest_lookback(rules: &[AlertRule]) -> Duration {
+    rules
         .iter()
         .map(|rule| rule.spec.thresholds.lookback)
         .max()
-        .unwrap_or(Duration::hours(24));
-    // Consecutive failures are counted over a longer stretch than one lookback.
-    let history_from = lookback
+        .unwrap_or(Duration::hours(24))
+}
+
+/// How far back failed backups in a row are counted for a rule with `lookback`.
+pub(crate) fn failure_stretch(lookback: Duration) -> Duration {
+    lookback
         .max(Duration::days(2))
         .checked_mul(3)
-        .and_then(|stretch| now.checked_sub_signed(stretch))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        .unwrap_or(lookback)
+}
 
+/// The facts of every watched connector, with the backups that ended since
+/// `history_from` (newest first) and the audit failures since `failures_from`.
+pub(crate) async fn load_facts_since(
+    store: &Store,
+    history_from: DateTime<Utc>,
+    failures_from: DateTime<Utc>,
+) -> Result<Vec<ConnectorFacts>, keepit_store::Error> {
     let mut backups: HashMap<ConnectorId, Vec<BackupOutcome>> = HashMap::new();
-    let mut query = JobQuery {
-        types: vec![keepit_domain::JobType::Backup],
-        from: Some(history_from),
-        limit: Some(JobQuery::MAX_LIMIT),
-        ..JobQuery::default()
-    };
-    loop {
-        let page = store.jobs(&query).await?;
-        for job in page.jobs {
-            let record = job.record;
-            if record.job_type.family() != JobFamily::Backup
-                || !record.status.is_finished()
-                || record.status == JobStatus::Cancelled
-            {
-                continue;
-            }
-            let Some(ended_at) = record.ended_at() else {
-                continue;
-            };
-            backups
-                .entry(record.connector.clone())
-                .or_default()
-                .push(BackupOutcome {
-                    job: record.job,
-                    ended_at,
-                    status: record.status,
-                    reason: record.failure_reason,
-                });
-        }
-        match page.next {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
+    for backup in store.finished_backups(history_from).await? {
+        backups
+            .entry(backup.connector)
+            .or_default()
+            .push(BackupOutcome {
+                job: backup.job,
+                ended_at: backup.ended_at,
+                status: backup.status,
+                reason: backup.failure_reason,
+            });
     }
     for outcomes in backups.values_mut() {
         outcomes.sort_by_key(|outcome| std::cmp::Reverse(outcome.ended_at));
@@ -630,7 +694,7 @@ pub async fn load_facts(
             AuditCategory::Connector,
             AuditCategory::Connection,
         ],
-        since: Some(now - lookback),
+        since: Some(failures_from),
         ..keepit_store::AuditQuery::default()
     };
     for event in store.audit_events(&audit).await? {

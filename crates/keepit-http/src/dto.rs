@@ -18,6 +18,13 @@ use utoipa::ToSchema;
 use crate::error::AppError;
 use crate::routes::{Bounded, at_most};
 
+mod preview;
+
+pub use preview::{
+    PreviewDifferenceDto, PreviewFindingDto, PreviewHistoryDto, PreviewOutcomeDto, ReplayDto,
+    RulePreviewDto,
+};
+
 /// RFC 3339 in UTC, second precision unless the value has a fraction.
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)

@@ -169,6 +169,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::silence_alert))
         .routes(routes!(rules::list_rules, rules::create_rule))
         .routes(routes!(rules::update_rule, rules::delete_rule))
+        .routes(routes!(rules::preview_new_rule))
+        .routes(routes!(rules::preview_rule_change))
         .routes(routes!(
             rules::get_override,
             rules::put_override,
@@ -185,6 +187,7 @@ fn api() -> OpenApiRouter<AppState> {
             integrations::update_integration,
             integrations::delete_integration
         ))
+        .routes(routes!(integrations::test_new_integration))
         .routes(routes!(integrations::sync_now))
         .routes(routes!(integrations::test_integration))
         .routes(routes!(integrations::enable_integration))

@@ -7,8 +7,11 @@
 //!
 //! Browsers sign in with e-mail and password and hold a session cookie; every form
 //! that changes something carries the session's CSRF token. Viewers see every page
-//! and change nothing but their own inbox.
+//! but the admin pages and change nothing but their own inbox; administrators run
+//! keepit-watch from the admin pages (integrations, customer matching, people and
+//! alert rules with their dry run).
 
+mod admin;
 mod assets;
 mod pages;
 mod session;
@@ -77,6 +80,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/inbox/{id}/read", post(pages::mark_read))
         .route("/wall", get(pages::wall))
         .route("/logout", post(pages::logout))
+        .merge(admin::router(state))
         .layer(from_fn_with_state(state.clone(), session::require_session));
     Router::new()
         .route("/login", get(pages::login_form).post(pages::login))

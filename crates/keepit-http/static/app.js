@@ -25,5 +25,22 @@
     });
     localTimes(event.detail.target);
   });
+  // A destructive form asks first (without JavaScript it posts straight away; the
+  // page that follows says what happened).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+  // A CSV file chosen for import is read into the text box the form posts.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var target = input.getAttribute && input.getAttribute("data-fills");
+    if (!target || !input.files || !input.files[0]) return;
+    var box = document.getElementById(target);
+    var reader = new FileReader();
+    reader.onload = function () { if (box) box.value = reader.result; };
+    reader.readAsText(input.files[0]);
+  });
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
 })();

@@ -783,3 +783,92 @@ impl Store {
         Ok(JobPage { jobs, next })
     }
 }
+
+/// A finished backup as the alert engine reads it: no statistics, no names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedBackup {
+    /// The job.
+    pub job: JobId,
+    /// Its connector.
+    pub connector: ConnectorId,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+    /// Successful, incomplete or unsuccessful.
+    pub status: JobStatus,
+    /// Why it failed, when it did.
+    pub failure_reason: Option<FailureReason>,
+}
+
+impl Store {
+    /// Every backup job that ended successful, incomplete or unsuccessful at or
+    /// after `since`, in no particular order.
+    ///
+    /// Reads five columns per job instead of the Job Monitor's forty, in one
+    /// statement: a rule's dry run replays weeks of history of a whole fleet.
+    pub async fn finished_backups(&self, since: DateTime<Utc>) -> Result<Vec<FinishedBackup>> {
+        let table = "backup_jobs";
+        let finished = [
+            JobStatus::Successful,
+            JobStatus::Incomplete,
+            JobStatus::Unsuccessful,
+        ];
+        let rows: Vec<FinishedRow> = job::Entity::find()
+            .select_only()
+            .columns([
+                job::Column::JobGuid,
+                job::Column::ConnectorGuid,
+                job::Column::Status,
+                job::Column::EndedAt,
+                job::Column::FailureReasonCode,
+                job::Column::FailureReasonRaw,
+            ])
+            .filter(job::Column::JobType.eq(JobType::Backup.as_str()))
+            // The `(job_type, sort_time, id)` index bounds the read: a job's sort
+            // time is when it started, and no backup is expected to run for longer
+            // than this slack.
+            .filter(
+                job::Column::SortTime.gte(micros(
+                    since
+                        .checked_sub_signed(chrono::Duration::days(JOB_RUN_SLACK_DAYS))
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                )),
+            )
+            .filter(job::Column::Status.is_in(finished.iter().map(|status| status.as_str())))
+            .filter(job::Column::EndedAt.gte(micros(since)))
+            .into_tuple()
+            .all(self.reader())
+            .await?;
+        rows.into_iter()
+            .map(|(guid, connector, status, ended_at, code, raw)| {
+                let Some(ended_at) = ended_at else {
+                    return Ok(None);
+                };
+                Ok(Some(FinishedBackup {
+                    job: job_id(table, "job_guid", &guid)?,
+                    connector: connector_id(table, "connector_guid", &connector)?,
+                    ended_at,
+                    status: JobStatus::parse(&status)
+                        .map_err(|e| Error::corrupt(table, "status", &status, e))?,
+                    failure_reason: code
+                        .as_deref()
+                        .map(|code| FailureReason::from_stored(code, raw.as_deref())),
+                }))
+            })
+            .filter_map(Result::transpose)
+            .collect()
+    }
+}
+
+/// How long before its end a finished backup may have started, for the index bound
+/// of [`Store::finished_backups`].
+const JOB_RUN_SLACK_DAYS: i64 = 30;
+
+/// The columns [`Store::finished_backups`] reads.
+type FinishedRow = (
+    String,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);

@@ -60,7 +60,7 @@ pub use ids::{
 pub use integrations::{
     IntegrationChange, IntegrationRecord, IntegrationSettings, KeepitCredentials, NewIntegration,
 };
-pub use jobs::{JobPage, JobQuery, JobRecord, StoredJob};
+pub use jobs::{FinishedBackup, JobPage, JobQuery, JobRecord, StoredJob};
 pub use messages::{
     DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,
     NewMessage, StoredMessage,

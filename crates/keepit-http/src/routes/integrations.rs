@@ -7,7 +7,8 @@ use keepit_domain::AccountId;
 use std::time::Duration;
 
 use keepit_store::{
-    IntegrationChange, IntegrationId, IntegrationSettings, KeepitCredentials, NewIntegration,
+    IntegrationChange, IntegrationId, IntegrationRecord, IntegrationSettings, KeepitCredentials,
+    NewIntegration,
 };
 use secrecy::SecretString;
 
@@ -62,6 +63,22 @@ pub(crate) async fn create_integration(
     State(state): State<AppState>,
     Body(request): Body<NewIntegrationRequest>,
 ) -> Result<(StatusCode, Json<IntegrationDto>), AppError> {
+    let new = new_integration(&request)?;
+    let Some(key) = state.master_key.as_deref() else {
+        return Err(AppError::client(
+            ErrorCode::Unavailable,
+            "the server has no master key configured, so it cannot store credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
+        ));
+    };
+    let record = state
+        .store
+        .create_integration(&new, key, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(IntegrationDto::from(&record))))
+}
+
+/// Checks a new integration's fields as creating it would, without storing it.
+pub(crate) fn new_integration(request: &NewIntegrationRequest) -> Result<NewIntegration, AppError> {
     let name = request.name.trim();
     if name.is_empty() {
         return Err(AppError::validation("name", "must not be empty"));
@@ -110,12 +127,6 @@ pub(crate) async fn create_integration(
         };
         return Err(AppError::validation(field, problem));
     }
-    let Some(key) = state.master_key.as_deref() else {
-        return Err(AppError::client(
-            ErrorCode::Unavailable,
-            "the server has no master key configured, so it cannot store credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
-        ));
-    };
     let defaults = IntegrationSettings::default();
     let settings = IntegrationSettings::new(
         request.concurrency.unwrap_or(defaults.concurrency()),
@@ -123,7 +134,7 @@ pub(crate) async fn create_integration(
             .request_timeout_secs
             .map_or(defaults.request_timeout(), Duration::from_secs),
     )?;
-    let new = NewIntegration {
+    Ok(NewIntegration {
         name: name.to_owned(),
         region,
         base_url,
@@ -131,12 +142,74 @@ pub(crate) async fn create_integration(
         credentials,
         enabled: request.enabled.unwrap_or(true),
         settings,
+    })
+}
+
+/// `POST /integrations/test`: tries a new integration's credentials against Keepit
+/// before it is created. Nothing is stored.
+#[utoipa::path(
+    post,
+    path = "/integrations/test",
+    tag = "integrations",
+    request_body = NewIntegrationRequest,
+    responses(
+        (status = 200, description = "The test ran; `ok` says whether Keepit accepted the credentials", body = ConnectionTestDto),
+        (status = 403, description = "Viewers may not test integrations", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn test_new_integration(
+    State(state): State<AppState>,
+    Body(request): Body<NewIntegrationRequest>,
+) -> Result<Json<ConnectionTestDto>, AppError> {
+    let new = new_integration(&request)?;
+    let now = state.clock.now();
+    let record = IntegrationRecord {
+        id: IntegrationId(0),
+        name: new.name.clone(),
+        region: new.region.clone(),
+        base_url: new.base_url.clone(),
+        parent_account: new.parent_account.clone(),
+        enabled: new.enabled,
+        last_sync_at: None,
+        last_sync_outcome: None,
+        sync_requested_at: None,
+        settings: new.settings,
+        created_at: now,
+        updated_at: now,
     };
-    let record = state
-        .store
-        .create_integration(&new, key, state.clock.now())
-        .await?;
-    Ok((StatusCode::CREATED, Json(IntegrationDto::from(&record))))
+    let credentials = keepit_ingest::credentials_from_stored(new.credentials)
+        .ok_or_else(|| AppError::validation("credentials", "no complete credentials to test"))?;
+    let client = crate::keepit::client_to_try(&record, credentials)?;
+    Ok(Json(connection_test(client.test_connection().await, None)))
+}
+
+/// A connection test's result as the API answers it; a failure is logged whole
+/// and answered by its category only.
+fn connection_test(
+    result: Result<keepit_client::ConnectionReport, keepit_client::Error>,
+    integration: Option<IntegrationId>,
+) -> ConnectionTestDto {
+    match result {
+        Ok(report) => ConnectionTestDto {
+            ok: true,
+            account_guid: Some(report.account.as_str().to_owned()),
+            customer_accounts: u64::try_from(report.customer_accounts).ok(),
+            error: None,
+            error_category: None,
+        },
+        Err(error) => {
+            tracing::info!(integration = integration.map(|id| id.0), error = %error, "connection test failed");
+            let (category, message) = crate::keepit::upstream_category(&error);
+            ConnectionTestDto {
+                ok: false,
+                account_guid: None,
+                customer_accounts: None,
+                error: Some(message.to_owned()),
+                error_category: Some(category.to_owned()),
+            }
+        }
+    }
 }
 
 /// `POST /integrations/{id}/test`: checks the stored credentials against Keepit.
@@ -157,26 +230,10 @@ pub(crate) async fn test_integration(
 ) -> Result<Json<ConnectionTestDto>, AppError> {
     let id = IntegrationId(row_id("id", &id)?);
     let client = crate::keepit::client_for_integration(&state, id).await?;
-    Ok(Json(match client.test_connection().await {
-        Ok(report) => ConnectionTestDto {
-            ok: true,
-            account_guid: Some(report.account.as_str().to_owned()),
-            customer_accounts: u64::try_from(report.customer_accounts).ok(),
-            error: None,
-            error_category: None,
-        },
-        Err(error) => {
-            tracing::info!(integration = id.0, error = %error, "connection test failed");
-            let (category, message) = crate::keepit::upstream_category(&error);
-            ConnectionTestDto {
-                ok: false,
-                account_guid: None,
-                customer_accounts: None,
-                error: Some(message.to_owned()),
-                error_category: Some(category.to_owned()),
-            }
-        }
-    }))
+    Ok(Json(connection_test(
+        client.test_connection().await,
+        Some(id),
+    )))
 }
 
 async fn set_enabled(

@@ -5,13 +5,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keepit_domain::{
-    AlertRuleId, AlertRuleSpec, AlertScope, ConnectorKind, CustomerId, RuleKind, ThresholdError,
-    Thresholds,
+    AlertRule, AlertRuleId, AlertRuleSpec, AlertScope, ConnectorKind, CustomerId, RuleKind,
+    ThresholdError, Thresholds,
 };
 
 use crate::AppState;
 use crate::dto::{
-    AlertRuleDto, AlertRuleRequest, ErrorEnvelope, OverrideDto, OverrideRequest, ScopeDto,
+    AlertRuleDto, AlertRuleRequest, ErrorEnvelope, OverrideDto, OverrideRequest, RulePreviewDto,
+    ScopeDto,
 };
 use crate::error::AppError;
 use crate::routes::{Body, row_id};
@@ -106,8 +107,86 @@ pub(crate) async fn delete_rule(
     }
 }
 
+/// `POST /alert-rules/preview`: what a new rule would do, before it is created.
+#[utoipa::path(
+    post,
+    path = "/alert-rules/preview",
+    tag = "alert-rules",
+    request_body = AlertRuleRequest,
+    responses(
+        (status = 200, description = "The dry run; nothing is stored", body = RulePreviewDto),
+        (status = 403, description = "Viewers may not change rules", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn preview_new_rule(
+    State(state): State<AppState>,
+    Body(request): Body<AlertRuleRequest>,
+) -> Result<Json<RulePreviewDto>, AppError> {
+    preview(&state, &request, None).await.map(Json)
+}
+
+/// `POST /alert-rules/{id}/preview`: what a rule would do after a change (the body
+/// of a `PUT`), next to what it does as stored.
+#[utoipa::path(
+    post,
+    path = "/alert-rules/{id}/preview",
+    tag = "alert-rules",
+    params(("id" = i64, Path, description = "Rule id")),
+    request_body = AlertRuleRequest,
+    responses(
+        (status = 200, description = "The dry run; nothing is stored", body = RulePreviewDto),
+        (status = 403, description = "Viewers may not change rules", body = ErrorEnvelope),
+        (status = 404, description = "No such rule", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn preview_rule_change(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(request): Body<AlertRuleRequest>,
+) -> Result<Json<RulePreviewDto>, AppError> {
+    let id = AlertRuleId(row_id("id", &id)?);
+    let current = state.store.alert_rule(id).await?.rule;
+    preview(&state, &request, Some(current)).await.map(Json)
+}
+
+/// The dry run of `request`, as a change of `current` when there is one (keeping
+/// its per-customer overrides, as a `PUT` does).
+pub(crate) async fn preview(
+    state: &AppState,
+    request: &AlertRuleRequest,
+    current: Option<AlertRule>,
+) -> Result<RulePreviewDto, AppError> {
+    let spec = new_rule(request)?;
+    let candidate = match &current {
+        Some(current) => AlertRule {
+            id: current.id,
+            spec,
+            overrides: current.overrides.clone(),
+        },
+        None => AlertRule {
+            id: AlertRuleId(0),
+            spec,
+            overrides: Vec::new(),
+        },
+    };
+    let report = keepit_alerts::adapter::preview(
+        &state.store,
+        &candidate,
+        current.as_ref(),
+        state.clock.now(),
+    )
+    .await
+    .map_err(|error| match error {
+        keepit_alerts::Error::Store(error) => AppError::from(error),
+        other => AppError::Internal(Box::new(other)),
+    })?;
+    Ok(RulePreviewDto::from(&report))
+}
+
 /// Turns a request into a rule, validating kind, scope, name and thresholds.
-fn new_rule(request: &AlertRuleRequest) -> Result<AlertRuleSpec, AppError> {
+pub(crate) fn new_rule(request: &AlertRuleRequest) -> Result<AlertRuleSpec, AppError> {
     let kind = RuleKind::parse(request.kind.trim())
         .map_err(|error| AppError::validation("kind", error))?;
     let name = request.name.trim();

@@ -30,7 +30,7 @@ use crate::routes;
 // Rendering and errors
 
 /// Renders a template as a page, or a friendly error page when it cannot be.
-fn render(template: &impl Template) -> Response {
+pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = Html(html).into_response();
@@ -128,8 +128,14 @@ impl From<AppError> for PageError {
 pub(crate) struct PageError(Box<Response>);
 
 impl PageError {
-    fn from_response(response: Response) -> PageError {
+    pub(crate) fn from_response(response: Response) -> PageError {
         PageError(Box::new(response))
+    }
+}
+
+impl std::fmt::Debug for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageError({})", self.0.status())
     }
 }
 
@@ -139,13 +145,13 @@ impl IntoResponse for PageError {
     }
 }
 
-type Page = Result<Response, PageError>;
+pub(crate) type Page = Result<Response, PageError>;
 
-fn is_htmx(headers: &HeaderMap) -> bool {
+pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
 }
 
-async fn layout(
+pub(crate) async fn layout(
     state: &AppState,
     signed_in: &SignedIn,
     title: impl Into<String>,
@@ -155,7 +161,7 @@ async fn layout(
     Ok(Layout::new(title, section, signed_in, unread))
 }
 
-fn caller(signed_in: &SignedIn) -> Extension<Caller> {
+pub(crate) fn caller(signed_in: &SignedIn) -> Extension<Caller> {
     Extension(Caller(signed_in.0.user.clone()))
 }
 
