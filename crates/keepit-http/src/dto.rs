@@ -670,9 +670,12 @@ pub struct AlertRuleRequest {
     /// Hours (at most ten years).
     #[schema(minimum = 1, maximum = 87_840)]
     pub stale_after_hours: Option<i64>,
-    /// Hours, shorter than `stale_after_hours`; `null` or omitted takes the default.
-    #[schema(minimum = 1, maximum = 87_840)]
-    pub warn_after_hours: Option<i64>,
+    /// Hours, shorter than `stale_after_hours`, of the stale rule's warning stage;
+    /// `null` switches the warning stage off (as `GET` shows a rule without one), and
+    /// omitting it takes the default.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 87_840)]
+    #[serde(default, deserialize_with = "present")]
+    pub warn_after_hours: Option<Option<i64>>,
     /// Hours (at most ten years).
     #[schema(minimum = 1, maximum = 87_840)]
     pub lookback_hours: Option<i64>,
@@ -687,18 +690,34 @@ pub struct AlertRuleRequest {
     pub reminder_every_hours: Option<i64>,
 }
 
+/// Reads a field that may be absent (`None`, through `#[serde(default)]`), `null`
+/// (`Some(None)`) or a value: the three mean different things.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 impl AlertRuleRequest {
     /// The thresholds the request gives, each with the field that gave it, in the
-    /// domain's units (seconds or counts). Omitted ones are absent.
+    /// domain's units (seconds or counts). Omitted ones are absent, and so is a
+    /// warning stage switched off (see [`AlertRuleRequest::warning_off`]).
     pub(crate) fn thresholds(&self) -> Vec<(Threshold, &'static str, i64)> {
         threshold_fields(
             self.stale_after_hours,
-            self.warn_after_hours,
+            self.warn_after_hours.flatten(),
             self.lookback_hours,
             self.min_consecutive_failures,
             self.repeats_before_paging,
             self.reminder_every_hours,
         )
+    }
+
+    /// Whether the request switches the warning stage off (`"warn_after_hours": null`).
+    pub(crate) fn warning_off(&self) -> bool {
+        self.warn_after_hours == Some(None)
     }
 }
 

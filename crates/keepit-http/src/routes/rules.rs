@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keepit_domain::{
     AlertRule, AlertRuleId, AlertRuleSpec, AlertScope, ConnectorKind, CustomerId, RuleKind,
-    ThresholdError, Thresholds,
+    Threshold, ThresholdError, Thresholds,
 };
 
 use crate::AppState;
@@ -219,6 +219,11 @@ pub(crate) fn new_rule(request: &AlertRuleRequest) -> Result<AlertRuleSpec, AppE
         thresholds
             .set(threshold, Some(value))
             .map_err(|error| AppError::validation(field, error))?;
+    }
+    if request.warning_off() {
+        thresholds
+            .set(Threshold::WarnAfter, None)
+            .map_err(|error| AppError::validation("warn_after_hours", error))?;
     }
     thresholds.validate().map_err(|error| {
         let field = match &error {

@@ -1,6 +1,7 @@
 //! The HTTP API from the outside: `router(state).oneshot(request)` against an
 //! in-memory SQLite store filled by a real sync of a keepit-mock fleet.
 
+mod admin;
 mod alerts;
 mod auth;
 mod browser;

@@ -11,18 +11,18 @@ use tower::ServiceExt as _;
 
 use crate::support::{App, on_each_backend};
 
-const ADMIN_PASSWORD: &str = "correct horse battery";
-const VIEWER_PASSWORD: &str = "viewer staple battery";
+pub(crate) const ADMIN_PASSWORD: &str = "correct horse battery";
+pub(crate) const VIEWER_PASSWORD: &str = "viewer staple battery";
 
 /// A page's answer.
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    text: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) set_cookie: Option<String>,
+    pub(crate) text: String,
 }
 
-async fn request(
+pub(crate) async fn request(
     router: &Router,
     method: &str,
     path: &str,
@@ -63,12 +63,12 @@ async fn request(
     }
 }
 
-async fn get(router: &Router, path: &str, cookie: &str) -> Page {
+pub(crate) async fn get(router: &Router, path: &str, cookie: &str) -> Page {
     request(router, "GET", path, Some(cookie), None, false).await
 }
 
 /// Signs in and returns the session cookie's value.
-async fn sign_in(router: &Router, email: &str, password: &str) -> String {
+pub(crate) async fn sign_in(router: &Router, email: &str, password: &str) -> String {
     let form = format!(
         "email={}&password={}",
         url_encode(email),
@@ -88,12 +88,12 @@ async fn sign_in(router: &Router, email: &str, password: &str) -> String {
         .to_owned()
 }
 
-fn url_encode(text: &str) -> String {
+pub(crate) fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf(page: &Page) -> String {
+pub(crate) fn csrf(page: &Page) -> String {
     let start = page
         .text
         .find("name=\"csrf\" value=\"")
@@ -103,7 +103,7 @@ fn csrf(page: &Page) -> String {
     page.text[start..end].to_owned()
 }
 
-async fn with_passwords(app: &App) {
+pub(crate) async fn with_passwords(app: &App) {
     app.store
         .set_user_password(app.admin_id, &SecretString::from(ADMIN_PASSWORD), app.now())
         .await

@@ -303,7 +303,8 @@ impl RuleForm {
             enabled: Some(self.enabled.is_some()),
             scope,
             stale_after_hours: number(&self.stale_after_hours, "stale_after_hours", problems),
-            warn_after_hours: number(&self.warn_after_hours, "warn_after_hours", problems),
+            // An empty box switches the warning stage off.
+            warn_after_hours: Some(number(&self.warn_after_hours, "warn_after_hours", problems)),
             lookback_hours: number(&self.lookback_hours, "lookback_hours", problems),
             min_consecutive_failures: number(
                 &self.min_consecutive_failures,
