@@ -586,7 +586,10 @@ pub async fn preview(
     let failures_from = from
         .checked_sub_signed(lookback)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let facts = load_facts_since(store, loaded_from, failures_from).await?;
+    let (facts, mut names) = tokio::try_join!(
+        load_facts_since(store, loaded_from, failures_from, now),
+        connector_names(store),
+    )?;
     let report = preview::dry_run(
         &facts,
         candidate,
@@ -594,7 +597,6 @@ pub async fn preview(
         preview::History { from, loaded_from },
         now,
     );
-    let mut names = connector_names(store).await?;
     let listed: std::collections::HashSet<&ConnectorId> = report
         .candidate
         .findings
@@ -644,7 +646,7 @@ pub async fn load_facts(
     let failures_from = now
         .checked_sub_signed(lookback)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    load_facts_since(store, history_from, failures_from).await
+    load_facts_since(store, history_from, failures_from, now).await
 }
 
 /// The longest lookback of `rules` (a day when there are none).
@@ -666,13 +668,33 @@ pub(crate) fn failure_stretch(lookback: Duration) -> Duration {
 
 /// The facts of every watched connector, with the backups that ended since
 /// `history_from` (newest first) and the audit failures since `failures_from`.
+/// The three reads run at once.
 pub(crate) async fn load_facts_since(
     store: &Store,
     history_from: DateTime<Utc>,
     failures_from: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<ConnectorFacts>, keepit_store::Error> {
+    let audit = keepit_store::AuditQuery {
+        categories: vec![
+            AuditCategory::Recovery,
+            AuditCategory::Connector,
+            AuditCategory::Connection,
+        ],
+        since: Some(failures_from),
+        ..keepit_store::AuditQuery::default()
+    };
+    let watched = ConnectorFilter {
+        watched_only: true,
+        ..ConnectorFilter::default()
+    };
+    let (finished, events, connectors) = tokio::try_join!(
+        store.finished_backups(history_from, now),
+        store.audit_events(&audit),
+        store.connectors_with_status(&watched),
+    )?;
     let mut backups: HashMap<ConnectorId, Vec<BackupOutcome>> = HashMap::new();
-    for backup in store.finished_backups(history_from).await? {
+    for backup in finished {
         backups
             .entry(backup.connector)
             .or_default()
@@ -688,16 +710,7 @@ pub(crate) async fn load_facts_since(
     }
 
     let mut failures: HashMap<ConnectorId, Vec<FailureEvent>> = HashMap::new();
-    let audit = keepit_store::AuditQuery {
-        categories: vec![
-            AuditCategory::Recovery,
-            AuditCategory::Connector,
-            AuditCategory::Connection,
-        ],
-        since: Some(failures_from),
-        ..keepit_store::AuditQuery::default()
-    };
-    for event in store.audit_events(&audit).await? {
+    for event in events {
         let facts = AuditFacts {
             area: &event.area,
             acl: &event.acl,
@@ -717,13 +730,7 @@ pub(crate) async fn load_facts_since(
     }
 
     let mut facts = Vec::new();
-    for (connector, status) in store
-        .connectors_with_status(&ConnectorFilter {
-            watched_only: true,
-            ..ConnectorFilter::default()
-        })
-        .await?
-    {
+    for (connector, status) in connectors {
         let id = connector.record.connector.clone();
         let status = status.map(|stored| stored.status);
         facts.push(ConnectorFacts {

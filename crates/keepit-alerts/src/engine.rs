@@ -177,11 +177,83 @@ pub enum Decision {
     },
 }
 
-/// A condition that holds, with the state and severity it calls for.
-struct Finding {
+/// A condition that holds, with the state and severity it calls for. Its sentence
+/// for people is written only when a decision carries it: most findings of a pass
+/// confirm an alert that is already open as it is.
+struct Finding<'a> {
     state: AlertState,
     severity: Severity,
+    /// The why, with `detail` still empty.
     why: Why,
+    detail: Detail<'a>,
+}
+
+/// What the sentence of a finding says.
+enum Detail<'a> {
+    Stale {
+        age: Duration,
+        never: bool,
+    },
+    ErrorState,
+    Failure {
+        status: JobStatus,
+        paging: Paging,
+        pages: bool,
+        needed: u32,
+    },
+    Audit(&'a str),
+}
+
+impl Finding<'_> {
+    /// The why, with its sentence.
+    fn into_why(self) -> Why {
+        let mut why = self.why;
+        why.detail = match self.detail {
+            Detail::Stale { age, never: true } => {
+                format!("never backed up successfully; created {} ago", human(age))
+            }
+            Detail::Stale { age, never: false } => {
+                format!("no successful backup for {}", human(age))
+            }
+            Detail::ErrorState => format!(
+                "the connector is in an error state ({}); someone must fix it, so this pages at once",
+                why.reason
+                    .as_ref()
+                    .map_or_else(String::new, ToString::to_string)
+            ),
+            Detail::Failure {
+                status,
+                paging,
+                pages,
+                needed,
+            } => {
+                let consecutive = why.consecutive_failures;
+                let what = format!(
+                    "the latest backup was {} ({consecutive} in a row)",
+                    status.as_str().replace('_', " ")
+                );
+                let rule = match (paging, pages) {
+                    (Paging::RetriedByKeepit, true) => format!(
+                        "Keepit retries this by itself, but it has now happened {needed} times in a row"
+                    ),
+                    (Paging::RetriedByKeepit, false) => format!(
+                        "Keepit retries this by itself; it pages if it happens {needed} times in a row"
+                    ),
+                    (Paging::UnknownReason, _) if pages => {
+                        "the reason is not one keepit-watch knows, so it pages rather than stay silent"
+                            .to_owned()
+                    }
+                    (_, true) => "this needs someone to act".to_owned(),
+                    (_, false) => {
+                        format!("this needs someone to act; it pages after {needed} in a row")
+                    }
+                };
+                format!("{what}; {rule}")
+            }
+            Detail::Audit(message) => format!("the audit log reports a failure: {message}"),
+        };
+        why
+    }
 }
 
 /// Evaluates every rule against every connector and compares with the open alerts.
@@ -229,7 +301,7 @@ pub fn evaluate(
                     customer: connector.customer,
                     state: finding.state,
                     severity: finding.severity,
-                    why: finding.why,
+                    why: finding.into_why(),
                 }),
                 (Some(finding), Some(alert)) => {
                     still_open.insert(alert.id);
@@ -240,7 +312,7 @@ pub fn evaluate(
                             alert: alert.id,
                             state: finding.state,
                             severity: finding.severity,
-                            why: finding.why,
+                            why: finding.into_why(),
                             notify: escalation && !alert.silenced(now),
                         });
                     } else if alert.acknowledged_at.is_none()
@@ -257,7 +329,7 @@ pub fn evaluate(
                     {
                         decisions.push(Decision::Remind {
                             alert: alert.id,
-                            why: finding.why,
+                            why: finding.into_why(),
                         });
                     }
                 }
@@ -296,11 +368,11 @@ fn cleared_detail(kind: RuleKind, connector: &ConnectorFacts) -> String {
     }
 }
 
-fn check_stale(
-    connector: &ConnectorFacts,
+fn check_stale<'a>(
+    connector: &'a ConnectorFacts,
     thresholds: &Thresholds,
     now: DateTime<Utc>,
-) -> Option<Finding> {
+) -> Option<Finding<'a>> {
     // An authentication failure explains the missing backups; the failed rule reports it.
     if !connector.state.is_active() || connector.authentication_broken() {
         return None;
@@ -320,11 +392,6 @@ fn check_stale(
     } else {
         return None;
     };
-    let detail = if never {
-        format!("never backed up successfully; created {} ago", human(age))
-    } else {
-        format!("no successful backup for {}", human(age))
-    };
     let reason = connector
         .recent_backups
         .first()
@@ -338,8 +405,9 @@ fn check_stale(
             reason,
             consecutive_failures: consecutive_failures(connector),
             paging: Paging::NotAFailure,
-            detail,
+            detail: String::new(),
         },
+        detail: Detail::Stale { age, never },
     })
 }
 
@@ -373,11 +441,11 @@ fn paging_of(reason: Option<&FailureReason>, thresholds: &Thresholds) -> (Paging
     }
 }
 
-fn check_failed(
-    connector: &ConnectorFacts,
+fn check_failed<'a>(
+    connector: &'a ConnectorFacts,
     thresholds: &Thresholds,
     now: DateTime<Utc>,
-) -> Option<Finding> {
+) -> Option<Finding<'a>> {
     if !connector.state.is_active() {
         return None;
     }
@@ -387,22 +455,20 @@ fn check_failed(
         .checked_sub_signed(thresholds.lookback)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let consecutive = consecutive_failures(connector);
-    let why = |reason: Option<FailureReason>, paging: Paging, detail: String| Why {
+    let why = |reason: Option<FailureReason>, paging: Paging| Why {
         last_success_at: connector.last_success_at,
         last_attempt_at: connector.last_attempt_at,
         reason,
         consecutive_failures: consecutive,
         paging,
-        detail,
+        detail: String::new(),
     };
     if let Some(reason) = connector.error_state() {
-        let detail = format!(
-            "the connector is in an error state ({reason}); someone must fix it, so this pages at once"
-        );
         return Some(Finding {
             state: AlertState::Firing,
             severity: Severity::Critical,
-            why: why(Some(reason), Paging::ErrorState, detail),
+            why: why(Some(reason), Paging::ErrorState),
+            detail: Detail::ErrorState,
         });
     }
     if let Some(latest) = connector.recent_backups.first()
@@ -419,28 +485,16 @@ fn check_failed(
         } else {
             (AlertState::Pending, Severity::Warning)
         };
-        let what = format!(
-            "the latest backup was {} ({consecutive} in a row)",
-            latest.status.as_str().replace('_', " ")
-        );
-        let rule = match (paging, pages) {
-            (Paging::RetriedByKeepit, true) => format!(
-                "Keepit retries this by itself, but it has now happened {needed} times in a row"
-            ),
-            (Paging::RetriedByKeepit, false) => format!(
-                "Keepit retries this by itself; it pages if it happens {needed} times in a row"
-            ),
-            (Paging::UnknownReason, _) if pages => {
-                "the reason is not one keepit-watch knows, so it pages rather than stay silent"
-                    .to_owned()
-            }
-            (_, true) => "this needs someone to act".to_owned(),
-            (_, false) => format!("this needs someone to act; it pages after {needed} in a row"),
-        };
         return Some(Finding {
             state,
             severity,
-            why: why(latest.reason.clone(), paging, format!("{what}; {rule}")),
+            why: why(latest.reason.clone(), paging),
+            detail: Detail::Failure {
+                status: latest.status,
+                paging,
+                pages,
+                needed,
+            },
         });
     }
     if let Some(event) = connector
@@ -448,11 +502,11 @@ fn check_failed(
         .iter()
         .find(|event| event.at >= since)
     {
-        let detail = format!("the audit log reports a failure: {}", event.message);
         return Some(Finding {
             state: AlertState::Firing,
             severity: Severity::Warning,
-            why: why(None, Paging::NotAFailure, detail),
+            why: why(None, Paging::NotAFailure),
+            detail: Detail::Audit(&event.message),
         });
     }
     None

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use keepit_domain::{
-    Alert, AlertId, AlertRule, AlertState, ConnectorId, CustomerId, FailureReason, JobStatus,
-    Severity,
+    AccountId, Alert, AlertId, AlertRule, AlertState, ConnectorId, CustomerId, FailureReason,
+    JobStatus, Severity,
 };
 
 use crate::engine::{ConnectorFacts, Decision, evaluate};
@@ -300,6 +300,10 @@ fn replay(
         })
         .collect();
     let rules = std::slice::from_ref(rule);
+    let accounts: HashMap<&ConnectorId, &AccountId> = order
+        .iter()
+        .map(|fact| (&fact.connector, &fact.account))
+        .collect();
     let mut open: Vec<Alert> = Vec::new();
     let mut next_id = 1i64;
     let mut counts = Replay::default();
@@ -313,7 +317,7 @@ fn replay(
         let decisions = evaluate(&state[..known], rules, &open, at);
         apply(
             &decisions,
-            &state[..known],
+            &accounts,
             &mut open,
             &mut next_id,
             at,
@@ -376,15 +380,13 @@ fn advance(
 /// Acts on the engine's decisions as the adapter would, on the replay's own alerts.
 fn apply(
     decisions: &[Decision],
-    facts: &[ConnectorFacts],
+    accounts: &HashMap<&ConnectorId, &AccountId>,
     open: &mut Vec<Alert>,
     next_id: &mut i64,
     at: DateTime<Utc>,
     warming_up: bool,
     counts: &mut Replay,
 ) {
-    let account_of: HashMap<&ConnectorId, &ConnectorFacts> =
-        facts.iter().map(|fact| (&fact.connector, fact)).collect();
     let index: HashMap<AlertId, usize> = open
         .iter()
         .enumerate()
@@ -409,14 +411,14 @@ fn apply(
                 why,
                 ..
             } => {
-                let Some(fact) = account_of.get(connector) else {
+                let Some(account) = accounts.get(connector) else {
                     continue;
                 };
                 opened.push(Alert {
                     id: AlertId(*next_id),
                     rule: *rule,
                     connector: connector.clone(),
-                    account: fact.account.clone(),
+                    account: (*account).clone(),
                     customer: *customer,
                     state: *state,
                     severity: *severity,

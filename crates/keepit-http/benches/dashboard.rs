@@ -10,6 +10,12 @@
 //! fleet again instead of its kept snapshot), and the overview's size in bytes (the
 //! goal: under 300 KB with htmx and the stylesheet).
 //!
+//! It also times a rule's dry run (`POST /api/v1/alert-rules/preview` for a new
+//! rule and `POST /api/v1/alert-rules/{id}/preview` for a change): every watched
+//! connector evaluated now and replayed hour by hour over 14 days of stored jobs
+//! (the fleet has 15 days of history), against the same baseline (the goal: under
+//! 300 ms).
+//!
 //! Run with `cargo bench -p keepit-http --bench dashboard`. `KEEPIT_BENCH_ACCOUNTS`
 //! (default 500) and `KEEPIT_BENCH_ROUNDS` (default 40) change the size.
 
@@ -56,6 +62,30 @@ async fn time(router: &Router, path: &str, header: (&str, &str), htmx: bool) -> 
     (started.elapsed(), bytes.len())
 }
 
+async fn time_post(
+    router: &Router,
+    path: &str,
+    bearer: &str,
+    body: &serde_json::Value,
+) -> Duration {
+    let request = Request::post(path)
+        .header("authorization", bearer)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let started = Instant::now();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{path}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    started.elapsed()
+}
+
 fn summary(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
     let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
@@ -81,7 +111,7 @@ async fn run() {
         seed: 11,
         accounts,
         connectors_per_account: (5, 5),
-        days_of_history: 3,
+        days_of_history: 15,
         jobs_per_connector_per_day: 1,
         audit_events_per_account_per_day: 1,
         ..FleetSpec::default()
@@ -244,6 +274,92 @@ async fn run() {
         "  overview transfer with htmx, script and stylesheet: {} KB (goal: under 300 KB)",
         (page_bytes + assets) / 1000
     );
+    // A rule's dry run, new and as a change of the stored stale rule.
+    let stale = store
+        .alert_rules()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|record| record.rule.spec.kind == keepit_domain::RuleKind::BackupStale)
+        .unwrap();
+    let body = serde_json::json!({
+        "kind": "backup_stale",
+        "name": "tighter",
+        "stale_after_hours": 30,
+        "warn_after_hours": 12,
+    });
+    let change = format!("/api/v1/alert-rules/{}/preview", stale.rule.id.0);
+    let preview_rounds = rounds.clamp(5, 20);
+    let (mut new_rule, mut changed_rule, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
+    time_post(&app, "/api/v1/alert-rules/preview", &bearer, &body).await;
+    for _ in 0..preview_rounds {
+        baseline.push(
+            time(&app, "/api/v1/alerts", ("authorization", &bearer), false)
+                .await
+                .0,
+        );
+        new_rule.push(time_post(&app, "/api/v1/alert-rules/preview", &bearer, &body).await);
+        changed_rule.push(time_post(&app, &change, &bearer, &body).await);
+    }
+    let (base50, _) = summary(baseline);
+    let (new50, new95) = summary(new_rule);
+    let (change50, change95) = summary(changed_rule);
+    println!("rule dry run over {connectors} connectors and 14 days, {preview_rounds} rounds:");
+    println!(
+        "  POST /alert-rules/preview (new)        p50 {}  p95 {}  = {:.1}x GET /alerts (goal: under 300 ms)",
+        ms(new50),
+        ms(new95),
+        new50.as_secs_f64() / base50.as_secs_f64()
+    );
+    println!(
+        "  POST /alert-rules/{{id}}/preview (change) p50 {}  p95 {}  = {:.1}x GET /alerts (two rules replayed)",
+        ms(change50),
+        ms(change95),
+        change50.as_secs_f64() / base50.as_secs_f64()
+    );
+
+    // Where a dry run's time goes: its reads, and the replay alone.
+    {
+        let mut week = stale.rule.clone();
+        week.spec.thresholds.lookback = chrono::Duration::days(7);
+        let facts = keepit_alerts::adapter::load_facts(&store, &[week], now)
+            .await
+            .unwrap();
+        let history = keepit_alerts::preview::History {
+            from: now - chrono::Duration::days(14),
+            loaded_from: now - chrono::Duration::days(21),
+        };
+        let mut best = (Duration::MAX, Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            let started = Instant::now();
+            keepit_alerts::adapter::preview(&store, &stale.rule, None, now)
+                .await
+                .unwrap();
+            best.0 = best.0.min(started.elapsed());
+            let started = Instant::now();
+            keepit_alerts::adapter::load_facts(&store, std::slice::from_ref(&stale.rule), now)
+                .await
+                .unwrap();
+            best.1 = best.1.min(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(keepit_alerts::dry_run(
+                &facts,
+                &stale.rule,
+                None,
+                history,
+                now,
+            ));
+            best.2 = best.2.min(started.elapsed());
+        }
+        println!(
+            "  inside (best of five): adapter::preview {}, load_facts (6 days) {}, dry_run alone over {} connectors {}",
+            ms(best.0),
+            ms(best.1),
+            facts.len(),
+            ms(best.2)
+        );
+    }
+
     // What the overview reads, one store call at a time (best of five, warm).
     println!("  store calls behind the overview (best of five):");
     macro_rules! timed {
@@ -270,6 +386,10 @@ async fn run() {
     timed!("users", store.users());
     timed!("sync_runs(1)", store.sync_runs(1));
     timed!("unread_count", store.unread_count(user.id));
+    timed!(
+        "finished_backups(20 days)",
+        store.finished_backups(now - chrono::Duration::days(20), now)
+    );
     store.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

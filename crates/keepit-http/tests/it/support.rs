@@ -238,6 +238,43 @@ impl App {
         }
     }
 
+    /// What a sync daemon does when asked: syncs every enabled integration that has
+    /// a "sync now" waiting, with the stored credentials, and evaluates alerts.
+    pub(crate) async fn run_requested_syncs(&self) -> usize {
+        let key = self.state.master_key.as_deref().expect("a master key");
+        let requested = self.store.take_sync_requests().await.unwrap();
+        for id in &requested {
+            let record = self.store.integration(*id).await.unwrap();
+            let credentials = self.store.integration_credentials(*id, key).await.unwrap();
+            let client = keepit_ingest::client_for_integration(
+                &record,
+                credentials,
+                &keepit_ingest::ClientLimits::default(),
+            )
+            .unwrap();
+            let clock_source = self.fleet.clone();
+            let config = SyncConfig {
+                clock: SyncClock::from_fn(move || clock_source.now()),
+                ..SyncConfig::default()
+            };
+            let target = Integration {
+                id: *id,
+                parent: record.parent_account.clone(),
+                client,
+            };
+            sync_once(
+                &self.store,
+                &target,
+                &config,
+                &keepit_alerts::AlertPass::default(),
+                &Shutdown::never(),
+            )
+            .await
+            .unwrap();
+        }
+        requested.len()
+    }
+
     /// The fleet's "now", which the app's clock answers.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.fleet.now()
