@@ -215,7 +215,7 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
             .path()
             .starts_with("/login")
     );
-    snap(&client, "01-sign-in").await;
+    snap(client, "01-sign-in").await;
     client
         .find(Locator::Css("input[name=email]"))
         .await
@@ -230,26 +230,26 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    click(&client, Locator::Css("form button[type=submit]")).await;
+    click(client, Locator::Css("form button[type=submit]")).await;
 
     // The overview lists the firing alerts.
-    let heading = text_of(&client, "#live h2").await;
+    let heading = text_of(client, "#live h2").await;
     assert!(heading.starts_with("Open alerts"), "{heading}");
     let rows = client
         .find_all(Locator::Css("#live table tbody tr span.badge.firing"))
         .await
         .unwrap();
     assert_eq!(rows.len(), firing_before, "every firing alert is listed");
-    snap(&client, "02-overview").await;
+    snap(client, "02-overview").await;
 
     // The Job Monitor, filtered to unsuccessful jobs.
     client.goto(&format!("{base}/jobs")).await.unwrap();
     click(
-        &client,
+        client,
         Locator::Css("input[name=status][value=unsuccessful]"),
     )
     .await;
-    click(&client, Locator::Css("form.filters button[type=submit]")).await;
+    click(client, Locator::Css("form.filters button[type=submit]")).await;
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -270,44 +270,44 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
     for status in &statuses {
         assert_eq!(status.text().await.unwrap(), "unsuccessful");
     }
-    snap(&client, "03-job-monitor").await;
+    snap(client, "03-job-monitor").await;
 
     // One job's report.
-    click(&client, Locator::Css("table tbody tr td a[href^='/jobs/']")).await;
-    let title = text_of(&client, "main h1").await;
+    click(client, Locator::Css("table tbody tr td a[href^='/jobs/']")).await;
+    let title = text_of(client, "main h1").await;
     assert!(title.contains("job"), "{title}");
-    let why = text_of(&client, "main h2").await;
+    let why = text_of(client, "main h2").await;
     assert_eq!(why, "Why it did not succeed");
-    snap(&client, "04-job-report").await;
+    snap(client, "04-job-report").await;
 
     // The customer and connector behind the first alert, and the inbox.
     client.goto(&format!("{base}/")).await.unwrap();
     click(
-        &client,
+        client,
         Locator::Css("#live table tbody tr td a[href^='/customers/']"),
     )
     .await;
     assert_eq!(
-        text_of(&client, "main h2").await.split(' ').next(),
+        text_of(client, "main h2").await.split(' ').next(),
         Some("Connectors")
     );
-    snap(&client, "05-customer").await;
+    snap(client, "05-customer").await;
     click(
-        &client,
+        client,
         Locator::Css("main table tbody tr td a[href^='/connectors/']"),
     )
     .await;
-    text_of(&client, "dl.facts").await;
-    snap(&client, "06-connector").await;
+    text_of(client, "dl.facts").await;
+    snap(client, "06-connector").await;
     client.goto(&format!("{base}/inbox")).await.unwrap();
-    assert_eq!(text_of(&client, "main h1").await, "Inbox");
-    snap(&client, "07-inbox").await;
+    assert_eq!(text_of(client, "main h1").await, "Inbox");
+    snap(client, "07-inbox").await;
 
     // Acknowledging an alert.
     client.goto(&format!("{base}/alerts")).await.unwrap();
-    snap(&client, "08-alerts").await;
-    click(&client, Locator::XPath("//button[text()='Acknowledge']")).await;
-    let notice = text_of(&client, "p.notice").await;
+    snap(client, "08-alerts").await;
+    click(client, Locator::XPath("//button[text()='Acknowledge']")).await;
+    let notice = text_of(client, "p.notice").await;
     assert_eq!(notice, "The alert is acknowledged.");
     let acknowledged = app
         .store
@@ -318,20 +318,20 @@ async fn a_technician_signs_in_reads_filters_acknowledges_and_signs_out() {
         .filter(|alert| alert.acknowledged_by == Some(app.admin_id))
         .count();
     assert_eq!(acknowledged, 1);
-    snap(&client, "09-acknowledged").await;
+    snap(client, "09-acknowledged").await;
 
     // The wallboard, then signing out.
     client.goto(&format!("{base}/wall")).await.unwrap();
-    text_of(&client, "body.wall .strip").await;
-    snap(&client, "10-wallboard").await;
+    text_of(client, "body.wall .strip").await;
+    snap(client, "10-wallboard").await;
     // The overview on a phone.
     client.set_window_size(390, 844).await.unwrap();
     client.goto(&format!("{base}/")).await.unwrap();
-    text_of(&client, "#live h2").await;
-    snap(&client, "11-overview-phone").await;
+    text_of(client, "#live h2").await;
+    snap(client, "11-overview-phone").await;
     client.goto(&format!("{base}/")).await.unwrap();
-    click(&client, Locator::XPath("//button[text()='Sign out']")).await;
-    text_of(&client, "form input[name=password]").await;
+    click(client, Locator::XPath("//button[text()='Sign out']")).await;
+    text_of(client, "form input[name=password]").await;
     client.goto(&format!("{base}/alerts")).await.unwrap();
     assert!(
         client

@@ -381,11 +381,13 @@ pub(crate) async fn create(
         }
     };
     if !test.ok {
-        let mut problems = Problems::default();
-        problems.general = Some(
-            "Nothing was saved: the connection test failed. Fix the connection and try again."
-                .to_owned(),
-        );
+        let problems = Problems {
+            general: Some(
+                "Nothing was saved: the connection test failed. Fix the connection and try again."
+                    .to_owned(),
+            ),
+            ..Problems::default()
+        };
         return page(&state, &signed_in, None, form, problems, Some(test)).await;
     }
     let created = match api::create_integration(State(state.clone()), Body(request)).await {
