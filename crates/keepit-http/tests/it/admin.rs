@@ -459,6 +459,27 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
             .filter(|c| c.name == "Tailspin Toys")
             .map(|c| c.id.0)
             .collect();
+        let hostile = request(
+            &app.router,
+            "POST",
+            "/admin/customers/link",
+            Some(&admin),
+            Some(&format!(
+                "csrf={token}&account=%3Cscript%3E&customer_id={}",
+                tailspin[0]
+            )),
+            false,
+        )
+        .await;
+        assert_eq!(hostile.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            !hostile.text.contains("<script>"),
+            "what was posted is escaped"
+        );
+        assert!(
+            hostile.text.contains("role=\"alert\""),
+            "the refusal is shown"
+        );
         let unknown = request(
             &app.router,
             "POST",

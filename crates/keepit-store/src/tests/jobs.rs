@@ -6,8 +6,8 @@ use sea_orm::ConnectionTrait;
 use super::each_backend;
 use super::fixtures::{account, at, audit, connector, connector_id, integration, job, job_id};
 use crate::{
-    CursorError, Error, JobCursor, JobQuery, KeepitAccountSighting, Store, TimelineCursor,
-    TimelineEntry, UpsertCounts,
+    CursorError, Error, JobCursor, JobQuery, JobRecord, KeepitAccountSighting, Store,
+    TimelineCursor, TimelineEntry, UpsertCounts,
 };
 
 /// Every column of every job row, as text, ordered by GUID.
@@ -627,6 +627,80 @@ async fn customer_timeline_merges_jobs_and_audit_events_newest_first() {
             .map(|e| matches!(e, TimelineEntry::Job(_)))
             .collect();
         assert_eq!(at_3000, vec![true, false]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn finished_backups_are_every_backup_that_ended_since_and_nothing_else() {
+    each_backend(|store| async move {
+        seed(&store).await;
+        let day = 86_400;
+        let mut batch: Vec<JobRecord> = (0..40)
+            .map(|n| {
+                job(
+                    n,
+                    1 + n % 2,
+                    i64::from(n) * day / 2,
+                    if n % 4 == 0 {
+                        JobStatus::Unsuccessful
+                    } else {
+                        JobStatus::Successful
+                    },
+                )
+            })
+            .collect();
+        // A long backup that started six days before the window and ended in it.
+        let mut long = job(100, 1, 5 * day, JobStatus::Successful);
+        long.succeeded = Some(at(12 * day));
+        batch.push(long);
+        // Neither a running backup, a cancelled one nor a restore counts.
+        batch.push(job(101, 1, 15 * day, JobStatus::InProgress));
+        let mut cancelled = job(102, 1, 15 * day, JobStatus::Cancelled);
+        cancelled.cancelled = Some(at(15 * day + 60));
+        batch.push(cancelled);
+        let mut restore = job(103, 1, 15 * day, JobStatus::Successful);
+        restore.job_type = JobType::Restore;
+        batch.push(restore);
+        store.upsert_jobs(&batch, at(0)).await.unwrap();
+
+        let since = at(11 * day);
+        let now = at(20 * day);
+        let mut found: Vec<(String, String)> = store
+            .finished_backups(since, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|backup| {
+                assert!(backup.ended_at >= since);
+                let reason = backup.failure_reason.as_ref().map(|r| r.code().to_owned());
+                assert_eq!(
+                    reason.is_some(),
+                    backup.status == JobStatus::Unsuccessful,
+                    "{backup:?}"
+                );
+                (backup.job.to_string(), backup.status.as_str().to_owned())
+            })
+            .collect();
+        found.sort();
+        let mut expected: Vec<(String, String)> = batch
+            .iter()
+            .filter(|job| job.job_type == JobType::Backup)
+            .filter(|job| {
+                matches!(
+                    job.status,
+                    JobStatus::Successful | JobStatus::Unsuccessful | JobStatus::Incomplete
+                )
+            })
+            .filter(|job| job.ended_at().is_some_and(|end| end >= since))
+            .map(|job| (job.job.to_string(), job.status.as_str().to_owned()))
+            .collect();
+        expected.sort();
+        assert_eq!(found, expected);
+        assert!(found.iter().any(|(job, _)| *job == job_id(100).to_string()));
+        // `now` only balances the reads: jobs after it are found too.
+        let early = store.finished_backups(since, at(12 * day)).await.unwrap();
+        assert_eq!(early.len(), expected.len());
     })
     .await;
 }

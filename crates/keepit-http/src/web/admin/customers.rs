@@ -278,7 +278,13 @@ pub(crate) async fn link(
         .await;
         match linked {
             Ok(_) => return Ok(done("/admin/customers", "linked")),
-            Err(error) => problems.absorb(error)?,
+            Err(error) => {
+                problems.absorb(error)?;
+                // The account comes from the page, not from a field the user typed.
+                if let Some(message) = problems.fields.remove("guid") {
+                    problems.general = Some(message);
+                }
+            }
         }
     }
     customers_page(&state, &signed_in, None, problems, None, String::new()).await
