@@ -22,6 +22,7 @@ mod failure;
 mod id;
 mod job;
 mod message;
+mod status;
 
 pub use alert::{
     Alert, AlertEvent, AlertId, AlertRule, AlertRuleId, AlertRuleSpec, AlertScope, AlertState,
@@ -46,4 +47,7 @@ pub use job::{
 pub use message::{
     Audience, DownloadKind, MessageKind, MessagePreference, ParseMessageKindError,
     RecipientCandidate, route_message,
+};
+pub use status::{
+    BackupSeen, DerivedStatus, StatusBefore, StatusEvidence, derive_connector_status,
 };
