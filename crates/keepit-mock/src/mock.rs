@@ -59,6 +59,7 @@ pub struct MockKeepit {
 pub struct MockKeepitBuilder {
     credentials: MockCredentials,
     faults: Faults,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl MockKeepitBuilder {
@@ -74,14 +75,23 @@ impl MockKeepitBuilder {
         self
     }
 
-    /// Starts the server on a free local port and mounts the gates and the catch-all.
+    /// Serves on this listener instead of a free local port (`keepit-mock serve
+    /// --listen`).
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Starts the server (on a free local port unless a listener was given) and mounts
+    /// the gates and the catch-all.
     pub async fn start(self) -> MockKeepit {
         // A fresh server each time (not wiremock's pool), and no wiremock recording:
         // the mock keeps its own, smaller request log.
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
+        let mut builder = MockServer::builder().disable_request_recording();
+        if let Some(listener) = self.listener {
+            builder = builder.listener(listener);
+        }
+        let server = builder.start().await;
         let shared = Arc::new(Shared::new(self.credentials, self.faults));
         let mock = MockKeepit {
             server,
