@@ -82,26 +82,38 @@ impl Pass<'_> {
             .collect();
 
         let connectors = client.connectors(account, true).await?;
-        // One account-level call gives the last snapshot of every connector that has one.
-        let summary = if connectors
-            .iter()
-            .any(|connector| connector.state().is_active())
-        {
-            client.backup_summary(account).await?
-        } else {
-            Vec::new()
+        // Requests that depend only on the connector list go out while the database
+        // answers: one account-level call gives the last snapshot of every connector
+        // that has one.
+        let summary_request = async {
+            if connectors
+                .iter()
+                .any(|connector| connector.state().is_active())
+            {
+                Ok::<_, Error>(client.backup_summary(account).await?)
+            } else {
+                Ok(Vec::new())
+            }
         };
+        // Every cursor of the account in one query, instead of one per connector.
+        let (summary, stored_cursors, unfinished, known_jobs) = tokio::try_join!(
+            summary_request,
+            async {
+                Ok::<_, Error>(
+                    self.store
+                        .sync_cursors_of_account(self.integration.id, account)
+                        .await?,
+                )
+            },
+            self.unfinished_jobs(account),
+            self.known_jobs(account),
+        )?;
         let summary_supported = !summary.is_empty();
         let summary: HashMap<ConnectorId, keepit_client::BackupSummaryEntry> = summary
             .into_iter()
             .map(|entry| (entry.connector.clone(), entry))
             .collect();
-
-        // Every cursor of the account in one query, instead of one per connector.
-        let cursors: HashMap<(Option<ConnectorId>, String), DateTime<Utc>> = self
-            .store
-            .sync_cursors_of_account(self.integration.id, account)
-            .await?
+        let cursors: HashMap<(Option<ConnectorId>, String), DateTime<Utc>> = stored_cursors
             .into_iter()
             .filter_map(|cursor| {
                 let time = DateTime::parse_from_rfc3339(&cursor.position)
@@ -111,9 +123,18 @@ impl Pass<'_> {
             })
             .collect();
         let cursors = &cursors;
-        let unfinished = self.unfinished_jobs(account).await?;
-        let known_jobs = self.known_jobs(account).await?;
-        let done: Vec<ConnectorDone> = stream::iter(connectors.iter())
+
+        // The connectors and the audit log are independent: both are read at once, and
+        // both land in the one commit below, with the cursors that cover them.
+        let audit_key = self.cursor_key(account, None, AUDIT_STREAM);
+        let audit_cursor = cursors.get(&(None, AUDIT_STREAM.to_owned())).copied();
+        let audit_from = match audit_cursor {
+            Some(cursor) => {
+                (cursor - self.config.audit_overlap).max(self.now - self.config.audit_window)
+            }
+            None => self.now - self.config.audit_window,
+        };
+        let connector_reads = stream::iter(connectors.iter())
             .map(|connector| {
                 let previous = previous.get(&connector.id);
                 let summary = summary.get(&connector.id);
@@ -133,24 +154,19 @@ impl Pass<'_> {
                 )
             })
             .buffered(self.config.connector_concurrency.max(1))
-            .try_collect()
-            .await?;
-
-        let audit_key = self.cursor_key(account, None, AUDIT_STREAM);
-        let audit_cursor = cursors.get(&(None, AUDIT_STREAM.to_owned())).copied();
-        let audit_from = match audit_cursor {
-            Some(cursor) => {
-                (cursor - self.config.audit_overlap).max(self.now - self.config.audit_window)
-            }
-            None => self.now - self.config.audit_window,
-        };
-        let records: Vec<keepit_client::AuditRecord> = client
-            .audit_log(
-                AuditQuery::between(account.clone(), audit_from, self.now),
-                self.config.audit_page_size,
+            .try_collect::<Vec<ConnectorDone>>();
+        let audit_read = async {
+            Ok::<_, Error>(
+                client
+                    .audit_log(
+                        AuditQuery::between(account.clone(), audit_from, self.now),
+                        self.config.audit_page_size,
+                    )
+                    .try_collect::<Vec<keepit_client::AuditRecord>>()
+                    .await?,
             )
-            .try_collect()
-            .await?;
+        };
+        let (done, records) = tokio::try_join!(connector_reads, audit_read)?;
         let audit_events: Vec<AuditEventRecord> = records.iter().map(audit_record).collect();
 
         let records: Vec<ConnectorRecord> = connectors
