@@ -44,9 +44,10 @@ impl fmt::Debug for Clock {
 /// Settings of a sync pass.
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// Accounts synced at the same time (Keepit requests are further capped by the client).
+    /// Accounts synced at the same time (default 16; Keepit requests are further capped
+    /// by the client, at the integration's `concurrency`).
     pub account_concurrency: usize,
-    /// Connectors of one account synced at the same time.
+    /// Connectors of one account synced at the same time (default 16).
     pub connector_concurrency: usize,
     /// How far back the first sync of a connector reads job history.
     pub first_sync_window: TimeDelta,
@@ -85,8 +86,12 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            account_concurrency: 4,
-            connector_concurrency: 8,
+            // Enough work in hand to keep the client's requests in flight (its own
+            // limit, the integration's `concurrency`, decides how many really go out):
+            // with fewer accounts at once the requests an account makes one after the
+            // other left the client idle.
+            account_concurrency: 16,
+            connector_concurrency: 16,
             first_sync_window: TimeDelta::days(14),
             audit_window: TimeDelta::days(14),
             audit_overlap: TimeDelta::minutes(15),
