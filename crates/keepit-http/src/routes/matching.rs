@@ -72,9 +72,19 @@ impl Bounded for MergeRequest {
     }
 }
 
+/// The customers whose name matches a Keepit company name as syncs match it.
+pub(crate) fn candidates<'a>(
+    company_name: &str,
+    customers: &'a [CustomerRecord],
+) -> impl Iterator<Item = &'a CustomerRecord> {
+    let wanted = normalize_company_name(company_name);
+    customers
+        .iter()
+        .filter(move |c| normalize_company_name(&c.name) == wanted)
+}
+
 fn account_dto(account: &KeepitAccountRecord, customers: &[CustomerRecord]) -> KeepitAccountDto {
     let by_id: HashMap<CustomerId, &CustomerRecord> = customers.iter().map(|c| (c.id, c)).collect();
-    let wanted = normalize_company_name(&account.company_name);
     KeepitAccountDto {
         account_guid: account.account.to_string(),
         company_name: account.company_name.clone(),
@@ -85,9 +95,7 @@ fn account_dto(account: &KeepitAccountRecord, customers: &[CustomerRecord]) -> K
             .and_then(|id| by_id.get(&id))
             .map(|c| c.name.clone()),
         link: account.link.as_str().to_owned(),
-        candidates: customers
-            .iter()
-            .filter(|c| normalize_company_name(&c.name) == wanted)
+        candidates: candidates(&account.company_name, customers)
             .map(CustomerDto::from)
             .collect(),
         removed_at: account.removed_at.map(time),

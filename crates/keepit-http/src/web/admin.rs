@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use keepit_store::Role;
 
-use super::pages::{PageError, refusal};
+use super::pages::{PageError, refusal, render};
 use super::session::SignedIn;
 use crate::AppState;
 use crate::error::AppError;
@@ -188,6 +188,15 @@ fn sentence(message: &str, field: Option<&str>) -> String {
         }
         None => String::new(),
     }
+}
+
+/// A form page: 200, or 422 when it comes back with problems.
+pub(crate) fn render_form(template: &impl askama::Template, problems: &Problems) -> Response {
+    let mut response = render(template);
+    if !problems.is_empty() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
 }
 
 /// A whole number typed into a form: `None` when left empty, a problem on `field`

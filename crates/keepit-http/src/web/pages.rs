@@ -1112,9 +1112,9 @@ pub(crate) struct JobRow {
 
 /// One choice of a select or checkbox group.
 pub(crate) struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
 }
 
 #[derive(Template)]

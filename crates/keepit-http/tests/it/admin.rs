@@ -15,6 +15,11 @@ use crate::web::{
     ADMIN_PASSWORD, VIEWER_PASSWORD, csrf, get, request, sign_in, url_encode, with_passwords,
 };
 
+/// A form post from a signed-in browser.
+async fn post(app: &App, cookie: &str, path: &str, form: &str) -> crate::web::Page {
+    request(&app.router, "POST", path, Some(cookie), Some(form), false).await
+}
+
 fn stale_rule(stale_hours: i64, warn_hours: Option<i64>) -> Value {
     json!({
         "kind": "backup_stale",
@@ -206,15 +211,11 @@ async fn admin_pages_are_for_admins_only() {
         assert!(overview.text.contains("href=\"/admin/rules\""));
         // A viewer's post to an admin page is refused before anything happens.
         let token = csrf(&get(&app.router, "/inbox", &viewer).await);
-        let refused = request(
-            &app.router,
-            "POST",
+        let refused = post(
+            app,
+            &viewer,
             "/admin/users",
-            Some(&viewer),
-            Some(&format!(
-                "csrf={token}&email=x%40example.test&name=X&role=admin"
-            )),
-            false,
+            &format!("csrf={token}&email=x%40example.test&name=X&role=admin"),
         )
         .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -236,12 +237,12 @@ async fn the_rule_form_keeps_what_was_typed_and_previews_before_saving() {
             )
         };
         // A warning after the stale threshold: refused next to the field, values kept.
-        let bad = request(&app.router, "POST", "/admin/rules/new", Some(&admin), Some(&form("24", "48", "save")), false).await;
+        let bad = post(app, &admin, "/admin/rules/new", &form("24", "48", "save")).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(bad.text.contains("class=\"field-error\""), "{}", bad.text);
         assert!(bad.text.contains("name=\"warn_after_hours\" min=\"1\" max=\"87840\" value=\"48\" aria-invalid=\"true\""));
         assert!(bad.text.contains("value=\"Quiet stale\""));
-        let not_a_number = request(&app.router, "POST", "/admin/rules/new", Some(&admin), Some(&form("soon", "", "save")), false).await;
+        let not_a_number = post(app, &admin, "/admin/rules/new", &form("soon", "", "save")).await;
         assert_eq!(not_a_number.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(not_a_number.text.contains("Enter a whole number."));
         assert_eq!(app.store.alert_rules().await.unwrap().len(), rules_before);
@@ -259,13 +260,13 @@ async fn the_rule_form_keeps_what_was_typed_and_previews_before_saving() {
         );
         let notices = api.json["history"]["candidate"]["notices"].as_u64().unwrap();
         assert!(fragment.text.contains(&format!("data-preview=\"notices\">{notices}<")));
-        let page = request(&app.router, "POST", "/admin/rules/new", Some(&admin), Some(&form("48", "24", "preview")), false).await;
+        let page = post(app, &admin, "/admin/rules/new", &form("48", "24", "preview")).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.text.contains("<html") && page.text.contains("data-preview=\"firing\""));
         assert_eq!(app.store.alert_rules().await.unwrap().len(), rules_before, "a preview saves nothing");
 
         // Saving.
-        let saved = request(&app.router, "POST", "/admin/rules/new", Some(&admin), Some(&form("72", "", "save")), false).await;
+        let saved = post(app, &admin, "/admin/rules/new", &form("72", "", "save")).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
         let rules = app.store.alert_rules().await.unwrap();
         let rule = rules.iter().find(|r| r.rule.spec.name == "Quiet stale").unwrap();
@@ -280,20 +281,20 @@ async fn the_rule_form_keeps_what_was_typed_and_previews_before_saving() {
         assert!(change.text.contains("As saved"));
         // An override, then its removal.
         let customer = app.store.customers().await.unwrap()[0].id.0;
-        let set = request(&app.router, "POST", &format!("/admin/rules/{id}/overrides"), Some(&admin), Some(&format!("csrf={token}&customer_id={customer}&enabled=off")), false).await;
+        let set = post(app, &admin, &format!("/admin/rules/{id}/overrides"), &format!("csrf={token}&customer_id={customer}&enabled=off")).await;
         assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.text);
         let stored = app.store.alert_rule(rule.rule.id).await.unwrap();
         assert_eq!(stored.rule.overrides[0].enabled, Some(false));
-        let bad_override = request(&app.router, "POST", &format!("/admin/rules/{id}/overrides"), Some(&admin), Some(&format!("csrf={token}&customer_id={customer}&stale_after_hours=0")), false).await;
+        let bad_override = post(app, &admin, &format!("/admin/rules/{id}/overrides"), &format!("csrf={token}&customer_id={customer}&stale_after_hours=0")).await;
         assert_eq!(bad_override.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let removed = request(&app.router, "POST", &format!("/admin/rules/{id}/overrides/{customer}/delete"), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let removed = post(app, &admin, &format!("/admin/rules/{id}/overrides/{customer}/delete"), &format!("csrf={token}")).await;
         assert_eq!(removed.status, StatusCode::SEE_OTHER);
         assert!(app.store.alert_rule(rule.rule.id).await.unwrap().rule.overrides.is_empty());
         // Off, then deleted.
-        let off = request(&app.router, "POST", &format!("/admin/rules/{id}/disable"), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let off = post(app, &admin, &format!("/admin/rules/{id}/disable"), &format!("csrf={token}")).await;
         assert_eq!(off.status, StatusCode::SEE_OTHER);
         assert!(!app.store.alert_rule(rule.rule.id).await.unwrap().rule.spec.enabled);
-        let gone = request(&app.router, "POST", &format!("/admin/rules/{id}/delete"), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let gone = post(app, &admin, &format!("/admin/rules/{id}/delete"), &format!("csrf={token}")).await;
         assert_eq!(gone.status, StatusCode::SEE_OTHER);
         assert_eq!(app.store.alert_rules().await.unwrap().len(), rules_before);
     })
@@ -310,7 +311,7 @@ async fn connecting_keepit_tests_first_and_never_shows_a_password_again() {
         let id = app.integration.0;
         let confirm = get(&app.router, &format!("/admin/integrations/{id}/delete"), &admin).await;
         assert!(confirm.text.contains("Delete, keep the data"));
-        let deleted = request(&app.router, "POST", &format!("/admin/integrations/{id}/delete"), Some(&admin), Some(&format!("csrf={token}&purge=false")), false).await;
+        let deleted = post(app, &admin, &format!("/admin/integrations/{id}/delete"), &format!("csrf={token}&purge=false")).await;
         assert_eq!(deleted.status, StatusCode::SEE_OTHER);
         assert!(app.store.integrations().await.unwrap().is_empty());
 
@@ -325,7 +326,7 @@ async fn connecting_keepit_tests_first_and_never_shows_a_password_again() {
             )
         };
         let wrong = "not-the-password-at-all";
-        let refused = request(&app.router, "POST", "/admin/integrations", Some(&admin), Some(&form(wrong)), false).await;
+        let refused = post(app, &admin, "/admin/integrations", &form(wrong)).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
         assert!(refused.text.contains("Keepit refused the credentials"), "{}", refused.text);
         assert!(!refused.text.contains(wrong), "a password is never written back");
@@ -333,18 +334,18 @@ async fn connecting_keepit_tests_first_and_never_shows_a_password_again() {
         assert!(app.store.integrations().await.unwrap().is_empty(), "nothing stored");
 
         let password = mock.credentials().password().expose_secret().to_owned();
-        let tested = request(&app.router, "POST", "/admin/integrations/test", Some(&admin), Some(&form(&password)), false).await;
+        let tested = post(app, &admin, "/admin/integrations/test", &form(&password)).await;
         assert_eq!(tested.status, StatusCode::OK);
         assert!(tested.text.contains("Keepit accepted the credentials"), "{}", tested.text);
         assert!(tested.text.contains(app.fleet.parent().as_str()));
         assert!(!tested.text.contains(&password));
         assert!(app.store.integrations().await.unwrap().is_empty(), "a test stores nothing");
 
-        let missing = request(&app.router, "POST", "/admin/integrations", Some(&admin), Some(&format!("csrf={token}&name=&auth=login")), false).await;
+        let missing = post(app, &admin, "/admin/integrations", &format!("csrf={token}&name=&auth=login")).await;
         assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(missing.text.contains("name=\"name\" value=\"\" maxlength=\"200\" placeholder=\"Keepit (production)\" aria-invalid=\"true\""));
 
-        let created = request(&app.router, "POST", "/admin/integrations", Some(&admin), Some(&form(&password)), false).await;
+        let created = post(app, &admin, "/admin/integrations", &form(&password)).await;
         assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
         let stored = app.store.integrations().await.unwrap();
         assert_eq!(stored.len(), 1);
@@ -364,19 +365,19 @@ async fn people_and_tokens_from_the_browser() {
         with_passwords(app).await;
         let admin = sign_in(&app.router, "admin@example.test", ADMIN_PASSWORD).await;
         let token = csrf(&get(&app.router, "/admin/users", &admin).await);
-        let short = request(&app.router, "POST", "/admin/users", Some(&admin), Some(&format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer&password=short")), false).await;
+        let short = post(app, &admin, "/admin/users", &format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer&password=short")).await;
         assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(short.text.contains("Use 12 to"), "{}", short.text);
         assert!(short.text.contains("value=\"tech@example.test\""));
-        let added = request(&app.router, "POST", "/admin/users", Some(&admin), Some(&format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer&password=long+enough+secret&send_messages=on")), false).await;
+        let added = post(app, &admin, "/admin/users", &format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer&password=long+enough+secret&send_messages=on")).await;
         assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text);
         let tech = app.store.user_by_email("tech@example.test").await.unwrap().unwrap();
         let _session = sign_in(&app.router, "tech@example.test", "long enough secret").await;
-        let duplicate = request(&app.router, "POST", "/admin/users", Some(&admin), Some(&format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer")), false).await;
+        let duplicate = post(app, &admin, "/admin/users", &format!("csrf={token}&email=tech%40example.test&name=Tech&role=viewer")).await;
         assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", duplicate.text);
 
         // A token, shown once, then revoked and refused.
-        let created = request(&app.router, "POST", &format!("/admin/users/{}/tokens", tech.id.0), Some(&admin), Some(&format!("csrf={token}&label=reporting")), false).await;
+        let created = post(app, &admin, &format!("/admin/users/{}/tokens", tech.id.0), &format!("csrf={token}&label=reporting")).await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.text);
         let start = created.text.find("id=\"new-token\" readonly value=\"").unwrap() + 31;
         let secret = created.text[start..].split('"').next().unwrap().to_owned();
@@ -386,22 +387,22 @@ async fn people_and_tokens_from_the_browser() {
         assert!(list.text.contains("reporting"));
         assert!(!list.text.contains(&secret), "the secret is shown once");
         let tokens = app.store.api_tokens(tech.id).await.unwrap();
-        let revoke = request(&app.router, "POST", &format!("/admin/tokens/{}/revoke", tokens[0].id.0), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let revoke = post(app, &admin, &format!("/admin/tokens/{}/revoke", tokens[0].id.0), &format!("csrf={token}")).await;
         assert_eq!(revoke.status, StatusCode::SEE_OTHER);
         let refused = app.call(Method::GET, "/api/v1/jobs?limit=1", Some(&secret), None).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
         // Role, password reset, and no demoting or deleting oneself.
-        let promoted = request(&app.router, "POST", &format!("/admin/users/{}", tech.id.0), Some(&admin), Some(&format!("csrf={token}&role=admin")), false).await;
+        let promoted = post(app, &admin, &format!("/admin/users/{}", tech.id.0), &format!("csrf={token}&role=admin")).await;
         assert_eq!(promoted.status, StatusCode::SEE_OTHER);
         assert_eq!(app.store.user(tech.id).await.unwrap().role, keepit_store::Role::Admin);
-        let reset = request(&app.router, "POST", &format!("/admin/users/{}/password", tech.id.0), Some(&admin), Some(&format!("csrf={token}&password=another+long+secret")), false).await;
+        let reset = post(app, &admin, &format!("/admin/users/{}/password", tech.id.0), &format!("csrf={token}&password=another+long+secret")).await;
         assert_eq!(reset.status, StatusCode::SEE_OTHER);
         let _again = sign_in(&app.router, "tech@example.test", "another long secret").await;
-        let myself = request(&app.router, "POST", &format!("/admin/users/{}/delete", app.admin_id.0), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let myself = post(app, &admin, &format!("/admin/users/{}/delete", app.admin_id.0), &format!("csrf={token}")).await;
         assert_eq!(myself.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", myself.text);
         assert!(app.store.user(app.admin_id).await.is_ok());
-        let deleted = request(&app.router, "POST", &format!("/admin/users/{}/delete", tech.id.0), Some(&admin), Some(&format!("csrf={token}")), false).await;
+        let deleted = post(app, &admin, &format!("/admin/users/{}/delete", tech.id.0), &format!("csrf={token}")).await;
         assert_eq!(deleted.status, StatusCode::SEE_OTHER);
         assert!(app.store.user_by_email("tech@example.test").await.unwrap().is_none());
     })
@@ -416,13 +417,11 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
         let token = csrf(&get(&app.router, "/admin/customers", &admin).await);
         // Two PSA customers of the same name, then an account of that name.
         let csv = "name,external_id\nTailspin Toys,T-1\nTailspin Toys,T-2\n";
-        let imported = request(
-            &app.router,
-            "POST",
+        let imported = post(
+            app,
+            &admin,
             "/admin/customers/import",
-            Some(&admin),
-            Some(&format!("csrf={token}&csv={}", url_encode(csv))),
-            false,
+            &format!("csrf={token}&csv={}", url_encode(csv)),
         )
         .await;
         assert_eq!(imported.status, StatusCode::OK);
@@ -459,16 +458,14 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
             .filter(|c| c.name == "Tailspin Toys")
             .map(|c| c.id.0)
             .collect();
-        let hostile = request(
-            &app.router,
-            "POST",
+        let hostile = post(
+            app,
+            &admin,
             "/admin/customers/link",
-            Some(&admin),
-            Some(&format!(
+            &format!(
                 "csrf={token}&account=%3Cscript%3E&customer_id={}",
                 tailspin[0]
-            )),
-            false,
+            ),
         )
         .await;
         assert_eq!(hostile.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -480,27 +477,20 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
             hostile.text.contains("role=\"alert\""),
             "the refusal is shown"
         );
-        let unknown = request(
-            &app.router,
-            "POST",
+        let unknown = post(
+            app,
+            &admin,
             "/admin/customers/link",
-            Some(&admin),
-            Some(&format!("csrf={token}&account={account}&search=Nobody")),
-            false,
+            &format!("csrf={token}&account={account}&search=Nobody"),
         )
         .await;
         assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(unknown.text.contains("No customer has that name"));
-        let linked = request(
-            &app.router,
-            "POST",
+        let linked = post(
+            app,
+            &admin,
             "/admin/customers/link",
-            Some(&admin),
-            Some(&format!(
-                "csrf={token}&account={account}&customer_id={}",
-                tailspin[1]
-            )),
-            false,
+            &format!("csrf={token}&account={account}&customer_id={}", tailspin[1]),
         )
         .await;
         assert_eq!(linked.status, StatusCode::SEE_OTHER, "{}", linked.text);
@@ -510,13 +500,11 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
         let page = get(&app.router, "/admin/customers?done=linked", &admin).await;
         assert!(page.text.contains("several customers match (0)"));
         assert!(page.text.contains("Linked by hand (1)"));
-        let unlinked = request(
-            &app.router,
-            "POST",
+        let unlinked = post(
+            app,
+            &admin,
             "/admin/customers/unlink",
-            Some(&admin),
-            Some(&format!("csrf={token}&account={account}")),
-            false,
+            &format!("csrf={token}&account={account}"),
         )
         .await;
         assert_eq!(unlinked.status, StatusCode::SEE_OTHER);
@@ -531,16 +519,11 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
         );
 
         // Merging: the duplicate goes.
-        let merged = request(
-            &app.router,
-            "POST",
+        let merged = post(
+            app,
+            &admin,
             "/admin/customers/merge",
-            Some(&admin),
-            Some(&format!(
-                "csrf={token}&from={}&into={}",
-                tailspin[0], tailspin[1]
-            )),
-            false,
+            &format!("csrf={token}&from={}&into={}", tailspin[0], tailspin[1]),
         )
         .await;
         assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.text);
@@ -550,26 +533,19 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
                 .await
                 .is_err()
         );
-        let same = request(
-            &app.router,
-            "POST",
+        let same = post(
+            app,
+            &admin,
             "/admin/customers/merge",
-            Some(&admin),
-            Some(&format!(
-                "csrf={token}&from={}&into={}",
-                tailspin[1], tailspin[1]
-            )),
-            false,
+            &format!("csrf={token}&from={}&into={}", tailspin[1], tailspin[1]),
         )
         .await;
         assert_eq!(same.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let empty = request(
-            &app.router,
-            "POST",
+        let empty = post(
+            app,
+            &admin,
             "/admin/customers/import",
-            Some(&admin),
-            Some(&format!("csrf={token}&csv=")),
-            false,
+            &format!("csrf={token}&csv="),
         )
         .await;
         assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);

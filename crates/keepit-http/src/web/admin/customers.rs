@@ -6,17 +6,16 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Form, RawQuery, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use keepit_domain::{AccountId, CustomerId};
 use keepit_store::{CustomerRecord, ImportReport, KeepitAccountRecord, LinkState};
 use serde::Deserialize;
 
-use super::{Problems, done, notice, number};
+use super::{Problems, done, notice, number, render_form};
 use crate::AppState;
 use crate::routes::Body;
 use crate::routes::matching::{self as api, LinkRequest, MergeRequest};
-use crate::web::pages::{Page, PageError, layout, render};
+use crate::web::pages::{Page, PageError, layout};
 use crate::web::session::SignedIn;
 use crate::web::view::{Layout, When};
 
@@ -125,31 +124,17 @@ async fn customers_page(
         .iter()
         .map(|customer| (customer.id, customer))
         .collect();
-    let normalised: Vec<(String, &CustomerRecord)> = customers
-        .iter()
-        .map(|customer| {
-            (
-                keepit_domain::normalize_company_name(&customer.name),
-                customer,
-            )
-        })
-        .collect();
-    let row = |account: &KeepitAccountRecord| {
-        let wanted = keepit_domain::normalize_company_name(&account.company_name);
-        AccountRow {
-            guid: account.account.to_string(),
-            company: account.company_name.clone(),
-            customer: account
-                .customer
-                .and_then(|id| by_id.get(&id))
-                .map(|customer| choice(customer, &per_customer)),
-            candidates: normalised
-                .iter()
-                .filter(|(name, _)| *name == wanted)
-                .map(|(_, customer)| choice(customer, &per_customer))
-                .collect(),
-            seen: When::new(account.last_seen_at, now),
-        }
+    let row = |account: &KeepitAccountRecord| AccountRow {
+        guid: account.account.to_string(),
+        company: account.company_name.clone(),
+        customer: account
+            .customer
+            .and_then(|id| by_id.get(&id))
+            .map(|customer| choice(customer, &per_customer)),
+        candidates: api::candidates(&account.company_name, &customers)
+            .map(|customer| choice(customer, &per_customer))
+            .collect(),
+        seen: When::new(account.last_seen_at, now),
     };
     let pick = |state: LinkState| -> Vec<AccountRow> {
         accounts
@@ -158,17 +143,12 @@ async fn customers_page(
             .map(row)
             .collect()
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let mut choices: Vec<CustomerChoice> = customers
         .iter()
         .map(|customer| choice(customer, &per_customer))
         .collect();
     choices.sort_by_key(|c| c.name.to_lowercase());
-    let mut response = render(&CustomersPage {
+    let page = CustomersPage {
         layout: layout(
             state,
             signed_in,
@@ -184,9 +164,8 @@ async fn customers_page(
         customers: choices,
         import,
         csv,
-    });
-    *response.status_mut() = status;
-    Ok(response)
+    };
+    Ok(render_form(&page, &page.problems))
 }
 
 /// `GET /admin/customers`.
@@ -235,10 +214,7 @@ fn searched(text: &str, customers: &[CustomerRecord]) -> Result<CustomerId, &'st
             .map(|customer| customer.id)
             .ok_or("There is no such customer.");
     }
-    let wanted = keepit_domain::normalize_company_name(text);
-    let mut matches = customers
-        .iter()
-        .filter(|customer| keepit_domain::normalize_company_name(&customer.name) == wanted);
+    let mut matches = api::candidates(text, customers);
     match (matches.next(), matches.next()) {
         (Some(customer), None) => Ok(customer.id),
         (Some(_), Some(_)) => Err("Several customers have that name; pick one of the suggestions."),

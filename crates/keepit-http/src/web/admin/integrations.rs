@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Form, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use keepit_store::{IntegrationId, IntegrationRecord, SyncOutcome, SyncRunRecord};
 use serde::Deserialize;
 
-use super::{Problems, done, notice, number, path_id, text};
+use super::{Problems, done, notice, number, path_id, render_form, text};
 use crate::AppState;
 use crate::dto::{ConnectionTestDto, IntegrationPatchRequest, NewIntegrationRequest};
 use crate::routes::integrations as api;
@@ -162,22 +162,23 @@ struct IntegrationsPage {
     layout: Layout,
     notice: Option<String>,
     live: LiveRegion,
-    form: NewForm,
+    form: IntegrationForm,
     problems: Problems,
     test: Option<ConnectionTestDto>,
     regions: &'static [(&'static str, &'static str)],
     has_key: bool,
 }
 
-/// The "connect Keepit" form as typed. Passwords are never sent back to the page.
+/// The integration form as typed, for connecting Keepit and for editing. Passwords
+/// are never sent back to the page.
 #[derive(Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct NewForm {
+pub(crate) struct IntegrationForm {
     name: String,
     region: String,
     base_url: String,
     parent_account_guid: String,
-    /// `login` or `token`.
+    /// `login` or `token` (a pair typed in), or `keep` (the stored pair, when editing).
     auth: String,
     username: String,
     password: String,
@@ -187,16 +188,16 @@ pub(crate) struct NewForm {
     request_timeout_secs: String,
 }
 
-impl std::fmt::Debug for NewForm {
+impl std::fmt::Debug for IntegrationForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewForm")
+        f.debug_struct("IntegrationForm")
             .field("name", &self.name)
             .field("parent_account_guid", &self.parent_account_guid)
             .finish_non_exhaustive()
     }
 }
 
-impl NewForm {
+impl IntegrationForm {
     fn request(&self, problems: &mut Problems) -> NewIntegrationRequest {
         let token = self.auth == "token";
         NewIntegrationRequest {
@@ -219,8 +220,8 @@ impl NewForm {
     }
 
     /// What goes back into the page: everything but the secrets.
-    fn without_secrets(self) -> NewForm {
-        NewForm {
+    fn without_secrets(self) -> IntegrationForm {
+        IntegrationForm {
             password: String::new(),
             api_token_password: String::new(),
             ..self
@@ -251,18 +252,13 @@ async fn page(
     state: &AppState,
     signed_in: &SignedIn,
     notice: Option<String>,
-    form: NewForm,
+    form: IntegrationForm,
     problems: Problems,
     test: Option<ConnectionTestDto>,
 ) -> Page {
     let rows = rows(state).await?;
     let busy = rows.iter().any(|row| row.progress.is_some());
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut response = render(&IntegrationsPage {
+    let page = IntegrationsPage {
         layout: layout(state, signed_in, "Integrations", "integrations").await?,
         notice,
         live: LiveRegion {
@@ -275,9 +271,8 @@ async fn page(
         test,
         regions: REGIONS,
         has_key: state.master_key.is_some(),
-    });
-    *response.status_mut() = status;
-    Ok(response)
+    };
+    Ok(render_form(&page, &page.problems))
 }
 
 /// `GET /admin/integrations`.
@@ -286,9 +281,9 @@ pub(crate) async fn list(
     Extension(signed_in): Extension<SignedIn>,
     RawQuery(raw): RawQuery,
 ) -> Page {
-    let form = NewForm {
+    let form = IntegrationForm {
         auth: "login".to_owned(),
-        ..NewForm::default()
+        ..IntegrationForm::default()
     };
     page(
         &state,
@@ -316,7 +311,7 @@ pub(crate) async fn live(
 }
 
 /// Checks the form as the API would; the request, or the form back with problems.
-fn checked(form: &NewForm) -> Result<NewIntegrationRequest, Problems> {
+fn checked(form: &IntegrationForm) -> Result<NewIntegrationRequest, Problems> {
     let mut problems = Problems::default();
     let request = form.request(&mut problems);
     if let Err(error) = request
@@ -337,7 +332,7 @@ fn checked(form: &NewForm) -> Result<NewIntegrationRequest, Problems> {
 pub(crate) async fn test_new(
     State(state): State<AppState>,
     Extension(signed_in): Extension<SignedIn>,
-    Form(form): Form<NewForm>,
+    Form(form): Form<IntegrationForm>,
 ) -> Page {
     let request = match checked(&form) {
         Ok(request) => request,
@@ -367,7 +362,7 @@ pub(crate) async fn test_new(
 pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(signed_in): Extension<SignedIn>,
-    Form(form): Form<NewForm>,
+    Form(form): Form<IntegrationForm>,
 ) -> Page {
     let request = match checked(&form) {
         Ok(request) => request,
@@ -426,9 +421,9 @@ pub(crate) async fn test_stored(
     Path(id): Path<String>,
 ) -> Page {
     let id = path_id(&id, "integration")?;
-    let form = NewForm {
+    let form = IntegrationForm {
         auth: "login".to_owned(),
-        ..NewForm::default()
+        ..IntegrationForm::default()
     };
     match api::test_integration(State(state.clone()), Path(id.to_string())).await {
         Ok(Json(test)) => {
@@ -524,39 +519,14 @@ pub(crate) async fn delete(
 struct EditPage {
     layout: Layout,
     row: IntegrationRow,
-    form: EditForm,
+    form: IntegrationForm,
     problems: Problems,
     regions: &'static [(&'static str, &'static str)],
 }
 
-/// The edit form: details, and a new credential pair to rotate to.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct EditForm {
-    name: String,
-    region: String,
-    base_url: String,
-    parent_account_guid: String,
-    auth: String,
-    username: String,
-    password: String,
-    api_token_login: String,
-    api_token_password: String,
-    concurrency: String,
-    request_timeout_secs: String,
-}
-
-impl std::fmt::Debug for EditForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EditForm")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EditForm {
-    fn of(record: &IntegrationRecord) -> EditForm {
-        EditForm {
+impl IntegrationForm {
+    fn of(record: &IntegrationRecord) -> IntegrationForm {
+        IntegrationForm {
             name: record.name.clone(),
             region: record.region.clone().unwrap_or_default(),
             base_url: record.base_url.clone().unwrap_or_default(),
@@ -564,12 +534,8 @@ impl EditForm {
             auth: "keep".to_owned(),
             concurrency: record.settings.concurrency().to_string(),
             request_timeout_secs: record.settings.request_timeout().as_secs().to_string(),
-            ..EditForm::default()
+            ..IntegrationForm::default()
         }
-    }
-
-    fn token(&self) -> bool {
-        self.auth == "token"
     }
 
     fn login(&self) -> bool {
@@ -581,15 +547,10 @@ async fn edit_page(
     state: &AppState,
     signed_in: &SignedIn,
     record: &IntegrationRecord,
-    form: EditForm,
+    form: IntegrationForm,
     problems: Problems,
 ) -> Page {
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut response = render(&EditPage {
+    let page = EditPage {
         layout: layout(
             state,
             signed_in,
@@ -598,16 +559,11 @@ async fn edit_page(
         )
         .await?,
         row: row(record, None, state.clock.now()),
-        form: EditForm {
-            password: String::new(),
-            api_token_password: String::new(),
-            ..form
-        },
+        form: form.without_secrets(),
         problems,
         regions: REGIONS,
-    });
-    *response.status_mut() = status;
-    Ok(response)
+    };
+    Ok(render_form(&page, &page.problems))
 }
 
 /// `GET /admin/integrations/{id}`.
@@ -622,7 +578,7 @@ pub(crate) async fn edit(
         &state,
         &signed_in,
         &record,
-        EditForm::of(&record),
+        IntegrationForm::of(&record),
         Problems::default(),
     )
     .await
@@ -634,7 +590,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    Form(form): Form<EditForm>,
+    Form(form): Form<IntegrationForm>,
 ) -> Page {
     let id = IntegrationId(path_id(&id, "integration")?);
     let record = state.store.integration(id).await?;

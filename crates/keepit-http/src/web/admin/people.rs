@@ -3,20 +3,19 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use keepit_domain::UserId;
 use keepit_store::ApiTokenRecord;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Problems, done, notice, path_id, text};
+use super::{Problems, done, notice, path_id, render_form, text};
 use crate::AppState;
 use crate::dto::{NewTokenRequest, NewUserRequest, UserDto, UserPatchRequest};
 use crate::error::AppError;
 use crate::routes::people as api;
 use crate::routes::{Body, Bounded};
-use crate::web::pages::{Page, PageError, caller, layout, render};
+use crate::web::pages::{Page, PageError, caller, layout};
 use crate::web::session::SignedIn;
 use crate::web::view::{Layout, When};
 
@@ -150,12 +149,7 @@ impl Default for Extra {
 }
 
 async fn users_page(state: &AppState, signed_in: &SignedIn, extra: Extra) -> Page {
-    let status = if extra.problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut response = render(&UsersPage {
+    let page = UsersPage {
         layout: layout(state, signed_in, "People", "users").await?,
         notice: extra.notice,
         rows: rows(state, signed_in.0.user.id).await?,
@@ -166,9 +160,8 @@ async fn users_page(state: &AppState, signed_in: &SignedIn, extra: Extra) -> Pag
         problems: extra.problems,
         problem_user: extra.problem_user,
         created_token: extra.created_token,
-    });
-    *response.status_mut() = status;
-    Ok(response)
+    };
+    Ok(render_form(&page, &page.problems))
 }
 
 /// `GET /admin/users`.

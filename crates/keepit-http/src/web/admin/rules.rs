@@ -11,21 +11,14 @@ use axum::{Extension, Json};
 use keepit_domain::{AlertRuleId, ConnectorKind, CustomerId, RuleKind, Thresholds};
 use serde::Deserialize;
 
-use super::{Problems, done, notice, number, path_id};
+use super::{Problems, done, notice, number, path_id, render_form};
 use crate::AppState;
 use crate::dto::{AlertRuleDto, AlertRuleRequest, OverrideRequest, RulePreviewDto, ScopeDto};
 use crate::routes::rules as api;
 use crate::routes::{Body, Bounded};
-use crate::web::pages::{Page, PageError, is_htmx, layout, render};
+use crate::web::pages::{Choice, Page, PageError, is_htmx, layout, render};
 use crate::web::session::SignedIn;
 use crate::web::view::Layout;
-
-/// A choice of a `<select>`.
-pub(crate) struct Option_ {
-    pub(crate) value: String,
-    pub(crate) label: String,
-    pub(crate) selected: bool,
-}
 
 /// One rule as the list shows it.
 pub(crate) struct RuleRow {
@@ -354,12 +347,12 @@ struct RulePage {
     id: Option<i64>,
     form: RuleForm,
     problems: Problems,
-    kinds: Vec<Option_>,
-    customers: Vec<Option_>,
-    connector_kinds: Vec<Option_>,
+    kinds: Vec<Choice>,
+    customers: Vec<Choice>,
+    connector_kinds: Vec<Choice>,
     overrides: Vec<OverrideRow>,
     /// Every customer, for the override form.
-    all_customers: Vec<Option_>,
+    all_customers: Vec<Choice>,
     preview: Option<PreviewView>,
 }
 
@@ -473,12 +466,12 @@ async fn rule_page_with(
     notice: Option<String>,
 ) -> Page {
     let customers = state.store.customers().await?;
-    let choose = |value: String, label: String, current: &str| Option_ {
+    let choose = |value: String, label: String, current: &str| Choice {
         selected: value == current,
         value,
         label,
     };
-    let customer_options: Vec<Option_> = customers
+    let customer_options: Vec<Choice> = customers
         .iter()
         .map(|c| choose(c.id.0.to_string(), c.name.clone(), &form.customer_id))
         .collect();
@@ -513,12 +506,7 @@ async fn rule_page_with(
         Some(_) => format!("Edit rule: {}", form.name),
         None => "New alert rule".to_owned(),
     };
-    let status = if problems.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut response = render(&RulePage {
+    let page = RulePage {
         layout: layout(state, signed_in, title, "rules").await?,
         notice,
         id,
@@ -530,9 +518,8 @@ async fn rule_page_with(
         overrides,
         all_customers,
         preview,
-    });
-    *response.status_mut() = status;
-    Ok(response)
+    };
+    Ok(render_form(&page, &page.problems))
 }
 
 /// `GET /admin/rules/new`.
@@ -690,8 +677,6 @@ pub(crate) async fn preview_change(
     Form(form): Form<RuleForm>,
 ) -> Page {
     let id = path_id(&id, "rule")?;
-    // A 404 for an unknown rule, before anything else.
-    state.store.alert_rule(AlertRuleId(id)).await?;
     if !is_htmx(&headers) {
         let form = RuleForm {
             action: "preview".into(),
