@@ -23,6 +23,7 @@ pub(crate) mod message_delivery_attempt;
 pub(crate) mod message_recipient;
 pub(crate) mod sync_cursor;
 pub(crate) mod sync_lease;
+pub(crate) mod sync_pass_account;
 pub(crate) mod sync_run;
 pub(crate) mod sync_run_request;
 pub(crate) mod user;

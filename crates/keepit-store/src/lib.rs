@@ -29,6 +29,7 @@ mod integrations;
 mod jobs;
 mod messages;
 mod migration;
+mod pass;
 pub mod secrets;
 mod sessions;
 mod store;
@@ -64,6 +65,9 @@ pub use jobs::{FinishedBackup, JobPage, JobQuery, JobRecord, StoredJob};
 pub use messages::{
     DeliveryAttempt, DeliveryRecord, DeliveryStatus, InboxItem, InboxQuery, MessageRecord,
     NewMessage, StoredMessage,
+};
+pub use pass::{
+    ClaimedAccount, PassAccount, PassAccountRecord, PassAccountResult, PassAccountState,
 };
 pub use sessions::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, WebSession, check_password};
 pub use store::{Backend, Store, StoreConfig};

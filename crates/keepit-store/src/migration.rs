@@ -12,6 +12,7 @@ mod m20261122_000002_sync_run_metrics;
 mod m20261129_000001_alert_vocabulary;
 mod m20261129_000002_day_two;
 mod m20261129_000003_web_sign_in;
+mod m20261130_000001_pass_work;
 mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_alert_vocabulary::Migration),
             Box::new(m20261129_000002_day_two::Migration),
             Box::new(m20261129_000003_web_sign_in::Migration),
+            Box::new(m20261130_000001_pass_work::Migration),
         ]
     }
 }

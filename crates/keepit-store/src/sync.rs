@@ -752,6 +752,7 @@ impl Store {
         integration: IntegrationId,
         now: DateTime<Utc>,
     ) -> Result<u64> {
+        crate::pass::clear_integration_passes(self.db(), integration).await?;
         let result = sync_run::Entity::update_many()
             .col_expr(
                 sync_run::Column::Outcome,

@@ -6,6 +6,7 @@ mod alerts;
 mod customers;
 mod fixtures;
 mod jobs;
+mod pass;
 mod props;
 mod store;
 mod sync;
