@@ -273,6 +273,22 @@ impl AlertPass {
         Ok(summary)
     }
 
+    /// Stores the messages for `changes`, with their deliveries queued, and nothing
+    /// else: no alert evaluation and no delivery. For accounts one sync worker synced
+    /// in a pass another worker leads; that one evaluates and delivers once at the end.
+    /// Returns how many messages were new.
+    pub async fn store_change_messages(
+        &self,
+        store: &Store,
+        changes: &[ChangeEvent],
+        now: DateTime<Utc>,
+    ) -> Result<u32, Error> {
+        let mut summary = AlertPassSummary::default();
+        self.store_messages(store, changes, now, &mut summary)
+            .await?;
+        Ok(summary.messages)
+    }
+
     /// Who receives alert notices (seed 000: the primary admin by default, and users
     /// who opted in), their addresses, and the names notices mention.
     async fn audiences(&self, store: &Store) -> Result<Audiences, Error> {

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use keepit_alerts::{ChangeEvent, ConnectorRef};
-use keepit_client::{AccountNode, Connector};
+use keepit_client::Connector;
 use keepit_domain::{ConnectorId, DownloadKind, JobFamily, JobId, JobStatus};
 use keepit_store::{
-    AuditEventRecord, ConnectorStatusRecord, JobRecord, StoredConnector, StoredConnectorStatus,
+    AuditEventRecord, ConnectorStatusRecord, JobRecord, PassAccount, StoredConnector,
+    StoredConnectorStatus,
 };
 
 /// What the store knew about the account before this pass.
@@ -27,7 +28,7 @@ pub(crate) struct AccountHistory<'a> {
 
 pub(crate) fn detect(
     history: &AccountHistory<'_>,
-    node: &AccountNode,
+    account: &PassAccount,
     connectors: &[Connector],
     statuses: &[ConnectorStatusRecord],
     jobs: &[JobRecord],
@@ -40,8 +41,8 @@ pub(crate) fn detect(
     let customer = history.customer;
     let reference = |connector: &Connector| ConnectorRef {
         customer,
-        customer_name: node.account.display_name(),
-        account: node.account.id.clone(),
+        customer_name: account.name.clone(),
+        account: account.account.clone(),
         connector: connector.id.clone(),
         connector_name: connector.name.clone(),
         kind: connector.kind.clone(),

@@ -37,6 +37,19 @@ pub trait PassHook: Send + Sync {
         &self,
         pass: PassContext<'_>,
     ) -> impl Future<Output = Result<PassNotes, Self::Error>> + Send;
+
+    /// Records what changed in accounts this worker synced for a pass another worker
+    /// leads (see [`crate::help_pass`]); that worker's [`PassHook::after_pass`] runs
+    /// once at the end of the pass, without these changes. Does nothing by default.
+    fn record_changes(
+        &self,
+        store: &Store,
+        changes: &[ChangeEvent],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = (store, changes, now);
+        async { Ok(()) }
+    }
 }
 
 /// A hook that does nothing: the test double for passes that need no alerts.
@@ -79,5 +92,19 @@ impl PassHook for keepit_alerts::AlertPass {
             }
             Err(error) => Err(error),
         }
+    }
+
+    async fn record_changes(
+        &self,
+        store: &Store,
+        changes: &[ChangeEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), Self::Error> {
+        let messages = self.store_change_messages(store, changes, now).await?;
+        tracing::debug!(
+            messages,
+            "messages stored for changes found in a shared pass"
+        );
+        Ok(())
     }
 }

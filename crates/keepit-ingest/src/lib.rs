@@ -30,4 +30,4 @@ pub use error::{Error, Result};
 pub use hook::{NoopHook, PassContext, PassHook, PassNotes};
 pub use lease::LeaseHolder;
 pub use schedule::{Shutdown, ShutdownSignal, run_every};
-pub use sync::{Integration, SyncReport, sync_once};
+pub use sync::{HelpReport, Integration, SyncReport, help_pass, sync_once};

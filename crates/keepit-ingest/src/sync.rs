@@ -3,11 +3,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::{StreamExt as _, stream};
+use keepit_alerts::ChangeEvent;
 use keepit_client::KeepitClient;
 use keepit_domain::AccountId;
 use keepit_store::{
-    IntegrationId, LeaseGrant, Store, SyncAccountError, SyncOutcome, SyncRunId, SyncRunSummary,
+    IntegrationId, LeaseGrant, PassAccount, PassAccountRecord, PassAccountState, Store,
+    SyncAccountError, SyncOutcome, SyncRunId, SyncRunSummary,
 };
 
 use crate::config::SyncConfig;
@@ -190,6 +191,7 @@ async fn run_pass<H: PassHook>(
     let mut summary = SyncRunSummary::new(SyncOutcome::Ok);
     let mut rows_written = 0;
     let mut all_changes = Vec::new();
+    let mut changes_found = 0;
     let mut interrupted = false;
 
     match discover(store, integration, config.account_deadline, now).await {
@@ -206,10 +208,8 @@ async fn run_pass<H: PassHook>(
             // Only a complete walk says who left: below a listing that failed, the
             // accounts are unknown, not gone.
             if failed.is_empty() {
-                let present: Vec<AccountId> = accounts
-                    .iter()
-                    .map(|node| node.account.id.clone())
-                    .collect();
+                let present: Vec<AccountId> =
+                    accounts.iter().map(|node| node.account.clone()).collect();
                 match store
                     .mark_accounts_removed(integration.id, &present, now)
                     .await
@@ -245,45 +245,48 @@ async fn run_pass<H: PassHook>(
                 config,
                 now,
             };
-            let mut results = stream::iter(accounts)
-                .map(|node| {
-                    let shutdown = shutdown.clone();
-                    let pass = &pass;
-                    async move {
-                        if shutdown.is_requested() {
-                            return None;
+            match lead(&pass, run, &accounts, hook, shutdown).await {
+                Ok(led) => {
+                    interrupted = led.interrupted;
+                    all_changes = led.changes;
+                    for row in led.rows {
+                        changes_found += row.result.changes;
+                        match row.state {
+                            PassAccountState::Done => {
+                                summary.connectors += row.result.connectors;
+                                summary.jobs_new += row.result.jobs_new;
+                                summary.audit_events_new += row.result.audit_events_new;
+                                rows_written += row.result.rows_written;
+                            }
+                            PassAccountState::Failed => {
+                                summary.accounts_failed += 1;
+                                summary.errors.push(SyncAccountError {
+                                    account: Some(row.account),
+                                    error: row.result.error.unwrap_or_default(),
+                                });
+                            }
+                            // Left when the pass stopped early.
+                            PassAccountState::Pending | PassAccountState::Claimed => {
+                                interrupted = true;
+                            }
                         }
-                        let account = node.account.id.clone();
-                        Some((account, pass.account(&node).await))
                     }
-                })
-                .buffer_unordered(config.account_concurrency.max(1));
-            while let Some(result) = results.next().await {
-                match result {
-                    None => interrupted = true,
-                    Some((_, Ok(done))) => {
-                        summary.connectors += done.connectors_seen;
-                        summary.jobs_new += done.report.jobs.inserted;
-                        summary.audit_events_new += done.report.audit_events.inserted;
-                        rows_written += rows(&done.report);
-                        all_changes.extend(done.changes);
-                    }
-                    Some((account, Err(error))) => {
-                        tracing::warn!(%account, error = %chain(&error), "account sync failed");
-                        summary.accounts_failed += 1;
-                        summary.errors.push(SyncAccountError {
-                            account: Some(account),
-                            error: chain(&error),
-                        });
+                    if summary.accounts_failed > 0 || interrupted {
+                        summary.outcome = if summary.accounts_failed == summary.accounts {
+                            SyncOutcome::Failed
+                        } else {
+                            SyncOutcome::Partial
+                        };
                     }
                 }
-            }
-            if summary.accounts_failed > 0 || interrupted {
-                summary.outcome = if summary.accounts_failed == summary.accounts {
-                    SyncOutcome::Failed
-                } else {
-                    SyncOutcome::Partial
-                };
+                Err(error) => {
+                    tracing::error!(error = %chain(&error), "the pass's accounts could not be shared out");
+                    summary.outcome = SyncOutcome::Failed;
+                    summary.errors.push(SyncAccountError {
+                        account: None,
+                        error: chain(&error),
+                    });
+                }
             }
         }
     }
@@ -349,6 +352,9 @@ async fn run_pass<H: PassHook>(
     store
         .finish_sync_run(run, &summary, config.clock.now())
         .await?;
+    if let Err(error) = store.clear_pass_accounts(run).await {
+        tracing::warn!(error = %chain(&error), "could not clear the pass's work list; the next pass's leader does");
+    }
     Ok(SyncReport {
         run,
         outcome: summary.outcome,
@@ -361,12 +367,122 @@ async fn run_pass<H: PassHook>(
         requests: summary.requests,
         duration: started.elapsed(),
         errors: summary.errors,
-        changes: all_changes.len(),
+        changes: usize::try_from(changes_found).unwrap_or(usize::MAX),
         interrupted,
     })
 }
 
-fn rows(report: &keepit_store::AccountSyncReport) -> u64 {
+/// How often the leader of a pass looks whether the accounts other workers hold are
+/// done (or their claims expired) once none is left to claim.
+const WAIT_FOR_HELPERS: Duration = Duration::from_millis(250);
+
+/// The accounts of a pass after its leader has seen them all finished.
+struct Led {
+    rows: Vec<PassAccountRecord>,
+    changes: Vec<ChangeEvent>,
+    interrupted: bool,
+}
+
+/// Publishes the pass's accounts, syncs them with whatever other workers join, and
+/// waits until every account is finished; an account whose worker dies is claimed again
+/// when its claim expires.
+async fn lead<H: PassHook>(
+    pass: &Pass<'_>,
+    run: SyncRunId,
+    accounts: &[PassAccount],
+    hook: &H,
+    shutdown: &Shutdown,
+) -> Result<Led> {
+    let store = pass.store;
+    store
+        .publish_pass_accounts(run, pass.integration.id, accounts)
+        .await?;
+    let mut changes = Vec::new();
+    let mut interrupted = false;
+    loop {
+        let worked = pass.work(run, hook, Role::Lead, shutdown).await?;
+        changes.extend(worked.changes);
+        if shutdown.is_requested() {
+            // Nobody starts another account of this pass; those in hand finish.
+            store.withdraw_pass_accounts(run).await?;
+            interrupted = true;
+            break;
+        }
+        if store.unfinished_pass_accounts(run).await? == 0 {
+            break;
+        }
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(WAIT_FOR_HELPERS) => {}
+            () = stop.requested() => {}
+        }
+    }
+    Ok(Led {
+        rows: store.pass_accounts(run).await?,
+        changes,
+        interrupted,
+    })
+}
+
+/// What a worker did in a pass another worker leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpReport {
+    /// The pass (its `sync_runs` row belongs to the leader).
+    pub run: SyncRunId,
+    /// Accounts this worker synced, failed ones included.
+    pub accounts: u64,
+    /// Of those, the ones that failed.
+    pub accounts_failed: u64,
+    /// Requests this worker sent to Keepit, retries included.
+    pub requests: u64,
+    /// How long it helped.
+    pub duration: Duration,
+}
+
+/// Joins a pass of `integration` that another worker leads, if one has accounts left
+/// to claim, and syncs accounts of it until none is left. `None` when there was nothing
+/// to help with.
+///
+/// The leader walked the tree and runs the alert evaluation and retention at the end;
+/// this worker only syncs accounts, each committed with its cursors as in a pass of its
+/// own, and stores the messages for what changed in them through
+/// [`PassHook::record_changes`]. Several workers need PostgreSQL: on SQLite, one
+/// process syncs at a time.
+pub async fn help_pass<H: PassHook>(
+    store: &Store,
+    integration: &Integration,
+    config: &SyncConfig,
+    hook: &H,
+    shutdown: &Shutdown,
+) -> Result<Option<HelpReport>> {
+    if shutdown.is_requested() {
+        return Ok(None);
+    }
+    let Some(run) = store.open_pass(integration.id, Utc::now()).await? else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let requests_before = integration.client.requests_sent();
+    // The leader's clock decides the pass's windows, so every account of it reads the
+    // same ones whoever syncs it.
+    let now = store.sync_run(run).await?.started_at;
+    let pass = Pass {
+        store,
+        integration,
+        config,
+        now,
+    };
+    let worked = pass.work(run, hook, Role::Help, shutdown).await?;
+    Ok(Some(HelpReport {
+        run,
+        accounts: worked.accounts,
+        accounts_failed: worked.failed,
+        requests: integration.client.requests_sent() - requests_before,
+        duration: started.elapsed(),
+    }))
+}
+
+pub(super) fn rows(report: &keepit_store::AccountSyncReport) -> u64 {
     let counts = [
         report.connectors,
         report.statuses,
@@ -392,6 +508,8 @@ mod account;
 mod connector;
 mod discovery;
 mod records;
+mod work;
 
 use account::Pass;
 use discovery::{Discovery, discover};
+use work::Role;

@@ -16,13 +16,17 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use keepit_domain::AccountId;
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait as _, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::convert::{account_id, micros, rows_per_statement, to_i64, to_u64};
-use crate::entity::sync_pass_account as row;
+use crate::entity::{sync_pass_account as row, sync_run};
 use crate::error::Result;
 use crate::ids::{IntegrationId, SyncRunId};
 use crate::store::Store;
+use crate::sync::SyncOutcome;
 
 const TABLE: &str = "sync_pass_accounts";
 
@@ -305,16 +309,38 @@ impl Store {
             .collect()
     }
 
+    /// How many accounts of a pass are not finished yet (unclaimed or held).
+    pub async fn unfinished_pass_accounts(&self, run: SyncRunId) -> Result<u64> {
+        let count = row::Entity::find()
+            .filter(row::Column::RunId.eq(run.0))
+            .filter(row::Column::State.is_in([
+                PassAccountState::Pending.as_str(),
+                PassAccountState::Claimed.as_str(),
+            ]))
+            .count(self.db())
+            .await?;
+        Ok(count)
+    }
+
     /// A pass of the integration with an account a worker could claim now, if any.
     pub async fn open_pass(
         &self,
         integration: IntegrationId,
         now: DateTime<Utc>,
     ) -> Result<Option<SyncRunId>> {
+        // Only a running pass: a leader that stopped without clearing its list leaves
+        // nothing anybody should pick up.
+        let running = Query::select()
+            .column(sync_run::Column::Id)
+            .from(sync_run::Entity)
+            .and_where(sync_run::Column::IntegrationId.eq(integration.0))
+            .and_where(sync_run::Column::Outcome.eq(SyncOutcome::Running.as_str()))
+            .to_owned();
         Ok(row::Entity::find()
             .select_only()
             .column(row::Column::RunId)
             .filter(row::Column::IntegrationId.eq(integration.0))
+            .filter(row::Column::RunId.in_subquery(running))
             .filter(claimable(micros(now)))
             .limit(1)
             .into_tuple::<i64>()

@@ -559,6 +559,23 @@ impl Store {
         Ok(runs.remove(0))
     }
 
+    /// When the latest sync run of an integration started, whoever ran it. Several
+    /// sync workers read it to keep one schedule between them.
+    pub async fn last_sync_run_start(
+        &self,
+        integration: IntegrationId,
+    ) -> Result<Option<DateTime<Utc>>> {
+        Ok(sync_run::Entity::find()
+            .select_only()
+            .column(sync_run::Column::StartedAt)
+            .filter(sync_run::Column::IntegrationId.eq(integration.0))
+            .order_by_desc(sync_run::Column::StartedAt)
+            .limit(1)
+            .into_tuple::<DateTime<Utc>>()
+            .one(self.db())
+            .await?)
+    }
+
     /// The latest sync runs, newest first.
     pub async fn sync_runs(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
         let mut runs = sync_run::Entity::find()

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use keepit_alerts::ChangeEvent;
-use keepit_client::{AccountNode, AuditQuery};
+use keepit_client::AuditQuery;
 use keepit_domain::{AccountId, ConnectorId, JobStatus};
 use keepit_store::{
     AccountSyncBatch, AuditEventRecord, ConnectorFilter, ConnectorRecord, ConnectorStatusRecord,
-    CursorKey, CursorMove, JobQuery, JobRecord, Store, StoredConnector, StoredConnectorStatus,
+    CursorKey, CursorMove, JobQuery, JobRecord, PassAccount, Store, StoredConnector,
+    StoredConnectorStatus,
 };
 
 use crate::changes::{self, AccountHistory};
@@ -56,8 +57,8 @@ impl Pass<'_> {
         }
     }
 
-    pub(super) async fn account(&self, node: &AccountNode) -> Result<AccountDone> {
-        let account = &node.account.id;
+    pub(super) async fn account(&self, node: &PassAccount) -> Result<AccountDone> {
+        let account = &node.account;
         within(self.config.account_deadline, self.account_inner(node))
             .await
             .map_err(|source| Error::Account {
@@ -66,9 +67,9 @@ impl Pass<'_> {
             })
     }
 
-    async fn account_inner(&self, node: &AccountNode) -> Result<AccountDone> {
+    async fn account_inner(&self, node: &PassAccount) -> Result<AccountDone> {
         let client = &self.integration.client;
-        let account = &node.account.id;
+        let account = &node.account;
         let previous: HashMap<ConnectorId, (StoredConnector, Option<StoredConnectorStatus>)> = self
             .store
             .connectors_with_status(&ConnectorFilter {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt as _, stream};
 use keepit_client::AccountNode;
 use keepit_domain::AccountId;
-use keepit_store::{KeepitAccountSighting, Store};
+use keepit_store::{KeepitAccountSighting, PassAccount, Store};
 
 use crate::error::{Error, Result};
 
@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 16;
 
 /// The account tree, and the accounts whose children could not be listed.
 pub(super) struct Discovery {
-    pub(super) accounts: Vec<AccountNode>,
+    pub(super) accounts: Vec<PassAccount>,
     pub(super) failed: Vec<(AccountId, Error)>,
 }
 
@@ -105,6 +105,12 @@ pub(super) async fn discover(
     let accounts = accounts
         .into_iter()
         .filter(|node| !broken.contains(&node.account.id))
+        .map(|node| PassAccount {
+            name: node.account.display_name(),
+            account: node.account.id,
+            parent: node.account.parent,
+            depth: u32::try_from(node.depth).unwrap_or(u32::MAX),
+        })
         .collect();
     Ok(Discovery { accounts, failed })
 }

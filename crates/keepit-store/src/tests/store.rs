@@ -261,6 +261,11 @@ async fn readiness_needs_the_schema_and_an_undamaged_file() {
         store.ready().await.unwrap();
         store
             .db()
+            .execute_unprepared("DROP TABLE sync_pass_accounts")
+            .await
+            .unwrap();
+        store
+            .db()
             .execute_unprepared("DROP TABLE sync_run_requests")
             .await
             .unwrap();
