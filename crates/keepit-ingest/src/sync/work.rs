@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::{StreamExt as _, stream};
 use keepit_alerts::ChangeEvent;
 use keepit_store::{ClaimedAccount, PassAccountResult, SyncRunId};
 
@@ -48,60 +47,62 @@ impl Pass<'_> {
     ) -> Result<Worked> {
         let holder = self.config.holder.stored();
         let holder = holder.as_str();
-        let ttl = self.config.lease_ttl;
-        let store = self.store;
-        // Claims are taken one at a time, as slots free up, so a slow worker never
-        // sits on accounts a faster one could sync. They run on the wall clock, not the
-        // pass's: a claim's lease is about how long a worker has been silent.
-        let claims = stream::unfold(false, |stopped| {
-            async move {
-                if stopped || shutdown.is_requested() {
-                    return None;
-                }
-                match store
-                    .claim_pass_account(run, holder, Utc::now(), ttl)
-                    .await
-                {
-                    Ok(Some(claim)) => Some((Ok(claim), false)),
-                    Ok(None) => None,
-                    Err(error) => Some((Err(error), true)),
-                }
-            }
-        });
-        let syncs = claims
-            .map(|claim| async move {
-                match claim {
-                    Ok(claim) => Ok(self.claimed(claim, holder, hook, role).await),
-                    Err(error) => Err(Error::from(error)),
-                }
-            })
-            .buffer_unordered(self.config.account_concurrency.max(1));
-        let mut syncs = std::pin::pin!(syncs);
-        let mut worked = Worked::default();
+        // Each slot claims an account, syncs it, and claims the next, so a slow worker
+        // never sits on accounts a faster one could sync. The claim is awaited inside
+        // its slot, beside the other slots' syncs: a claim that waits for a database
+        // connection never stops a sync that holds one from finishing.
+        let slots = (0..self.config.account_concurrency.max(1))
+            .map(|_| self.slot(run, holder, hook, role, shutdown));
         let work = async {
+            let mut worked = Worked::default();
             let mut failure = None;
-            while let Some(result) = syncs.next().await {
-                match result {
-                    Ok(Synced { failed, changes }) => {
-                        worked.accounts += 1;
-                        worked.failed += u64::from(failed);
-                        worked.changes.extend(changes);
-                    }
-                    // The accounts in hand still finish; then the error is reported.
-                    Err(error) => failure = Some(error),
-                }
+            for (slot, error) in futures::future::join_all(slots).await {
+                worked.accounts += slot.accounts;
+                worked.failed += slot.failed;
+                worked.changes.extend(slot.changes);
+                failure = failure.or(error);
             }
-            failure
+            (worked, failure)
         };
-        let failure = tokio::select! {
+        let (worked, failure) = tokio::select! {
             biased;
-            failure = work => failure,
+            done = work => done,
             never = self.renew_claims(run, holder) => match never {},
         };
         match failure {
             Some(error) => Err(error),
             None => Ok(worked),
         }
+    }
+
+    /// One slot of [`Pass::work`]: claim, sync, repeat, until nothing is left to claim.
+    /// Claims run on the wall clock, not the pass's: a claim's lease is about how long
+    /// a worker has been silent.
+    async fn slot<H: PassHook>(
+        &self,
+        run: SyncRunId,
+        holder: &str,
+        hook: &H,
+        role: Role,
+        shutdown: &Shutdown,
+    ) -> (Worked, Option<Error>) {
+        let mut worked = Worked::default();
+        while !shutdown.is_requested() {
+            let claim = match self
+                .store
+                .claim_pass_account(run, holder, Utc::now(), self.config.lease_ttl)
+                .await
+            {
+                Ok(Some(claim)) => claim,
+                Ok(None) => break,
+                Err(error) => return (worked, Some(error.into())),
+            };
+            let Synced { failed, changes } = self.claimed(claim, holder, hook, role).await;
+            worked.accounts += 1;
+            worked.failed += u64::from(failed);
+            worked.changes.extend(changes);
+        }
+        (worked, None)
     }
 
     /// Syncs one claimed account and records what it did.

@@ -5,3 +5,4 @@ mod alerts;
 mod faults;
 mod support;
 mod sync;
+mod workers;
