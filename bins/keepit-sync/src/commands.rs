@@ -10,7 +10,7 @@ use keepit_alerts::{AlertPass, Notifiers};
 use keepit_client::{KeepitClient, RetryPolicy};
 use keepit_ingest::{Clock, Integration, Shutdown, SyncConfig, SyncReport, sync_once};
 use keepit_mock::{Fleet, FleetSpec, MockKeepit};
-use keepit_store::{KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
+use keepit_store::{Backend, KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
 
 use crate::cli::{
     Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, LimitArgs,
@@ -219,6 +219,15 @@ async fn enabled_integrations(
     Ok((found, left_out))
 }
 
+/// What a pass does when another process is syncing an integration already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhenHeld {
+    /// Stop with the error (`run`: the operator asked for this pass and gets told).
+    Fail,
+    /// Help that pass on PostgreSQL, skip the integration on SQLite (`daemon`).
+    HelpOrSkip,
+}
+
 async fn pass(
     store: &Store,
     integrations: &[(String, Integration)],
@@ -226,6 +235,7 @@ async fn pass(
     config: &SyncConfig,
     shutdown: &Shutdown,
     output: OutputFormat,
+    when_held: WhenHeld,
 ) -> anyhow::Result<Vec<SyncReport>> {
     let mut reports = Vec::new();
     for (name, integration) in integrations {
@@ -246,12 +256,73 @@ async fn pass(
                 reports.push(report);
             }
             Err(keepit_ingest::Error::ShutDown) => break,
+            Err(error @ keepit_ingest::Error::LeaseHeld { .. })
+                if when_held == WhenHeld::HelpOrSkip =>
+            {
+                if store.backend() == Backend::Postgres {
+                    tracing::info!(integration = %name, reason = %error, "another worker leads this pass; helping with its accounts");
+                    help(store, name, integration, hook, config, shutdown).await;
+                } else {
+                    tracing::warn!(
+                        integration = %name,
+                        reason = %error,
+                        "skipped: on SQLite one keepit-sync process syncs at a time; stop the other one, or move to PostgreSQL to run several workers"
+                    );
+                }
+            }
             Err(error) => {
                 return Err(anyhow::Error::new(error).context(format!("integration {name}")));
             }
         }
     }
     Ok(reports)
+}
+
+/// Whether a pass of this integration started less than an interval ago, by this
+/// worker or another: several daemons on one database keep one schedule that way. (The
+/// poll period is allowed for, so a daemon's own schedule never skips its next pass.)
+async fn ran_lately(store: &Store, integration: &Integration, interval: Duration) -> bool {
+    let Ok(Some(started)) = store.last_sync_run_start(integration.id).await else {
+        return false;
+    };
+    let since = (Utc::now() - started).to_std().unwrap_or(Duration::ZERO);
+    let ran = since + SYNC_REQUEST_POLL < interval;
+    if ran {
+        tracing::debug!(
+            integration = integration.id.0,
+            seconds_ago = since.as_secs(),
+            "a pass started lately (another worker's); this one only helps"
+        );
+    }
+    ran
+}
+
+/// Syncs accounts of the open pass of an integration another worker leads, if any.
+async fn help(
+    store: &Store,
+    name: &str,
+    integration: &Integration,
+    hook: &AlertPass,
+    config: &SyncConfig,
+    shutdown: &Shutdown,
+) {
+    match keepit_ingest::help_pass(store, integration, config, hook, shutdown).await {
+        Ok(Some(report)) => tracing::info!(
+            integration = %name,
+            run = report.run.0,
+            accounts = report.accounts,
+            accounts_failed = report.accounts_failed,
+            requests = report.requests,
+            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "helped another worker's pass"
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(
+            integration = %name,
+            error = %format!("{:#}", anyhow::Error::new(error)),
+            "could not help another worker's pass"
+        ),
+    }
 }
 
 fn exit_code(outcome: SyncOutcome) -> ExitCode {
@@ -300,6 +371,7 @@ async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCod
         &sync_config(&args.limits),
         &shutdown,
         output,
+        WhenHeld::Fail,
     )
     .await?;
     let outcome = report::print_run(&reports, integrations.len(), started.elapsed(), output);
@@ -332,6 +404,8 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
     );
     let mut next_full = tokio::time::Instant::now();
     let mut said_empty = false;
+    // The integrations of the latest pass, for helping other workers in between.
+    let mut known: Vec<(String, Integration)> = Vec::new();
     loop {
         if shutdown.is_requested() {
             break;
@@ -360,10 +434,15 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                     }),
                 (None, None) => Vec::new(),
             };
-            let selected: Vec<(String, Integration)> = available
-                .into_iter()
-                .filter(|(_, integration)| full || requested.contains(&integration.id))
-                .collect();
+            known.clone_from(&available);
+            let mut selected: Vec<(String, Integration)> = Vec::new();
+            for (name, integration) in available {
+                if requested.contains(&integration.id) {
+                    selected.push((name, integration));
+                } else if full && !ran_lately(&store, &integration, args.interval).await {
+                    selected.push((name, integration));
+                }
+            }
             if selected.is_empty() {
                 if full && !said_empty {
                     tracing::info!(
@@ -376,7 +455,17 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                 if !full {
                     tracing::info!(integrations = selected.len(), "sync now requested");
                 }
-                match pass(&store, &selected, &hook, &config, &shutdown, output).await {
+                match pass(
+                    &store,
+                    &selected,
+                    &hook,
+                    &config,
+                    &shutdown,
+                    output,
+                    WhenHeld::HelpOrSkip,
+                )
+                .await
+                {
                     Ok(reports) => {
                         report::print_run(&reports, selected.len(), started.elapsed(), output);
                     }
@@ -384,6 +473,15 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                         tracing::error!(error = %format!("{error:#}"), "sync pass failed");
                     }
                 }
+            }
+        }
+        // Between passes, a worker on PostgreSQL joins any pass another worker leads.
+        if store.backend() == Backend::Postgres {
+            for (name, integration) in &known {
+                if shutdown.is_requested() {
+                    break;
+                }
+                help(&store, name, integration, &hook, &config, &shutdown).await;
             }
         }
         let wait = next_full

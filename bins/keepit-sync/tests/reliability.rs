@@ -692,3 +692,90 @@ async fn an_ad_hoc_run_leaves_nothing_broken_and_save_keeps_the_credentials() {
     assert_eq!(outcome(&again), "ok", "{}", text(&again));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_postgres_share_one_pass_and_keep_one_schedule() {
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&base, "workers").await;
+    let dir = temp_dir("workers");
+    let (mock, served) = fleet(30, 97).await;
+    // Slow enough answers that the pass outlasts the second daemon's start.
+    mock.set_faults(Faults::none().with_latency(Duration::from_millis(60)));
+    let keepit = Keepit::of(&mock, &served);
+    let daemon = |log: &str| {
+        let mut args = vec![
+            "daemon".to_owned(),
+            "--database-url".into(),
+            url.clone(),
+            "--interval".into(),
+            "1h".into(),
+        ];
+        args.extend(keepit.args.iter().cloned());
+        let log = std::fs::File::create(dir.join(log)).unwrap();
+        keepit_sync(&dir, &args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start a daemon")
+    };
+    let store = Store::connect_and_migrate(&StoreConfig::new(url.clone()))
+        .await
+        .unwrap();
+    let mut first = daemon("first.log");
+    // The second starts once the first is into its pass.
+    let started = Instant::now();
+    while store.sync_runs(1).await.unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no pass began");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut second = daemon("second.log");
+    let finished = loop {
+        let runs = store.sync_runs(5).await.unwrap();
+        if let Some(run) = runs
+            .iter()
+            .find(|run| run.summary.outcome != SyncOutcome::Running)
+        {
+            break run.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the pass never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Two poll periods of both daemons: neither starts a pass of its own.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let runs = store.sync_runs(10).await.unwrap();
+    for child in [&mut first, &mut second] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let second_log = std::fs::read_to_string(dir.join("second.log")).unwrap();
+    assert_eq!(
+        finished.summary.outcome,
+        SyncOutcome::Ok,
+        "{:?}",
+        finished.summary.errors
+    );
+    assert_eq!(
+        runs.len(),
+        1,
+        "one pass per interval for both daemons: {runs:?}"
+    );
+    assert!(
+        second_log.contains("helped another worker's pass"),
+        "the second daemon synced some of the accounts:\n{second_log}"
+    );
+    // Everything is stored once, as one process alone stores it.
+    let alone_dir = temp_dir("workers-alone");
+    let alone_url = sqlite_url(&alone_dir);
+    let alone = output_of(keepit_sync(&alone_dir, &run_args(&alone_url, &keepit))).await;
+    assert_eq!(outcome(&alone), "ok", "{}", text(&alone));
+    assert_eq!(contents(&url).await, contents(&alone_url).await);
+    store.close().await.unwrap();
+    drop_database(&base, &url).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&alone_dir);
+}
