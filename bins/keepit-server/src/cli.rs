@@ -35,6 +35,154 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AlertCommand,
     },
+    /// Connect the PSA that alert tickets go to, and import its companies as customers.
+    Psa {
+        #[command(subcommand)]
+        command: PsaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PsaCommand {
+    /// Add a PSA connection (its credentials are tested first, then sealed with the master key).
+    Add(PsaAddArgs),
+    /// List the PSA connections: id, name, kind, state, last import and last error (never credentials).
+    List(DatabaseArgs),
+    /// Sign in to a connection's PSA and read a company.
+    Test(PsaIdArgs),
+    /// Delete a connection and its ticket records (the tickets stay in the PSA).
+    Remove(PsaIdArgs),
+    /// Read the PSA's active companies into customers and match Keepit accounts to them.
+    ImportCompanies(PsaIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsaIdArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// The connection's id (as `psa list` shows it).
+    #[arg(long)]
+    pub(crate) id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PsaKindArg {
+    /// ConnectWise PSA (Manage).
+    Connectwise,
+    /// Autotask.
+    Autotask,
+    /// HaloPSA.
+    Halopsa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ClosePolicyArg {
+    /// Close an untouched ticket when its alert resolves.
+    Close,
+    /// Only add a resolution note.
+    Note,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsaAddArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+
+    /// A name for the connection.
+    #[arg(long)]
+    pub(crate) name: String,
+
+    /// Which PSA.
+    #[arg(long, value_enum)]
+    pub(crate) kind: PsaKindArg,
+
+    /// The API's base URL: ConnectWise with its codebase
+    /// (https://api-eu.myconnectwise.net/v4_6_release/apis/3.0/), Halo the instance
+    /// (https://acme.halopsa.com); leave out for Autotask to find the zone.
+    #[arg(long, default_value = "")]
+    pub(crate) base_url: String,
+
+    /// ConnectWise: the company id people sign in with.
+    #[arg(long)]
+    pub(crate) company_id: Option<String>,
+
+    /// ConnectWise: the API member's public key.
+    #[arg(long)]
+    pub(crate) public_key: Option<String>,
+
+    /// ConnectWise: the API member's private key.
+    #[arg(long, env = "KEEPIT_PSA_PRIVATE_KEY", hide_env_values = true)]
+    pub(crate) private_key: Option<String>,
+
+    /// ConnectWise: the integration's client id. Halo: the application's client id.
+    #[arg(long, env = "KEEPIT_PSA_CLIENT_ID", hide_env_values = true)]
+    pub(crate) client_id: Option<String>,
+
+    /// Autotask: the API user's user name.
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+
+    /// Autotask: the API user's secret.
+    #[arg(long, env = "KEEPIT_PSA_SECRET", hide_env_values = true)]
+    pub(crate) secret: Option<String>,
+
+    /// Autotask: the tracking identifier.
+    #[arg(long, env = "KEEPIT_PSA_INTEGRATION_CODE", hide_env_values = true)]
+    pub(crate) integration_code: Option<String>,
+
+    /// Halo: the application's client secret.
+    #[arg(long, env = "KEEPIT_PSA_CLIENT_SECRET", hide_env_values = true)]
+    pub(crate) client_secret: Option<String>,
+
+    /// Halo: the tenant of a Halo-hosted instance.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+
+    /// Board (ConnectWise), queue (Autotask) or ticket type (Halo) id for new tickets.
+    #[arg(long)]
+    pub(crate) board: Option<String>,
+
+    /// Status id for new and reopened tickets.
+    #[arg(long)]
+    pub(crate) new_status: Option<String>,
+
+    /// Status id that closes a ticket.
+    #[arg(long)]
+    pub(crate) closed_status: Option<String>,
+
+    /// Priority id for warning alerts.
+    #[arg(long)]
+    pub(crate) priority_warning: Option<String>,
+
+    /// Priority id for critical alerts.
+    #[arg(long)]
+    pub(crate) priority_critical: Option<String>,
+
+    /// Company id for customers without a PSA id.
+    #[arg(long)]
+    pub(crate) catch_all_company: Option<String>,
+
+    /// Days within which a closed ticket is reopened when its alert fires again (0: never).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=90))]
+    pub(crate) reopen_days: u32,
+
+    /// What a resolved alert does to its ticket.
+    #[arg(long, value_enum, default_value_t = ClosePolicyArg::Close)]
+    pub(crate) close_policy: ClosePolicyArg,
+
+    /// At most one note per ticket for repeats in this many minutes.
+    #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(5..=10_080))]
+    pub(crate) note_interval: u32,
+
+    /// Requests per hour the connection allows itself (default: the PSA's; Autotask's
+    /// 10,000 an hour are shared with the MSP's other tools, so its default is 600).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) hourly_budget: Option<u32>,
+
+    /// Store it switched off (no tickets until it is switched on through the API or the page).
+    #[arg(long)]
+    pub(crate) disabled: bool,
 }
 
 #[derive(Debug, Subcommand)]

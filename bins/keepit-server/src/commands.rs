@@ -37,10 +37,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TokenCommand::Revoke(args),
         } => token_revoke(args).await,
         Command::Alert { command } => alert(command).await,
+        Command::Psa { command } => crate::psa::run(command).await,
     }
 }
 
-async fn open(url: &str) -> anyhow::Result<Store> {
+pub(crate) async fn open(url: &str) -> anyhow::Result<Store> {
     check_database_url(url)?;
     Store::connect_and_migrate(&StoreConfig::new(url))
         .await

@@ -16,7 +16,7 @@ use crate::cli::{
     Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, LimitArgs,
     OutputFormat, RunArgs, StatusArgs,
 };
-use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, usage};
+use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, public_url, usage};
 use crate::report;
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,6 +31,25 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => import(args, output).await,
         Command::Status(args) => status(&args, output).await,
     }
+}
+
+/// The end-of-pass hook: alerts and notifications, and PSA tickets when a PSA
+/// connection is stored (the master key unseals its credentials; it is read only then,
+/// so a run without PSA connections never creates a key file).
+async fn alert_pass(store: &Store) -> anyhow::Result<AlertPass> {
+    let pass = AlertPass::new(notifiers()?);
+    let connections = store
+        .psa_connections()
+        .await
+        .context("could not read the PSA connections")?;
+    if connections.iter().all(|connection| !connection.enabled) {
+        return Ok(pass);
+    }
+    let key = master_key().context("PSA connections are stored, but the master key that unseals their credentials cannot be read")?;
+    Ok(pass.with_psa(keepit_alerts::PsaSupport::new(
+        std::sync::Arc::new(key),
+        public_url(),
+    )))
 }
 
 async fn open_store(url: &str) -> anyhow::Result<Store> {
@@ -361,7 +380,7 @@ fn shutdown_on_signal() -> Shutdown {
 async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
     let integrations = integrations(&store, &args.keepit, &args.limits).await?;
-    let hook = AlertPass::new(notifiers()?);
+    let hook = alert_pass(&store).await?;
     let started = std::time::Instant::now();
     let shutdown = shutdown_on_signal();
     let reports = pass(
@@ -392,9 +411,15 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
     };
     let key = match fixed {
         Some(_) => None,
-        None => Some(master_key()?),
+        None => Some(std::sync::Arc::new(master_key()?)),
     };
-    let hook = AlertPass::new(notifiers()?);
+    // With the key at hand, PSA connections added later through the API or the pages
+    // count from the next pass, without a restart.
+    let hook = match &key {
+        Some(key) => AlertPass::new(notifiers()?)
+            .with_psa(keepit_alerts::PsaSupport::new(key.clone(), public_url())),
+        None => alert_pass(&store).await?,
+    };
     let config = sync_config(&args.limits);
     let mut shutdown = shutdown_on_signal();
     tracing::info!(

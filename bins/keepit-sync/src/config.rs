@@ -120,6 +120,14 @@ pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
     })
 }
 
+/// The dashboard's public address (`KEEPIT_PUBLIC_URL`), for links in PSA tickets.
+pub(crate) fn public_url() -> Option<String> {
+    std::env::var("KEEPIT_PUBLIC_URL")
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+}
+
 /// Notification channels from `KEEPIT_SMTP_URL` / `KEEPIT_SMTP_FROM` and
 /// `KEEPIT_WEBHOOK_URL` / `KEEPIT_WEBHOOK_FORMAT`. Unset variables switch a channel off.
 pub(crate) fn notifiers() -> anyhow::Result<Notifiers> {

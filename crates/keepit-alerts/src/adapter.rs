@@ -11,7 +11,8 @@ use keepit_domain::{
     CustomerId, MessageKind, ReasonScope, RuleKind, Severity, UserId, route_message,
 };
 use keepit_store::{
-    AlertFilter, AlertObservation, ConnectorFilter, DeliveryAttempt, NewMessage, Store,
+    AlertFilter, AlertObservation, ConnectorFilter, DeliveryAttempt, NewMessage, PsaConnectionId,
+    Store,
 };
 
 use crate::Error;
@@ -21,6 +22,7 @@ use crate::notify::{
     DeliveryRetry, EmailChannel, Notification, WebhookChannel, deliver_with_retry,
 };
 use crate::preview;
+use crate::tickets::{self, PsaSupport};
 
 /// Where notifications go besides the in-app inbox.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +64,7 @@ const MAX_DELIVERY_ATTEMPTS: u32 = 8;
 #[derive(Debug, Clone, Default)]
 pub struct AlertPass {
     notifiers: Notifiers,
+    psa: Option<PsaSupport>,
 }
 
 /// An alert notice: what changed about one alert, to be stored as a message.
@@ -81,12 +84,23 @@ struct Audiences {
     recipients: Vec<UserId>,
     emails: Vec<String>,
     names: HashMap<ConnectorId, (String, String)>,
+    /// Enabled PSA connections, when ticket filing is on.
+    psa: Vec<PsaConnectionId>,
 }
 
 impl AlertPass {
     /// An alert pass that notifies through `notifiers` (and always the in-app inbox).
     pub fn new(notifiers: Notifiers) -> Self {
-        AlertPass { notifiers }
+        AlertPass {
+            notifiers,
+            psa: None,
+        }
+    }
+
+    /// Also files alert notices as tickets in the enabled PSA connections.
+    pub fn with_psa(mut self, support: PsaSupport) -> Self {
+        self.psa = Some(support);
+        self
     }
 
     /// Runs the evaluation, applies its decisions, stores the notices and the
@@ -301,10 +315,21 @@ impl AlertPass {
             .filter(|user| recipients.contains(&user.id))
             .map(|user| user.email)
             .collect();
+        let psa = match self.psa {
+            Some(_) => store
+                .psa_connections()
+                .await?
+                .into_iter()
+                .filter(|connection| connection.enabled)
+                .map(|connection| connection.id)
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Audiences {
             recipients,
             emails,
             names: connector_names(store).await?,
+            psa,
         })
     }
 
@@ -356,7 +381,14 @@ impl AlertPass {
             severity: (notice.kind != MessageKind::AlertResolved).then_some(notice.severity),
             created_at: now,
         };
-        let deliveries = self.deliveries(&audiences.emails, false);
+        let mut deliveries = self.deliveries(&audiences.emails, false);
+        // Ticket work for each PSA, queued with the notice: processed once, in order.
+        let tickets: Vec<String> = audiences
+            .psa
+            .iter()
+            .map(|connection| tickets::target(*connection, notice.alert))
+            .collect();
+        deliveries.extend(tickets.iter().map(|target| ("psa", target.as_str())));
         let told = notice.kind != MessageKind::AlertResolved;
         let stored = store
             .queue_alert_notice(
@@ -431,6 +463,7 @@ impl AlertPass {
         summary: &mut AlertPassSummary,
     ) -> Result<(), Error> {
         let mut customer_names: HashMap<CustomerId, String> = HashMap::new();
+        let mut clients: Option<tickets::Clients<'_>> = None;
         // Each round tries the oldest waiting delivery of every target; one that goes
         // through lets the next of its target go in the following round. Rounds end
         // when none was tried (all delivered, waiting for a retry, or on a channel
@@ -465,22 +498,33 @@ impl AlertPass {
                     customer,
                     at: message.created_at,
                 };
-                let result = match (
+                // The failure, if any, and whether trying again later may help.
+                let result: Option<(String, bool)> = match (
                     delivery.channel.as_str(),
                     &self.notifiers.email,
                     &self.notifiers.webhook,
+                    &self.psa,
                 ) {
-                    ("email", Some(email), _) => {
+                    ("email", Some(email), _, _) => {
                         deliver_with_retry(self.notifiers.retry, || {
                             email.send(&delivery.target, &note)
                         })
                         .await
                         .error
+                        .map(|error| (error.to_string(), error.is_transient()))
                     }
-                    ("webhook", _, Some(webhook)) => {
+                    ("webhook", _, Some(webhook), _) => {
                         deliver_with_retry(self.notifiers.retry, || webhook.send(&note))
                             .await
                             .error
+                            .map(|error| (error.to_string(), error.is_transient()))
+                    }
+                    ("psa", _, _, Some(support)) => {
+                        let clients = clients.get_or_insert_with(|| tickets::Clients::new(support));
+                        tickets::deliver(store, support, clients, &message, &delivery.target, now)
+                            .await
+                            .err()
+                            .map(|failure| (failure.message, failure.transient))
                     }
                     // The channel was switched off since the delivery was queued: keep it for when it returns.
                     _ => continue,
@@ -490,15 +534,19 @@ impl AlertPass {
                         summary.delivered += 1;
                         DeliveryAttempt::Delivered { at: now }
                     }
-                    Some(error) => {
+                    Some((error, transient)) => {
                         summary.delivery_failures += 1;
                         let attempts = delivery.attempts + 1;
-                        let retry_at = (attempts < MAX_DELIVERY_ATTEMPTS && error.is_transient())
+                        let retry_at = (attempts < MAX_DELIVERY_ATTEMPTS && transient)
                             .then(|| now + Duration::minutes(5) * 2i32.pow(attempts.min(8)));
                         tracing::warn!(channel = %delivery.channel, attempts, %error, "message delivery failed");
+                        if retry_at.is_none() && delivery.channel == "psa" {
+                            self.ticket_fallback(store, &message, &delivery.target, &error, now)
+                                .await?;
+                        }
                         DeliveryAttempt::Failed {
                             at: now,
-                            error: error.to_string(),
+                            error,
                             retry_at,
                         }
                     }
@@ -511,6 +559,36 @@ impl AlertPass {
                 break;
             }
         }
+        Ok(())
+    }
+}
+
+impl AlertPass {
+    /// A ticket that cannot be filed for good: the notice goes by e-mail to the
+    /// administrators (when e-mail is configured) and the alert's history says so.
+    async fn ticket_fallback(
+        &self,
+        store: &Store,
+        message: &keepit_store::MessageRecord,
+        target: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let mut emailed = 0;
+        if self.notifiers.email.is_some() {
+            for admin in store
+                .users()
+                .await?
+                .into_iter()
+                .filter(|user| user.role == keepit_store::Role::Admin)
+            {
+                store
+                    .enqueue_delivery(message.id, "email", &admin.email, now)
+                    .await?;
+                emailed += 1;
+            }
+        }
+        tickets::record_fallback(store, target, error, emailed, now).await;
         Ok(())
     }
 }

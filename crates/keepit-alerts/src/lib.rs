@@ -23,11 +23,13 @@ pub mod engine;
 pub mod message;
 pub mod notify;
 pub mod preview;
+pub mod tickets;
 
 pub use adapter::{AlertPass, AlertPassSummary, Notifiers, PreviewReport};
 pub use engine::{BackupOutcome, ConnectorFacts, Decision, FailureEvent, Paging, Why, evaluate};
 pub use message::{ChangeEvent, ConnectorRef, MessageDraft, compose};
 pub use preview::{RulePreview, dry_run};
+pub use tickets::PsaSupport;
 
 /// Why an alert pass could not finish.
 #[derive(Debug, thiserror::Error)]

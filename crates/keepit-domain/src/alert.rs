@@ -151,6 +151,8 @@ vocabulary!(
         Silenced => "silenced",
         /// People were told about it (first notice or reminder).
         Reminded => "reminded",
+        /// Its PSA ticket was opened, noted, reopened or closed, or could not be filed.
+        Ticket => "ticket",
     }
 );
 

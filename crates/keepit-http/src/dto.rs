@@ -19,10 +19,15 @@ use crate::error::AppError;
 use crate::routes::{Bounded, at_most};
 
 mod preview;
+mod psa;
 
 pub use preview::{
     PreviewDifferenceDto, PreviewFindingDto, PreviewHistoryDto, PreviewOutcomeDto, ReplayDto,
     RulePreviewDto,
+};
+pub use psa::{
+    CompanyImportDto, PicklistDto, PicklistEntryDto, PsaConnectionDto, PsaConnectionRequest,
+    PsaSettingsDto, PsaTestDto, PsaTicketDto,
 };
 
 /// RFC 3339 in UTC, second precision unless the value has a fraction.

@@ -150,7 +150,8 @@ fn api() -> OpenApiRouter<AppState> {
     use utoipa_axum::routes;
 
     use crate::routes::{
-        alerts, connectors, customers, integrations, jobs, matching, messages, ops, people, rules,
+        alerts, connectors, customers, integrations, jobs, matching, messages, ops, people, psa,
+        rules,
     };
     let v1 = OpenApiRouter::new()
         .routes(routes!(jobs::list_jobs))
@@ -192,6 +193,19 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(integrations::test_integration))
         .routes(routes!(integrations::enable_integration))
         .routes(routes!(integrations::disable_integration))
+        .routes(routes!(
+            psa::list_psa_connections,
+            psa::create_psa_connection
+        ))
+        .routes(routes!(
+            psa::get_psa_connection,
+            psa::update_psa_connection,
+            psa::delete_psa_connection
+        ))
+        .routes(routes!(psa::test_psa_connection))
+        .routes(routes!(psa::psa_picklists))
+        .routes(routes!(psa::import_companies))
+        .routes(routes!(psa::list_psa_tickets))
         .routes(routes!(people::list_users, people::create_user))
         .routes(routes!(people::update_user, people::delete_user))
         .routes(routes!(people::list_tokens, people::create_token))

@@ -9,6 +9,7 @@ pub(crate) mod matching;
 pub(crate) mod messages;
 pub(crate) mod ops;
 pub(crate) mod people;
+pub(crate) mod psa;
 pub(crate) mod rules;
 
 use axum::extract::rejection::JsonRejection;

@@ -663,11 +663,37 @@ impl Store {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(Error::CsvIo)?;
         let CustomerRows { rows, errors } = read_customer_rows(&bytes)?;
-        let mut report = ImportReport {
+        let report = ImportReport {
             errors,
             ..ImportReport::default()
         };
+        self.import_customer_rows(rows, report, now).await
+    }
 
+    /// Imports the companies read from a PSA as customers (`(name, PSA id)` pairs), by
+    /// the same rules as the CSV import: a known PSA id updates the name when it was
+    /// renamed, a new one is inserted, and Keepit accounts that were waiting for a
+    /// customer are matched by name again (a manual link is never changed).
+    pub async fn import_psa_companies(
+        &self,
+        companies: Vec<(String, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport> {
+        let rows = companies
+            .into_iter()
+            .map(|(name, id)| (name.trim().to_owned(), id.trim().to_owned()))
+            .filter(|(name, id)| !name.is_empty() && !id.is_empty())
+            .collect();
+        self.import_customer_rows(rows, ImportReport::default(), micros(now))
+            .await
+    }
+
+    async fn import_customer_rows(
+        &self,
+        rows: Vec<(String, String)>,
+        mut report: ImportReport,
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport> {
         let txn = self.begin_write().await?;
         for (name, external_id) in rows {
             let existing = customer::Entity::find()

@@ -21,6 +21,8 @@ pub(crate) mod message;
 pub(crate) mod message_delivery;
 pub(crate) mod message_delivery_attempt;
 pub(crate) mod message_recipient;
+pub(crate) mod psa_connection;
+pub(crate) mod psa_ticket;
 pub(crate) mod sync_cursor;
 pub(crate) mod sync_lease;
 pub(crate) mod sync_pass_account;

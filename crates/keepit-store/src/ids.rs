@@ -39,3 +39,11 @@ row_id!(
     /// An API token.
     ApiTokenId
 );
+row_id!(
+    /// A PSA connection.
+    PsaConnectionId
+);
+row_id!(
+    /// A ticket keepit-watch opened in a PSA.
+    PsaTicketId
+);

@@ -30,6 +30,7 @@ mod jobs;
 mod messages;
 mod migration;
 mod pass;
+mod psa;
 pub mod secrets;
 mod sessions;
 mod store;
@@ -56,7 +57,8 @@ pub use customers::{
 };
 pub use error::{Error, Result};
 pub use ids::{
-    AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId, SyncRunId,
+    AlertId, AlertRuleId, ApiTokenId, CustomerId, DeliveryId, IntegrationId, MessageId,
+    PsaConnectionId, PsaTicketId, SyncRunId,
 };
 pub use integrations::{
     IntegrationChange, IntegrationRecord, IntegrationSettings, KeepitCredentials, NewIntegration,
@@ -68,6 +70,10 @@ pub use messages::{
 };
 pub use pass::{
     ClaimedAccount, PassAccount, PassAccountRecord, PassAccountResult, PassAccountState,
+};
+pub use psa::{
+    NewPsaConnection, NewPsaTicket, PsaConnectionChange, PsaConnectionRecord, PsaSettings,
+    PsaTicketChange, PsaTicketRecord, PsaTicketState,
 };
 pub use sessions::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, WebSession, check_password};
 pub use store::{Backend, Store, StoreConfig};

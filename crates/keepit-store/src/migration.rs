@@ -13,6 +13,7 @@ mod m20261129_000001_alert_vocabulary;
 mod m20261129_000002_day_two;
 mod m20261129_000003_web_sign_in;
 mod m20261130_000001_pass_work;
+mod m20261130_000002_psa;
 mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_day_two::Migration),
             Box::new(m20261129_000003_web_sign_in::Migration),
             Box::new(m20261130_000001_pass_work::Migration),
+            Box::new(m20261130_000002_psa::Migration),
         ]
     }
 }
