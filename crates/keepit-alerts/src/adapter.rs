@@ -859,3 +859,5 @@ pub(crate) async fn load_facts_since(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ticket_tests;

@@ -12,7 +12,7 @@ use keepit_store::{
 use super::*;
 use crate::message::ConnectorRef;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
 }
 
@@ -24,7 +24,7 @@ fn connector() -> ConnectorId {
     ConnectorId::new("conn01-aaaaaa-aaaaaa").unwrap()
 }
 
-async fn store_with_connector(
+pub(super) async fn store_with_connector(
     last_success: DateTime<Utc>,
     health: Health,
     reason: Option<HealthReason>,
@@ -74,7 +74,7 @@ async fn store_with_connector(
     store
 }
 
-async fn commit(
+pub(super) async fn commit(
     store: &Store,
     last_success: DateTime<Utc>,
     health: Health,
