@@ -8,6 +8,7 @@ mod fixtures;
 mod jobs;
 mod pass;
 mod props;
+mod psa;
 mod store;
 mod sync;
 mod users;
