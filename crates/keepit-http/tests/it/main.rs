@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod jobs;
 mod openapi;
+mod psa;
 mod resources;
 mod support;
 mod web;
