@@ -565,8 +565,10 @@ mod tests {
         assert!(!read_error(500, "oops").1);
         assert_eq!(
             read_error(502, "<html>").0,
-            "HTTP 502 without a readable message"
+            "HTTP 502 without a message this client can read"
         );
+        // Text that is not the PSA's JSON is never repeated.
+        assert!(!read_error(500, "internal secret page").0.contains("secret"));
         assert_eq!(one_line("a\n\n b \r\nc"), "a | b | c");
     }
 }

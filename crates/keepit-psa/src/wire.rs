@@ -147,15 +147,11 @@ pub(crate) fn message_of(value: &Value) -> Option<String> {
     }
 }
 
-/// The message for an answer nothing better could be read from.
-pub(crate) fn fallback_message(status: u16, body: &str) -> String {
-    let body = body.trim();
-    if body.is_empty() || body.starts_with('<') {
-        // An HTML error page from a proxy says nothing useful in one line.
-        format!("HTTP {status} without a readable message")
-    } else {
-        body.to_owned()
-    }
+/// The message for an answer nothing better could be read from. The body itself is
+/// never repeated: a base URL can point anywhere, and the connection test must not
+/// become a way to read what an arbitrary host answers.
+pub(crate) fn fallback_message(status: u16, _body: &str) -> String {
+    format!("HTTP {status} without a message this client can read")
 }
 
 /// The rows of a list answer: a JSON array, or the first array inside an object (Halo

@@ -1,4 +1,4 @@
-//! The admin pages: integrations, customer matching, people and alert rules.
+//! The admin pages: integrations, customer matching, people, alert rules and the PSA.
 //!
 //! Only administrators reach them (viewers get 403 and see no links). Every form
 //! goes through the same checks as its API route, by calling the route's own
@@ -8,6 +8,7 @@
 mod customers;
 mod integrations;
 mod people;
+mod psa;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,13 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/users/{id}/delete", post(people::delete))
         .route("/admin/users/{id}/tokens", post(people::create_token))
         .route("/admin/tokens/{id}/revoke", post(people::revoke_token))
+        .route("/admin/psa", get(psa::list).post(psa::create))
+        .route("/admin/psa/{id}", get(psa::edit).post(psa::update))
+        .route("/admin/psa/{id}/test", post(psa::test))
+        .route("/admin/psa/{id}/import", post(psa::import))
+        .route("/admin/psa/{id}/enable", post(psa::enable))
+        .route("/admin/psa/{id}/disable", post(psa::disable))
+        .route("/admin/psa/{id}/delete", post(psa::delete))
         .route("/admin/rules", get(rules::list))
         .route("/admin/rules/new", get(rules::new_form).post(rules::create))
         .route("/admin/rules/preview", post(rules::preview_new))

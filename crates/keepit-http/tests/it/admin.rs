@@ -552,3 +552,50 @@ async fn an_ambiguous_account_is_linked_with_one_click() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connecting_a_psa_tests_first_and_never_writes_a_secret_back() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    on_each_backend(async |app: &App| {
+        with_passwords(app).await;
+        let admin = sign_in(&app.router, "admin@example.test", ADMIN_PASSWORD).await;
+        let token = csrf(&get(&app.router, "/admin/psa", &admin).await);
+        // A Halo that refuses the application's credentials.
+        let halo = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/auth/token"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+            .mount(&halo)
+            .await;
+        let secret = "a-secret-nobody-may-read";
+        let form = format!(
+            "csrf={token}&name=Halo&kind=halopsa&base_url={}&halo_client_id=app&client_secret={secret}",
+            url_encode(&halo.uri())
+        );
+        let refused = post(app, &admin, "/admin/psa", &form).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+        assert!(refused.text.contains("Nothing was saved"), "{}", refused.text);
+        assert!(!refused.text.contains(secret), "a secret is never written back");
+        assert!(refused.text.contains("value=\"Halo\""), "what was typed stays");
+        assert!(app.store.psa_connections().await.unwrap().is_empty());
+
+        // Missing credentials are named next to their field, before anything is tried.
+        let missing = post(
+            app,
+            &admin,
+            "/admin/psa",
+            &format!("csrf={token}&name=CW&kind=connectwise&base_url=https%3A%2F%2Fcw.example&company_id=msp"),
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.text.contains("Is required for ConnectWise PSA."), "{}", missing.text);
+        // Without the page's CSRF token, nothing happens.
+        let forged = post(app, &admin, "/admin/psa", &form.replace(&token, "forged")).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // Viewers cannot reach the page.
+        let viewer = sign_in(&app.router, "viewer@example.test", VIEWER_PASSWORD).await;
+        assert_eq!(get(&app.router, "/admin/psa", &viewer).await.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}

@@ -609,3 +609,116 @@ async fn an_admin_connects_keepit_links_an_account_revokes_a_token_and_tunes_a_r
     snap(client, "20-overview-after-rule-change").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_admin_connects_a_psa_picks_its_board_and_statuses_and_imports_companies() {
+    if !browser_available() {
+        return;
+    }
+    let app = App::open_with(&Backend::Sqlite, true, true).await;
+    app.store
+        .set_user_password(app.admin_id, &SecretString::from(PASSWORD), app.now())
+        .await
+        .unwrap();
+    let first = app.store.keepit_accounts(None).await.unwrap()[0]
+        .company_name
+        .clone();
+    let halo = crate::psa::halo(&first).await;
+    let browser = Browser::open(&app).await;
+    let client = &browser.client;
+    browser.sign_in("admin@example.test", PASSWORD).await;
+
+    browser.goto("/admin/psa").await;
+    snap(client, "21-admin-psa-empty").await;
+    // Connect HaloPSA: the credentials are tested, then saved.
+    fill(client, "input[name=name]", "HaloPSA").await;
+    click(
+        client,
+        Locator::Css("select[name=kind] option[value=halopsa]"),
+    )
+    .await;
+    fill(client, "input[name=base_url]", &halo.uri()).await;
+    fill(client, "input[name=halo_client_id]", "keepit-watch").await;
+    fill(client, "input[name=client_secret]", "the-secret").await;
+    click(client, Locator::XPath("//button[text()='Test and save']")).await;
+    wait_for_text(client, "p.notice", 10, |text| {
+        text.contains("tested and saved")
+    })
+    .await;
+    snap(client, "22-admin-psa-settings").await;
+
+    // The settings page offers the PSA's own ticket types, statuses and priorities.
+    click(client, Locator::Css("select[name=board] option[value='3']")).await;
+    click(
+        client,
+        Locator::Css("select[name=new_status] option[value='1']"),
+    )
+    .await;
+    click(
+        client,
+        Locator::Css("select[name=closed_status] option[value='9']"),
+    )
+    .await;
+    click(
+        client,
+        Locator::Css("select[name=priority_critical] option[value='2']"),
+    )
+    .await;
+    fill(client, "input[name=reopen_days]", "2").await;
+    click(client, Locator::XPath("//button[text()='Save']")).await;
+    wait_for_text(client, "p.notice", 10, |text| {
+        text.contains("settings were saved")
+    })
+    .await;
+    let stored = app.store.psa_connections().await.unwrap().remove(0);
+    assert_eq!(stored.settings.board.as_deref(), Some("3"));
+    assert_eq!(stored.settings.closed_status.as_deref(), Some("9"));
+    assert_eq!(stored.settings.priority_critical.as_deref(), Some("2"));
+    assert_eq!(stored.settings.reopen_days, 2);
+
+    // Companies: imported, and the Keepit account of the same name follows.
+    browser.goto("/admin/psa").await;
+    click(
+        client,
+        Locator::XPath("//button[text()='Import companies']"),
+    )
+    .await;
+    wait_for_text(client, "#psa-outcome", 10, |text| {
+        text.contains("150 active companies read")
+    })
+    .await;
+    let account = app.store.keepit_accounts(None).await.unwrap().remove(0);
+    let customer = app.store.customer(account.customer.unwrap()).await.unwrap();
+    assert_eq!(customer.external_id.as_deref(), Some("41"));
+
+    // A ticket opened for one of the firing alerts shows in the list.
+    let alert = app
+        .store
+        .alerts(&Default::default())
+        .await
+        .unwrap()
+        .remove(0);
+    app.store
+        .insert_psa_ticket(&keepit_store::NewPsaTicket {
+            connection: stored.id,
+            alert: alert.id,
+            rule: alert.rule,
+            connector: alert.connector.clone(),
+            customer: Some(customer.id),
+            key: format!("kw-{}-{}", alert.rule.0, alert.connector),
+            ticket: "5150".into(),
+            company: "41".into(),
+            opened_status: Some("1".into()),
+            at: app.now(),
+        })
+        .await
+        .unwrap();
+    browser.goto("/admin/psa").await;
+    let ticket = text_of(client, "#tickets + div table tbody tr").await;
+    assert!(
+        ticket.contains("#5150") && ticket.contains("open"),
+        "{ticket}"
+    );
+    snap(client, "23-admin-psa-imported").await;
+    browser.close().await;
+}

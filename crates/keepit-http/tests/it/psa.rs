@@ -11,7 +11,7 @@ use crate::support::{App, on_each_backend};
 const SECRET: &str = "halo-client-secret-value";
 
 /// A HaloPSA with a token endpoint, two pages of clients, and picklists.
-async fn halo(first_customer: &str) -> MockServer {
+pub(crate) async fn halo(first_customer: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/auth/token"))
