@@ -462,9 +462,10 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
             known.clone_from(&available);
             let mut selected: Vec<(String, Integration)> = Vec::new();
             for (name, integration) in available {
-                if requested.contains(&integration.id) {
-                    selected.push((name, integration));
-                } else if full && !ran_lately(&store, &integration, args.interval).await {
+                // Asked for by "sync now", or due and not run lately by another worker.
+                let wanted = requested.contains(&integration.id)
+                    || (full && !ran_lately(&store, &integration, args.interval).await);
+                if wanted {
                     selected.push((name, integration));
                 }
             }
