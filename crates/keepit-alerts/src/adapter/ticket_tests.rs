@@ -1,5 +1,5 @@
 //! The ticket lifecycle end to end: alerts evaluated over an in-memory store, tickets
-//! filed in a fake ConnectWise PSA (wiremock, speaking its JSON).
+//! filed in fakes of ConnectWise PSA, Autotask and HaloPSA (wiremock, speaking their JSON).
 
 use std::sync::Arc;
 
@@ -31,49 +31,6 @@ fn settings() -> PsaSettings {
         note_interval_minutes: 48 * 60,
         ..PsaSettings::default()
     }
-}
-
-/// A stale connector of Contoso (PSA company 777) and a ConnectWise connection.
-async fn setup(server: &MockServer, settings: PsaSettings) -> (Store, AlertPass) {
-    let store = store_with_connector(
-        now() - Duration::hours(60),
-        Health::Critical,
-        Some(HealthReason::NoCheckIn),
-    )
-    .await;
-    let imported = store
-        .import_psa_companies(vec![("Contoso".into(), "777".into())], now())
-        .await
-        .unwrap();
-    assert_eq!(
-        imported.relinked, 1,
-        "the Keepit account follows its PSA company"
-    );
-    let key = Arc::new(MasterKey::generate());
-    let credentials = PsaCredentials::ConnectWise {
-        company_id: "msp".into(),
-        public_key: "public".into(),
-        private_key: SecretString::from("private-key-value"),
-        client_id: SecretString::from("client-id-value"),
-    };
-    store
-        .create_psa_connection(
-            &NewPsaConnection {
-                name: "ConnectWise".into(),
-                kind: "connectwise".into(),
-                base_url: format!("{}{BASE}/", server.uri()),
-                credentials: credentials.to_json(),
-                settings,
-                enabled: true,
-            },
-            &key,
-            now(),
-        )
-        .await
-        .unwrap();
-    let pass =
-        AlertPass::default().with_psa(PsaSupport::new(key, Some("https://watch.example/".into())));
-    (store, pass)
 }
 
 fn ticket(id: u64, closed: bool, status: u64) -> Value {
@@ -152,148 +109,407 @@ async fn ticket_history(store: &Store) -> Vec<String> {
     notes
 }
 
+/// How one PSA's fake answers, and how its requests read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fake {
+    ConnectWise,
+    Autotask,
+    Halo,
+}
+
+impl Fake {
+    const ALL: [Fake; 3] = [Fake::ConnectWise, Fake::Autotask, Fake::Halo];
+
+    fn root(self) -> &'static str {
+        match self {
+            Fake::ConnectWise => "/v4_6_release/apis/3.0",
+            Fake::Autotask => "/atservicesrest/v1.0",
+            Fake::Halo => "/api",
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Fake::ConnectWise => "connectwise",
+            Fake::Autotask => "autotask",
+            Fake::Halo => "halopsa",
+        }
+    }
+
+    fn base_url(self, server: &MockServer) -> String {
+        match self {
+            Fake::Halo => server.uri(),
+            _ => format!("{}{}/", server.uri(), self.root()),
+        }
+    }
+
+    fn credentials(self) -> PsaCredentials {
+        match self {
+            Fake::ConnectWise => PsaCredentials::ConnectWise {
+                company_id: "msp".into(),
+                public_key: "public".into(),
+                private_key: SecretString::from("private-key-value"),
+                client_id: SecretString::from("client-id-value"),
+            },
+            Fake::Autotask => PsaCredentials::Autotask {
+                username: "api@msp.example".into(),
+                secret: SecretString::from("private-key-value"),
+                integration_code: SecretString::from("client-id-value"),
+            },
+            Fake::Halo => PsaCredentials::Halo {
+                client_id: "keepit-watch".into(),
+                client_secret: SecretString::from("private-key-value"),
+                tenant: None,
+            },
+        }
+    }
+
+    /// Ticket 501 as the PSA shows it: open in status 1, or closed (status 5).
+    fn ticket(self, closed: bool) -> Value {
+        let status = if closed { 5 } else { 1 };
+        match self {
+            Fake::ConnectWise => {
+                json!({"id": 501, "summary": "x", "closedFlag": closed, "status": {"id": status, "name": "s"}})
+            }
+            Fake::Autotask => {
+                json!({"item": {"id": 501, "title": "x", "status": status, "assignedResourceID": null}})
+            }
+            Fake::Halo => {
+                json!({"id": 501, "summary": "x", "hasbeenclosed": closed, "status_id": status, "agent_id": 0})
+            }
+        }
+    }
+
+    /// The PSA's answers: `found` is whether an open ticket carries our key already,
+    /// `closed` how ticket 501 stands now, and `next` the id a new ticket gets.
+    async fn mount(self, server: &MockServer, found: bool, closed: bool, next: u64) {
+        server.reset().await;
+        let root = self.root();
+        let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+        if self == Fake::Halo {
+            Mock::given(method("POST"))
+                .and(path("/auth/token"))
+                .respond_with(ok(
+                    json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600}),
+                ))
+                .mount(server)
+                .await;
+        }
+        let existing = json!({"id": 501, "summary": "x [kw]", "title": "x [kw]"});
+        let (find_method, find_path, found_body) = match self {
+            Fake::ConnectWise => (
+                "GET",
+                "/service/tickets",
+                json!(if found { vec![existing] } else { vec![] }),
+            ),
+            Fake::Autotask => (
+                "POST",
+                "/Tickets/query",
+                json!({"items": if found { vec![existing] } else { vec![] }, "pageDetails": {"count": 0, "nextPageUrl": null}}),
+            ),
+            Fake::Halo => (
+                "GET",
+                "/Tickets",
+                json!({"record_count": 0, "tickets": if found { vec![existing] } else { vec![] }}),
+            ),
+        };
+        // Halo finds tickets by their summary, which carries the key: answer with it.
+        let found_body = if self == Fake::Halo && found {
+            json!({"record_count": 1, "tickets": [{"id": 501, "summary": "x"}]})
+        } else {
+            found_body
+        };
+        Mock::given(method(find_method))
+            .and(path(format!("{root}{find_path}")))
+            .respond_with(ok(found_body))
+            .mount(server)
+            .await;
+        let created = match self {
+            Fake::ConnectWise => json!({"id": next}),
+            Fake::Autotask => json!({"itemId": next}),
+            Fake::Halo => json!([{"id": next}]),
+        };
+        let create_path = match self {
+            Fake::ConnectWise => "/service/tickets",
+            _ => "/Tickets",
+        };
+        Mock::given(method("POST"))
+            .and(path(format!("{root}{create_path}")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(created))
+            .mount(server)
+            .await;
+        let ticket_path = match self {
+            Fake::ConnectWise => "/service/tickets/501",
+            _ => "/Tickets/501",
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("{root}{ticket_path}")))
+            .respond_with(ok(self.ticket(closed)))
+            .mount(server)
+            .await;
+        let (note_path, note_answer) = match self {
+            Fake::ConnectWise => ("/service/tickets/501/notes".to_owned(), json!({"id": 1})),
+            Fake::Autotask => ("/Tickets/501/Notes".to_owned(), json!({"itemId": 1})),
+            Fake::Halo => ("/Actions".to_owned(), json!([{"id": 1}])),
+        };
+        Mock::given(method("POST"))
+            .and(path(format!("{root}{note_path}")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(note_answer))
+            .mount(server)
+            .await;
+        let patch_path = match self {
+            Fake::ConnectWise => "/service/tickets/501",
+            _ => "/Tickets",
+        };
+        Mock::given(method("PATCH"))
+            .and(path(format!("{root}{patch_path}")))
+            .respond_with(ok(json!({"id": 501, "itemId": 501})))
+            .mount(server)
+            .await;
+    }
+
+    /// What a request was, in the lifecycle's terms.
+    fn read(self, line: &str, body: &Value) -> Option<Call> {
+        let (method, path) = line.split_once(' ')?;
+        let path = path.trim_start_matches(self.root());
+        match (self, method, path) {
+            (Fake::ConnectWise, "POST", "/service/tickets") => Some(Call::Create(body.clone())),
+            (Fake::ConnectWise, "POST", "/service/tickets/501/notes") => {
+                Some(Call::Note(body["resolutionFlag"] == true))
+            }
+            (Fake::ConnectWise, "PATCH", "/service/tickets/501") => {
+                Some(Call::Status(body[0]["value"]["id"].as_u64()?))
+            }
+            (Fake::Autotask, "POST", "/Tickets") => Some(Call::Create(body.clone())),
+            (Fake::Autotask, "POST", "/Tickets/501/Notes") => Some(Call::Note(
+                body["Title"]
+                    .as_str()
+                    .is_some_and(|title| title.contains("resolved")),
+            )),
+            (Fake::Autotask, "PATCH", "/Tickets") => Some(Call::Status(body["status"].as_u64()?)),
+            (Fake::Halo, "POST", "/Tickets") if body[0].get("summary").is_some() => {
+                Some(Call::Create(body[0].clone()))
+            }
+            (Fake::Halo, "POST", "/Tickets") => Some(Call::Status(body[0]["status_id"].as_u64()?)),
+            (Fake::Halo, "POST", "/Actions") => Some(Call::Note(
+                body[0]["note"]
+                    .as_str()
+                    .is_some_and(|note| note.starts_with("Resolved")),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A ticket action, whichever PSA it went to.
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Create(Value),
+    /// A note; `true` for a resolution note.
+    Note(bool),
+    Status(u64),
+}
+
+async fn actions(fake: Fake, server: &MockServer) -> Vec<Call> {
+    calls(server)
+        .await
+        .iter()
+        .filter_map(|(line, body)| fake.read(line, body))
+        .collect()
+}
+
+fn creates(calls: &[Call]) -> Vec<&Value> {
+    calls
+        .iter()
+        .filter_map(|call| match call {
+            Call::Create(body) => Some(body),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notes(calls: &[Call]) -> Vec<bool> {
+    calls
+        .iter()
+        .filter_map(|call| match call {
+            Call::Note(resolution) => Some(*resolution),
+            _ => None,
+        })
+        .collect()
+}
+
+fn statuses(calls: &[Call]) -> Vec<u64> {
+    calls
+        .iter()
+        .filter_map(|call| match call {
+            Call::Status(status) => Some(*status),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stale connector of Contoso (PSA company 777) and a connection to `fake`.
+async fn setup(fake: Fake, server: &MockServer, settings: PsaSettings) -> (Store, AlertPass) {
+    let store = store_with_connector(
+        now() - Duration::hours(60),
+        Health::Critical,
+        Some(HealthReason::NoCheckIn),
+    )
+    .await;
+    let imported = store
+        .import_psa_companies(vec![("Contoso".into(), "777".into())], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        imported.relinked, 1,
+        "the Keepit account follows its PSA company"
+    );
+    let key = Arc::new(MasterKey::generate());
+    store
+        .create_psa_connection(
+            &NewPsaConnection {
+                name: fake.kind().to_owned(),
+                kind: fake.kind().to_owned(),
+                base_url: fake.base_url(server),
+                credentials: fake.credentials().to_json(),
+                settings,
+                enabled: true,
+            },
+            &key,
+            now(),
+        )
+        .await
+        .unwrap();
+    let pass =
+        AlertPass::default().with_psa(PsaSupport::new(key, Some("https://watch.example/".into())));
+    (store, pass)
+}
+
 #[tokio::test]
-async fn a_ticket_is_opened_noted_closed_reopened_and_left_alone_once_a_technician_closes_it() {
+async fn each_psa_follows_the_whole_ticket_lifecycle() {
+    for fake in Fake::ALL {
+        lifecycle(fake).await;
+    }
+}
+
+async fn lifecycle(fake: Fake) {
     let server = MockServer::start().await;
-    let (store, pass) = setup(&server, settings()).await;
+    let (store, pass) = setup(fake, &server, settings()).await;
+    let hours = |h: i64| now() + Duration::hours(h);
 
     // Fires: one ticket, under the customer's PSA company, stamped with the key.
-    psa(&server, json!([]), ticket(501, false, 1)).await;
+    fake.mount(&server, false, false, 501).await;
     pass.run(&store, &[], now()).await.unwrap();
-    let seen = calls(&server).await;
-    assert_eq!(count(&seen, "POST /service/tickets"), 1, "{seen:?}");
-    let (_, body) = seen
-        .iter()
-        .find(|(call, _)| call == "POST /service/tickets")
-        .unwrap();
+    let done = actions(fake, &server).await;
+    let created = creates(&done);
+    assert_eq!(created.len(), 1, "{fake:?}: {done:?}");
     let alert = store
         .alerts(&AlertFilter::default())
         .await
         .unwrap()
         .remove(0);
     let key = format!("kw-{}-{}", alert.rule.0, alert.connector);
-    assert_eq!(body["externalXRef"], key.as_str());
-    assert_eq!(body["company"]["id"], 777);
-    assert_eq!(body["board"]["id"], 12);
-    assert_eq!(body["status"]["id"], 1);
-    assert_eq!(body["priority"]["id"], 2, "critical");
+    let body = created[0].to_string();
+    assert!(body.contains(&format!("[{key}]")), "{fake:?}: {body}");
     assert!(
-        body["summary"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("[{key}]")),
-        "{body}"
+        body.contains("777"),
+        "{fake:?}: the customer's company: {body}"
     );
     assert!(
-        body["initialDescription"]
-            .as_str()
-            .unwrap()
-            .contains("https://watch.example/alerts"),
-        "{body}"
+        body.contains("https://watch.example/alerts"),
+        "{fake:?}: {body}"
     );
+    if fake == Fake::ConnectWise {
+        assert_eq!(created[0]["externalXRef"], key.as_str());
+        assert_eq!(created[0]["priority"]["id"], 2, "critical");
+    }
     let tickets = store.psa_tickets(None, 10).await.unwrap();
-    assert_eq!(tickets.len(), 1);
     assert_eq!(
-        (tickets[0].ticket.as_str(), tickets[0].state),
-        ("501", PsaTicketState::Open)
+        (tickets.len(), tickets[0].ticket.as_str(), tickets[0].state),
+        (1, "501", PsaTicketState::Open),
+        "{fake:?}"
     );
 
-    // The same pass again: nothing new happens in the PSA.
-    psa(&server, json!([]), ticket(501, false, 1)).await;
+    // The same pass again: nothing new in the PSA.
+    fake.mount(&server, false, false, 502).await;
     pass.run(&store, &[], now() + Duration::minutes(15))
         .await
         .unwrap();
-    assert!(
-        calls(&server).await.is_empty(),
-        "{:?}",
-        calls(&server).await
-    );
+    assert!(actions(fake, &server).await.is_empty(), "{fake:?}");
 
     // A reminder a day later notes the ticket; the next one, inside the 48 h note
     // interval, does not.
-    pass.run(&store, &[], now() + Duration::hours(25))
-        .await
-        .unwrap();
-    pass.run(&store, &[], now() + Duration::hours(50))
-        .await
-        .unwrap();
-    let seen = calls(&server).await;
-    assert_eq!(
-        count(&seen, "POST /service/tickets/501/notes"),
-        1,
-        "{seen:?}"
-    );
-    assert_eq!(count(&seen, "POST /service/tickets"), 0, "{seen:?}");
+    pass.run(&store, &[], hours(25)).await.unwrap();
+    pass.run(&store, &[], hours(50)).await.unwrap();
+    let done = actions(fake, &server).await;
+    assert_eq!(notes(&done), vec![false], "{fake:?}: {done:?}");
+    assert!(creates(&done).is_empty(), "{fake:?}");
 
     // Backups return: a resolution note and, as nobody touched it, the closed status.
-    psa(&server, json!([]), ticket(501, false, 1)).await;
-    commit(&store, now() + Duration::hours(51), Health::Healthy, None).await;
-    pass.run(&store, &[], now() + Duration::hours(51))
-        .await
-        .unwrap();
-    let seen = calls(&server).await;
-    let note = seen
-        .iter()
-        .find(|(call, _)| call == "POST /service/tickets/501/notes")
-        .map(|(_, body)| body.clone())
-        .expect("a resolution note");
-    assert_eq!(note["resolutionFlag"], true);
-    let patch = seen
-        .iter()
-        .find(|(call, _)| call == "PATCH /service/tickets/501")
-        .map(|(_, body)| body.clone())
-        .expect("the ticket is closed");
-    assert_eq!(patch[0]["value"]["id"], 5, "{patch}");
+    fake.mount(&server, false, false, 502).await;
+    commit(&store, hours(51), Health::Healthy, None).await;
+    pass.run(&store, &[], hours(51)).await.unwrap();
+    let done = actions(fake, &server).await;
+    assert_eq!(notes(&done), vec![true], "{fake:?}: {done:?}");
+    assert_eq!(statuses(&done), vec![5], "{fake:?}: {done:?}");
     assert_eq!(
         store.psa_tickets(None, 10).await.unwrap()[0].state,
         PsaTicketState::Closed
     );
 
-    // It fails again two days later, inside the 5-day reopen window: the closed
-    // ticket is reopened, no second ticket.
-    psa(&server, json!([]), ticket(501, true, 5)).await;
+    // It fails again inside the 5-day reopen window: the closed ticket is reopened.
+    fake.mount(&server, false, true, 502).await;
     commit(
         &store,
-        now() + Duration::hours(51),
+        hours(51),
         Health::Critical,
         Some(HealthReason::NoCheckIn),
     )
     .await;
-    pass.run(&store, &[], now() + Duration::hours(111))
-        .await
-        .unwrap();
-    let seen = calls(&server).await;
-    assert_eq!(count(&seen, "POST /service/tickets"), 0, "{seen:?}");
-    let reopen = seen
-        .iter()
-        .find(|(call, _)| call == "PATCH /service/tickets/501")
-        .map(|(_, body)| body.clone())
-        .expect("reopened");
-    assert_eq!(reopen[0]["value"]["id"], 1, "{reopen}");
+    pass.run(&store, &[], hours(111)).await.unwrap();
+    let done = actions(fake, &server).await;
+    assert!(creates(&done).is_empty(), "{fake:?}: {done:?}");
+    assert_eq!(statuses(&done), vec![1], "{fake:?}: reopened: {done:?}");
+    assert_eq!(notes(&done), vec![false], "{fake:?}: {done:?}");
     let tickets = store.psa_tickets(None, 10).await.unwrap();
-    assert_eq!(tickets.len(), 1);
-    assert_eq!(tickets[0].state, PsaTicketState::Open);
-
-    // A technician closes it: the next reminder notices, leaves it alone, and the
-    // resolution later adds nothing.
-    psa(&server, json!([]), ticket(501, true, 5)).await;
-    pass.run(&store, &[], now() + Duration::hours(136))
-        .await
-        .unwrap();
-    commit(&store, now() + Duration::hours(137), Health::Healthy, None).await;
-    pass.run(&store, &[], now() + Duration::hours(137))
-        .await
-        .unwrap();
-    let seen = calls(&server).await;
     assert_eq!(
-        count(&seen, "POST /service/tickets/501/notes"),
-        0,
-        "{seen:?}"
+        (tickets.len(), tickets[0].state),
+        (1, PsaTicketState::Open),
+        "{fake:?}"
     );
-    assert_eq!(count(&seen, "PATCH /service/tickets/501"), 0, "{seen:?}");
+
+    // A technician closes it: the next reminder notices and leaves it alone, and the
+    // resolution later adds nothing.
+    fake.mount(&server, false, true, 502).await;
+    pass.run(&store, &[], hours(136)).await.unwrap();
+    commit(&store, hours(137), Health::Healthy, None).await;
+    pass.run(&store, &[], hours(137)).await.unwrap();
+    let done = actions(fake, &server).await;
+    assert!(done.is_empty(), "{fake:?}: {done:?}");
     assert_eq!(
         store.psa_tickets(None, 10).await.unwrap()[0].state,
-        PsaTicketState::LeftAlone
+        PsaTicketState::LeftAlone,
+        "{fake:?}"
+    );
+
+    // Long after the window, it fails again: a new ticket.
+    fake.mount(&server, false, true, 502).await;
+    commit(
+        &store,
+        hours(137),
+        Health::Critical,
+        Some(HealthReason::NoCheckIn),
+    )
+    .await;
+    pass.run(&store, &[], hours(400)).await.unwrap();
+    let done = actions(fake, &server).await;
+    assert_eq!(creates(&done).len(), 1, "{fake:?}: {done:?}");
+    let tickets = store.psa_tickets(None, 10).await.unwrap();
+    assert_eq!(tickets.len(), 2, "{fake:?}");
+    assert!(
+        tickets
+            .iter()
+            .any(|ticket| ticket.ticket == "502" && ticket.state == PsaTicketState::Open)
     );
 
     // The alerts' histories tell the story.
@@ -301,7 +517,7 @@ async fn a_ticket_is_opened_noted_closed_reopened_and_left_alone_once_a_technici
     for expected in ["opened", "closed in", "reopened", "left alone"] {
         assert!(
             history.iter().any(|note| note.contains(expected)),
-            "{expected}: {history:?}"
+            "{fake:?}: {expected}: {history:?}"
         );
     }
 }
@@ -309,7 +525,7 @@ async fn a_ticket_is_opened_noted_closed_reopened_and_left_alone_once_a_technici
 #[tokio::test]
 async fn a_ticket_created_before_a_crash_is_adopted_not_duplicated() {
     let server = MockServer::start().await;
-    let (store, pass) = setup(&server, settings()).await;
+    let (store, pass) = setup(Fake::ConnectWise, &server, settings()).await;
     // The PSA already holds an open ticket carrying our key (created, then the
     // process died before storing it).
     psa(
@@ -330,7 +546,7 @@ async fn a_ticket_created_before_a_crash_is_adopted_not_duplicated() {
 #[tokio::test]
 async fn a_psa_that_refuses_falls_back_to_email_and_one_that_is_down_is_retried_later() {
     let server = MockServer::start().await;
-    let (store, pass) = setup(&server, settings()).await;
+    let (store, pass) = setup(Fake::ConnectWise, &server, settings()).await;
     let pass = AlertPass {
         notifiers: Notifiers {
             email: Some(
