@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Serve keepit-watch's HTTP API, and manage its users and API tokens.
 #[derive(Debug, Parser)]
-#[command(name = "keepit-server", version, about, long_about = None, propagate_version = true)]
+#[command(name = "keepit-server", version = crate::VERSION, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Sync an MSP's Keepit account tree into keepit-watch's database, and report on it.
 #[derive(Debug, Parser)]
-#[command(name = "keepit-sync", version, about, long_about = None, propagate_version = true)]
+#[command(name = "keepit-sync", version = crate::VERSION, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -31,6 +31,7 @@ pub(crate) enum Command {
     /// Check Keepit credentials: print the parent account and how many customer accounts it sees.
     TestConnection(KeepitArgs),
     /// Start a generated fake Keepit fleet in this process, sync it into a local database and show what an MSP would see.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Manage the MSP's own customer list.
     Customers {
@@ -61,6 +62,11 @@ pub(crate) struct StatusArgs {
     /// Only alerts opened within this long, such as 24h or 7d.
     #[arg(long, value_parser = parse_duration)]
     pub(crate) since: Option<Duration>,
+
+    /// A last successful sync older than this makes `status` warn and exit 1 (two
+    /// daemon intervals by default).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub(crate) stale_after: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +210,7 @@ pub(crate) struct DaemonArgs {
     pub(crate) interval: Duration,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Database URL for the demo data.
@@ -284,47 +291,23 @@ fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
     Ok(ttl)
 }
 
-/// Parses `15m`, `1h`, `90s`, `2h30m` or a bare number of seconds. (Four units and
-/// a sum are all these flags need; a parsing crate would accept more spellings than
-/// the documentation promises.)
+/// Parses a duration such as `15m`, `1h`, `90s`, `2h30m` or `7d`: humantime's grammar,
+/// the one keepit-server's flags use too. A bare number is refused, since `15` could
+/// mean seconds as well as minutes.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
+    if text.is_empty() {
+        return Err(
+            "an empty value is not a duration; write a number with a unit, such as 15m".into(),
+        );
     }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => {
-                return Err(format!(
-                    "{text:?} is not an interval; use a number with s, m, h or d, such as 15m"
-                ));
-            }
-        };
-        let value: u64 = number.parse().map_err(|_| {
-            format!("{text:?} is not an interval; a number must come before each unit")
-        })?;
-        total = total.saturating_add(value.saturating_mul(unit));
-        number.clear();
-    }
-    if !number.is_empty() {
+    if text.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!(
-            "{text:?} is not an interval; the last number has no unit"
+            "{text:?} has no unit; write it with s, m, h or d, such as {text}s or {text}m"
         ));
     }
-    if text.is_empty() {
-        return Err("an empty value is not a duration".into());
-    }
-    Ok(Duration::from_secs(total))
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{text:?} is not a duration such as 15m, 1h or 2h30m: {error}"))
 }
 
 #[cfg(test)]
@@ -342,10 +325,12 @@ mod tests {
     fn intervals() {
         assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_interval("2h30m"), Ok(Duration::from_secs(9000)));
-        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        // A bare number is refused with the units named, not read as seconds.
+        let bare = parse_interval("15").unwrap_err();
+        assert!(bare.contains("no unit") && bare.contains("15m"), "{bare}");
         assert!(parse_interval("5s").is_err());
         assert!(parse_interval("fast").is_err());
-        assert!(parse_interval("15").is_ok());
         assert!(parse_interval("10x").is_err());
         assert!(parse_interval("m").is_err());
         assert!(parse_interval("").is_err());
@@ -358,6 +343,7 @@ mod tests {
         assert!(parse_retention("13d").is_err());
         assert!(parse_lease_ttl("2h").is_err());
         assert_eq!(parse_deadline("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_deadline("0s").is_err());
         assert!(parse_deadline("0").is_err());
         assert!(parse_deadline("99999999999999999999d").is_err());
     }
@@ -375,7 +361,8 @@ mod tests {
             let text = format!("{days}d{hours}h{minutes}m{seconds}s");
             let expected = days * 86_400 + hours * 3_600 + minutes * 60 + seconds;
             proptest::prop_assert_eq!(parse_duration(&text), Ok(Duration::from_secs(expected)));
-            proptest::prop_assert_eq!(parse_duration(&format!(" {expected} ")), Ok(Duration::from_secs(expected)));
+            proptest::prop_assert_eq!(parse_duration(&format!(" {expected}s ")), Ok(Duration::from_secs(expected)));
+            proptest::prop_assert!(parse_duration(&expected.to_string()).is_err());
         }
     }
 }

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use keepit_alerts::{AlertPass, Notifiers};
-use keepit_client::{KeepitClient, RetryPolicy};
-use keepit_ingest::{Clock, Integration, Shutdown, SyncConfig, SyncReport, sync_once};
-use keepit_mock::{Fleet, FleetSpec, MockKeepit};
+use keepit_alerts::AlertPass;
+use keepit_client::KeepitClient;
+use keepit_ingest::{Integration, Shutdown, SyncConfig, SyncReport, sync_once};
 use keepit_store::{Backend, KeepitCredentials, NewIntegration, Store, StoreConfig, SyncOutcome};
 
 use crate::cli::{
-    Cli, Command, CustomersCommand, DaemonArgs, DemoArgs, ImportArgs, KeepitArgs, LimitArgs,
-    OutputFormat, RunArgs, StatusArgs,
+    Cli, Command, CustomersCommand, DaemonArgs, ImportArgs, KeepitArgs, LimitArgs, OutputFormat,
+    RunArgs, StatusArgs,
 };
 use crate::config::{AdHocKeepit, check_database_url, master_key, notifiers, public_url, usage};
 use crate::report;
@@ -25,7 +24,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_once(args, output).await,
         Command::Daemon(args) => daemon(args, output).await,
         Command::TestConnection(args) => test_connection(args, output).await,
-        Command::Demo(args) => demo(args, output).await,
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => crate::demo::run(args, output).await,
         Command::Customers {
             command: CustomersCommand::Import(args),
         } => import(args, output).await,
@@ -52,7 +52,7 @@ async fn alert_pass(store: &Store) -> anyhow::Result<AlertPass> {
     )))
 }
 
-async fn open_store(url: &str) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(url: &str) -> anyhow::Result<Store> {
     check_database_url(url)?;
     Store::connect_and_migrate(&StoreConfig::new(url))
         .await
@@ -344,7 +344,7 @@ async fn help(
     }
 }
 
-fn exit_code(outcome: SyncOutcome) -> ExitCode {
+pub(crate) fn exit_code(outcome: SyncOutcome) -> ExitCode {
     match outcome {
         SyncOutcome::Ok => ExitCode::SUCCESS,
         SyncOutcome::Partial => ExitCode::from(2),
@@ -568,80 +568,6 @@ async fn test_connection(args: KeepitArgs, output: OutputFormat) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo(args: DemoArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.database_url).await?;
-    let now = Utc::now();
-    let spec = FleetSpec {
-        seed: args.seed,
-        accounts: args.accounts as usize,
-        now,
-        ..FleetSpec::default()
-    };
-    let fleet = Fleet::generate(&spec).context("could not generate the demo fleet")?;
-    let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
-    let parent = served.parent();
-    let credentials = keepit_client::Credentials::UserPassword {
-        username: mock.credentials().username().to_owned(),
-        password: mock.credentials().password().clone(),
-    };
-    let client = KeepitClient::builder()
-        .base_url(mock.uri())
-        .credentials(credentials)
-        .max_concurrency(8)
-        .retry(RetryPolicy::default())
-        .build()
-        .context("could not build the demo client")?;
-    let record = match store.integration_by_parent(&parent).await? {
-        Some(record) => record,
-        None => {
-            let new = NewIntegration {
-                name: "Demo MSP (generated)".into(),
-                region: None,
-                base_url: Some(mock.uri()),
-                parent_account: parent.clone(),
-                // The fake's throwaway credentials, sealed with the master key like any
-                // others, so the server over the same state can use the integration.
-                credentials: KeepitCredentials {
-                    username: Some(mock.credentials().username().to_owned()),
-                    password: Some(mock.credentials().password().clone()),
-                    api_token_login: None,
-                    api_token_password: None,
-                },
-                // Enabled, because alerts watch only the connectors of enabled
-                // integrations. Its base URL is the fake Keepit that ends with the
-                // demo, so a later sync over the demo database reports it unreachable.
-                enabled: true,
-                settings: keepit_store::IntegrationSettings::default(),
-            };
-            store.create_integration(&new, &master_key()?, now).await?
-        }
-    };
-    let integration = Integration {
-        id: record.id,
-        parent,
-        client,
-    };
-    let clock_source = served.clone();
-    let config = SyncConfig {
-        clock: Clock::from_fn(move || clock_source.now()),
-        ..SyncConfig::default()
-    };
-    let hook = AlertPass::new(Notifiers::default());
-    let started = std::time::Instant::now();
-    let report = sync_once(&store, &integration, &config, &hook, &Shutdown::never())
-        .await
-        .context("the demo sync failed")?;
-    report::print_demo(
-        &store,
-        &report,
-        started.elapsed(),
-        &args.database_url,
-        output,
-    )
-    .await?;
-    Ok(exit_code(report.outcome))
-}
-
 async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
     let file = std::fs::File::open(&args.csv)
@@ -691,7 +617,41 @@ async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCo
 }
 
 async fn status(args: &StatusArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    // Reading never creates: a mistyped path is an error, not a new empty database.
+    if let Some(path) = sqlite_file(&args.database.database_url)
+        && !std::path::Path::new(&path).exists()
+    {
+        return Err(usage(format!(
+            "there is no database at {path}; point --database-url (or DATABASE_URL) at the one keepit-sync writes"
+        )));
+    }
     let store = open_store(&args.database.database_url).await?;
+    let now = Utc::now();
+    let last_success = store
+        .integrations()
+        .await?
+        .iter()
+        .filter(|integration| integration.enabled)
+        .filter(|integration| {
+            matches!(
+                integration.last_sync_outcome,
+                Some(SyncOutcome::Ok | SyncOutcome::Partial)
+            )
+        })
+        .filter_map(|integration| integration.last_sync_at)
+        .max();
+    let stale_after =
+        chrono::TimeDelta::from_std(args.stale_after).unwrap_or(chrono::TimeDelta::minutes(30));
+    let state = match last_success {
+        None => "never_synced",
+        Some(at) if now - at > stale_after => "stale",
+        Some(_) => "fresh",
+    };
+    let freshness = report::Freshness {
+        database: StoreConfig::new(&args.database.database_url).redacted_url(),
+        last_success,
+        state,
+    };
     let filter = report::StatusFilter {
         customer: args.customer.clone(),
         severity: args.severity.clone(),
@@ -700,6 +660,32 @@ async fn status(args: &StatusArgs, output: OutputFormat) -> anyhow::Result<ExitC
             .since
             .and_then(|since| chrono::TimeDelta::from_std(since).ok()),
     };
-    report::print_status(&store, Utc::now(), &filter, output).await?;
-    Ok(ExitCode::SUCCESS)
+    report::print_status(&store, now, &filter, &freshness, output).await?;
+    match state {
+        "fresh" => Ok(ExitCode::SUCCESS),
+        "never_synced" => {
+            eprintln!(
+                "WARNING: no sync has ever succeeded into {}: \"no open alerts\" means nothing here. Run keepit-sync run (or check the daemon).",
+                freshness.database
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            eprintln!(
+                "WARNING: the last successful sync into {} finished more than {} ago: these alerts may be out of date. Check the sync daemon.",
+                freshness.database,
+                humantime::format_duration(args.stale_after)
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The file of a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); `None` for
+/// other databases and in-memory ones.
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url.trim().strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
 }

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keepit_domain::{ConnectorId, JobStatus, ReasonScope};
+use keepit_domain::{ConnectorId, ReasonScope};
 use keepit_ingest::SyncReport;
-use keepit_store::{AlertFilter, ConnectorFilter, CustomerId, JobQuery, Store, SyncOutcome};
+use keepit_store::{AlertFilter, ConnectorFilter, CustomerId, Store, SyncOutcome};
 use serde_json::json;
 
 use crate::cli::OutputFormat;
@@ -156,10 +156,21 @@ pub(crate) struct StatusFilter {
     pub(crate) since: Option<chrono::TimeDelta>,
 }
 
+/// What `status` read from, and how fresh it is.
+pub(crate) struct Freshness {
+    /// The database, its password redacted.
+    pub(crate) database: String,
+    /// When the latest ok or partial sync of any enabled integration finished.
+    pub(crate) last_success: Option<DateTime<Utc>>,
+    /// `fresh`, `stale` or `never_synced`.
+    pub(crate) state: &'static str,
+}
+
 pub(crate) async fn print_status(
     store: &Store,
     now: DateTime<Utc>,
     filter: &StatusFilter,
+    freshness: &Freshness,
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     let mut open = open_alerts(store).await?;
@@ -212,9 +223,25 @@ pub(crate) async fn print_status(
                     })
                 })
                 .collect();
-            println!("{}", json!({ "alerts": alerts }));
+            println!(
+                "{}",
+                json!({
+                    "database": freshness.database,
+                    "last_successful_sync_at": freshness.last_success.map(rfc3339),
+                    "sync": freshness.state,
+                    "alerts": alerts,
+                })
+            );
         }
         OutputFormat::Table => {
+            println!(
+                "Database {}; last successful sync {}.",
+                freshness.database,
+                freshness.last_success.map_or_else(
+                    || "never".to_owned(),
+                    |at| format!("{} ({} min ago)", rfc3339(at), (now - at).num_minutes())
+                )
+            );
             if open.alerts.is_empty() {
                 let filtered = filter.customer.is_some()
                     || filter.severity.is_some()
@@ -280,6 +307,7 @@ pub(crate) async fn print_status(
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 pub(crate) async fn print_demo(
     store: &Store,
     report: &SyncReport,
@@ -303,6 +331,8 @@ pub(crate) async fn print_demo(
             .entry(health)
             .or_default() += 1;
     }
+    use keepit_domain::JobStatus;
+    use keepit_store::JobQuery;
     let mut jobs_by_status: BTreeMap<&'static str, usize> = JobStatus::ALL
         .iter()
         .map(|status| (status.as_str(), 0))

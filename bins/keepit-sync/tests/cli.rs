@@ -37,6 +37,22 @@ async fn bad_flags_and_missing_configuration_exit_64_with_a_message() {
 
     let output = keepit_sync(&dir, &["daemon", "--interval", "fast"]).await;
     assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+    // A bare number is not taken for seconds: the message names the units.
+    let output = keepit_sync(&dir, &["daemon", "--interval", "15"]).await;
+    assert_eq!(output.status.code(), Some(64), "{}", text(&output));
+    assert!(text(&output).contains("15m"), "{}", text(&output));
+
+    // --version names the commit and the build date.
+    let output = keepit_sync(&dir, &["--version"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let version = text(&output);
+    assert!(
+        version.starts_with(&format!(
+            "keepit-sync {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )) && version.contains(", built 20"),
+        "{version}"
+    );
 
     let db = sqlite_url(&dir);
     let output = keepit_sync(&dir, &["run", "--database-url", &db]).await;

@@ -490,11 +490,20 @@ async fn processes_racing_migrations_on_an_empty_database_all_come_up() {
     }
     for (dir, postgres) in databases {
         let url = postgres.clone().unwrap_or_else(|| sqlite_url(&dir));
+        // An import of no rows: each process opens the database, migrating it.
+        let csv = dir.join("none.csv");
+        std::fs::write(&csv, "name,external_id\n").unwrap();
         let children: Vec<Child> = (0..4)
             .map(|_| {
                 keepit_sync(
                     &dir,
-                    &["status".into(), "--database-url".into(), url.clone()],
+                    &[
+                        "customers".into(),
+                        "import".into(),
+                        csv.display().to_string(),
+                        "--database-url".into(),
+                        url.clone(),
+                    ],
                 )
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -778,4 +787,98 @@ async fn two_daemons_on_postgres_share_one_pass_and_keep_one_schedule() {
     drop_database(&base, &url).await;
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&alone_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_never_creates_a_database_and_says_when_nothing_was_synced() {
+    let dir = temp_dir("status");
+    let url = sqlite_url(&dir);
+    let path = dir.join("watch.db");
+    // A mistyped path: a usage error, and no file appears.
+    let missing = output_of(keepit_sync(
+        &dir,
+        &["status".into(), "--database-url".into(), url.clone()],
+    ))
+    .await;
+    assert_eq!(missing.status.code(), Some(64), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("there is no database"),
+        "{}",
+        text(&missing)
+    );
+    assert!(!path.exists(), "status created a database");
+    assert!(!dir.join("master.key").exists(), "status created a key");
+
+    // A database no sync ever wrote: the list is empty, and status says why it means nothing.
+    let csv = dir.join("none.csv");
+    std::fs::write(&csv, "name,external_id\n").unwrap();
+    let created = output_of(keepit_sync(
+        &dir,
+        &[
+            "customers".into(),
+            "import".into(),
+            csv.display().to_string(),
+            "--database-url".into(),
+            url.clone(),
+        ],
+    ))
+    .await;
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+    let never = output_of(keepit_sync(
+        &dir,
+        &[
+            "status".into(),
+            "--database-url".into(),
+            url.clone(),
+            "--output".into(),
+            "json".into(),
+        ],
+    ))
+    .await;
+    assert_eq!(never.status.code(), Some(1), "{}", text(&never));
+    assert!(
+        text(&never).contains("no sync has ever succeeded"),
+        "{}",
+        text(&never)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&never.stdout).unwrap();
+    assert_eq!(json["sync"], "never_synced");
+    assert!(json["database"].as_str().unwrap().contains("watch.db"));
+
+    // After a sync: fresh, exit 0, and the table names the database and the sync.
+    let (mock, served) = fleet(2, 83).await;
+    let keepit = Keepit::of(&mock, &served);
+    let synced = output_of(keepit_sync(&dir, &run_args(&url, &keepit))).await;
+    assert_eq!(outcome(&synced), "ok", "{}", text(&synced));
+    let fresh = output_of(keepit_sync(
+        &dir,
+        &["status".into(), "--database-url".into(), url.clone()],
+    ))
+    .await;
+    assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh));
+    assert!(
+        text(&fresh).contains("last successful sync 20"),
+        "{}",
+        text(&fresh)
+    );
+    // With a one-second threshold, a moment later: stale, exit 1.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let stale = output_of(keepit_sync(
+        &dir,
+        &[
+            "status".into(),
+            "--database-url".into(),
+            url.clone(),
+            "--stale-after".into(),
+            "1s".into(),
+        ],
+    ))
+    .await;
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("may be out of date"),
+        "{}",
+        text(&stale)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

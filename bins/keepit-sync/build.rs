@@ -1,0 +1,3 @@
+//! Build information for `--version`.
+
+include!("../build_info.rs");
