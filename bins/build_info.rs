@@ -1,5 +1,5 @@
-// Shared by both binaries' build scripts (`include!`d): the git commit and the build
-// date that `--version` prints. Written by hand: two values need no build-info crate.
+// Shared by both binaries' build scripts (`include!`d): what `--version` prints, the
+// version with the git commit and the build date, as `KEEPIT_VERSION`. Written by hand: two values need no build-info crate.
 // The date honours SOURCE_DATE_EPOCH for reproducible builds; without git (a source
 // tarball, a container build without .git) the commit is "unknown".
 
@@ -22,8 +22,11 @@ fn main() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |since| since.as_secs())
         });
-    println!("cargo:rustc-env=KEEPIT_BUILD_COMMIT={commit}");
-    println!("cargo:rustc-env=KEEPIT_BUILD_DATE={}", civil_date(seconds / 86_400));
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    println!(
+        "cargo:rustc-env=KEEPIT_VERSION={version} (commit {commit}, built {})",
+        civil_date(seconds / 86_400)
+    );
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
         if std::path::Path::new(path).exists() {

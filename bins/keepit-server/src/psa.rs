@@ -88,10 +88,17 @@ fn base_url(kind: PsaKind, text: &str) -> anyhow::Result<String> {
         };
     }
     match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() => Ok(text.to_owned()),
+        // Plain HTTP would send the credentials in the clear: only to this machine.
+        Ok(url)
+            if url.scheme() == "http"
+                && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) =>
+        {
             Ok(text.to_owned())
         }
-        _ => Err(usage(format!("--base-url {text:?} is not an http(s) URL"))),
+        _ => Err(usage(format!(
+            "--base-url {text:?} must be an https URL (plain http only for this machine)"
+        ))),
     }
 }
 

@@ -7,14 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line program reports on stdout and stderr.
 
 /// What `--version` prints: the version, the git commit and the build date.
-pub(crate) const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("KEEPIT_BUILD_COMMIT"),
-    ", built ",
-    env!("KEEPIT_BUILD_DATE"),
-    ")"
-);
+pub(crate) const VERSION: &str = env!("KEEPIT_VERSION");
 
 mod cli;
 mod commands;

@@ -77,6 +77,8 @@ struct Notice<'a> {
     why: &'a Why,
     customer: Option<CustomerId>,
     connector: &'a ConnectorId,
+    /// Whether people get it (inbox, e-mail, webhook); when not, only PSA tickets do.
+    people: bool,
 }
 
 /// What the adapter knows about the people and names a notice mentions.
@@ -169,6 +171,7 @@ impl AlertPass {
                             why: &why,
                             customer,
                             connector: &connector,
+                            people: true,
                         };
                         self.queue(store, &audiences, &notice, now, &mut summary)
                             .await?;
@@ -210,6 +213,7 @@ impl AlertPass {
                             why: &why,
                             customer: record.customer,
                             connector: &record.connector,
+                            people: true,
                         };
                         self.queue(store, &audiences, &notice, now, &mut summary)
                             .await?;
@@ -228,6 +232,7 @@ impl AlertPass {
                         why: &why,
                         customer: record.customer,
                         connector: &record.connector,
+                        people: true,
                     };
                     self.queue(store, &audiences, &notice, now, &mut summary)
                         .await?;
@@ -254,8 +259,10 @@ impl AlertPass {
                     }
                     summary.resolved += 1;
                     // People hear that it cleared only if they heard of it, and not
-                    // while they asked for quiet.
-                    if record.last_notified_at.is_some() && !record.silenced(now) {
+                    // while they asked for quiet; a PSA ticket hears it always, or it
+                    // would stay open for good.
+                    let people = record.last_notified_at.is_some() && !record.silenced(now);
+                    if people || !audiences.psa.is_empty() {
                         let why = Why {
                             last_success_at: record.last_success_at,
                             last_attempt_at: record.last_attempt_at,
@@ -273,6 +280,7 @@ impl AlertPass {
                             why: &why,
                             customer: record.customer,
                             connector: &record.connector,
+                            people,
                         };
                         self.queue(store, &audiences, &notice, now, &mut summary)
                             .await?;
@@ -381,7 +389,16 @@ impl AlertPass {
             severity: (notice.kind != MessageKind::AlertResolved).then_some(notice.severity),
             created_at: now,
         };
-        let mut deliveries = self.deliveries(&audiences.emails, false);
+        let mut deliveries = if notice.people {
+            self.deliveries(&audiences.emails, false)
+        } else {
+            Vec::new()
+        };
+        let recipients: &[UserId] = if notice.people {
+            &audiences.recipients
+        } else {
+            &[]
+        };
         // Ticket work for each PSA, queued with the notice: processed once, in order.
         let tickets: Vec<String> = audiences
             .psa
@@ -391,13 +408,7 @@ impl AlertPass {
         deliveries.extend(tickets.iter().map(|target| ("psa", target.as_str())));
         let told = notice.kind != MessageKind::AlertResolved;
         let stored = store
-            .queue_alert_notice(
-                notice.alert,
-                &message,
-                &audiences.recipients,
-                &deliveries,
-                told,
-            )
+            .queue_alert_notice(notice.alert, &message, recipients, &deliveries, told)
             .await?;
         if stored.created {
             summary.messages += 1;
@@ -498,6 +509,21 @@ impl AlertPass {
                     customer,
                     at: message.created_at,
                 };
+                let deliverable = match delivery.channel.as_str() {
+                    "email" => self.notifiers.email.is_some(),
+                    "webhook" => self.notifiers.webhook.is_some(),
+                    "psa" => self.psa.is_some(),
+                    _ => false,
+                };
+                // A channel switched off since the delivery was queued keeps it for when
+                // it returns; one another process is delivering right now is skipped.
+                if !deliverable
+                    || !store
+                        .claim_delivery(delivery.id, now, Duration::minutes(10))
+                        .await?
+                {
+                    continue;
+                }
                 // The failure, if any, and whether trying again later may help.
                 let result: Option<(String, bool)> = match (
                     delivery.channel.as_str(),
@@ -526,7 +552,7 @@ impl AlertPass {
                             .err()
                             .map(|failure| (failure.message, failure.transient))
                     }
-                    // The channel was switched off since the delivery was queued: keep it for when it returns.
+                    // Checked above.
                     _ => continue,
                 };
                 let attempt = match result {

@@ -310,10 +310,12 @@ impl Ticketing<'_> {
             if !self.still_open(&ticket).await? {
                 return Ok(());
             }
+            // Reminders are rate-limited; an escalation is always worth a note.
             let interval = Duration::minutes(i64::from(settings.note_interval_minutes));
-            if ticket
-                .last_note_at
-                .is_some_and(|at| self.now - at < interval)
+            if self.message.kind == MessageKind::AlertReminder
+                && ticket
+                    .last_note_at
+                    .is_some_and(|at| self.now - at < interval)
             {
                 return Ok(());
             }
@@ -350,6 +352,7 @@ impl Ticketing<'_> {
         }
         // After a crash between the PSA's answer and the store, the ticket exists:
         // adopt it instead of opening a second one.
+        let mut opened_status = settings.new_status.clone();
         let ticket = match self.psa.find_open_ticket(&key, &company).await? {
             Some(found) => found,
             None => {
@@ -370,6 +373,14 @@ impl Ticketing<'_> {
                     .await?
             }
         };
+        if opened_status.is_none() {
+            // Opened with the PSA's default status: remember which one it was, so a
+            // technician's status change is noticed at resolution.
+            opened_status = match self.psa.ticket_state(&ticket.id).await {
+                Ok(Some(state)) => state.status,
+                _ => None,
+            };
+        }
         self.store
             .insert_psa_ticket(&NewPsaTicket {
                 connection: self.record.id,
@@ -380,7 +391,7 @@ impl Ticketing<'_> {
                 key,
                 ticket: ticket.id.clone(),
                 company,
-                opened_status: settings.new_status.clone(),
+                opened_status,
                 at: self.now,
             })
             .await?;
@@ -406,6 +417,11 @@ impl Ticketing<'_> {
         let Some(previous) = self.store.latest_psa_ticket(self.record.id, key).await? else {
             return Ok(false);
         };
+        // Only a ticket keepit-watch closed itself: one a technician closed or deleted
+        // was their decision, and a later problem gets a ticket of its own.
+        if previous.state != PsaTicketState::Closed {
+            return Ok(false);
+        }
         let window = Duration::days(i64::from(settings.reopen_days));
         let recent = previous
             .closed_at
@@ -486,14 +502,13 @@ impl Ticketing<'_> {
             )
             .await?;
         let settings = &self.record.settings;
-        // Untouched: still in the status keepit-watch opened it with, and nobody
-        // assigned. (The PSAs do not say reliably whether a technician added a note, so
+        // Untouched: still in the status it was opened with, and nobody assigned. (The PSAs do not say reliably whether a technician added a note, so
         // an assignment or a status change is what counts as work.)
         let untouched = !state.assigned
             && match (&ticket.opened_status, &state.status) {
                 (Some(opened), Some(now)) => opened == now,
-                (None, _) => true,
-                (Some(_), None) => false,
+                // Without both statuses, nobody can tell: leave it open with the note.
+                _ => false,
             };
         let close = settings.close_on_resolve && untouched;
         let closed_with = settings.closed_status.as_deref().filter(|_| close);

@@ -139,6 +139,18 @@ async fn acquire_lease(
     }
 }
 
+/// Ticks every third of a lease's lifetime, the first a third from now: a lease (or a
+/// claim) renewed on them outlives two missed renewals.
+pub(super) fn renewals(ttl: TimeDelta) -> tokio::time::Interval {
+    let period = (ttl / 3)
+        .to_std()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
 /// Renews the lease every third of its lifetime for as long as it is polled; returns
 /// only when another process has taken the lease over. A renewal that fails for a
 /// database error is retried at the next tick: the lease outlives two missed ones.
@@ -148,12 +160,7 @@ async fn keep_lease(
     holder: &str,
     config: &SyncConfig,
 ) -> Error {
-    let period = (config.lease_ttl / 3)
-        .to_std()
-        .unwrap_or(Duration::from_secs(1))
-        .max(Duration::from_millis(100));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = renewals(config.lease_ttl);
     loop {
         ticks.tick().await;
         match store

@@ -381,6 +381,34 @@ impl Store {
         Ok(due)
     }
 
+    /// Takes a due delivery for this process: its next attempt moves `hold` past `now`,
+    /// so another process working through the queue at the same time skips it. `false`
+    /// when another process took it first. Recording the attempt settles it; a process
+    /// that dies holding it leaves it due again after `hold`.
+    pub async fn claim_delivery(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+        hold: chrono::TimeDelta,
+    ) -> Result<bool> {
+        let now = micros(now);
+        let result = message_delivery::Entity::update_many()
+            .col_expr(
+                message_delivery::Column::NextAttemptAt,
+                Expr::value(now + hold),
+            )
+            .filter(message_delivery::Column::Id.eq(id.0))
+            .filter(message_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(message_delivery::Column::NextAttemptAt.is_null())
+                    .add(message_delivery::Column::NextAttemptAt.lte(now)),
+            )
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// The deliveries queued for a message, oldest first.
     pub async fn deliveries_of(&self, message: MessageId) -> Result<Vec<DeliveryRecord>> {
         message_delivery::Entity::find()

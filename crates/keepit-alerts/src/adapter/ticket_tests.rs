@@ -633,3 +633,36 @@ async fn a_psa_that_refuses_falls_back_to_email_and_one_that_is_down_is_retried_
         assert!(!text.contains("private-key-value") && !text.contains("client-id-value"));
     }
 }
+
+#[tokio::test]
+async fn a_ticket_closes_when_its_alert_resolves_during_a_silence() {
+    let server = MockServer::start().await;
+    let fake = Fake::ConnectWise;
+    let (store, pass) = setup(fake, &server, settings()).await;
+    fake.mount(&server, false, false, 501).await;
+    pass.run(&store, &[], now()).await.unwrap();
+    assert_eq!(creates(&actions(fake, &server).await).len(), 1);
+    // Someone silences the alert for a day; the backups recover meanwhile. People hear
+    // nothing (they asked for quiet), but the ticket must not stay open for good.
+    let alert = store
+        .alerts(&AlertFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .silence_alert(alert.id, Some(now() + Duration::hours(24)), None, now())
+        .await
+        .unwrap();
+    fake.mount(&server, false, false, 502).await;
+    commit(&store, now() + Duration::hours(2), Health::Healthy, None).await;
+    pass.run(&store, &[], now() + Duration::hours(2))
+        .await
+        .unwrap();
+    let done = actions(fake, &server).await;
+    assert_eq!(notes(&done), vec![true], "{done:?}");
+    assert_eq!(statuses(&done), vec![5], "{done:?}");
+    assert_eq!(
+        store.psa_tickets(None, 10).await.unwrap()[0].state,
+        PsaTicketState::Closed
+    );
+}

@@ -135,14 +135,34 @@ fn base_url_of(kind: PsaKind, value: Option<&String>) -> Result<String, AppError
         };
     }
     match url::Url::parse(&url) {
-        Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() => {
-            Ok(url)
-        }
+        Ok(parsed) if parsed.scheme() == "https" && parsed.host().is_some() => Ok(url),
+        // Plain HTTP would send the credentials in the clear: only to this machine.
+        Ok(parsed) if parsed.scheme() == "http" && is_loopback(&parsed) => Ok(url),
+        Ok(parsed) if parsed.scheme() == "http" => Err(AppError::validation(
+            "base_url",
+            "must be https (plain http only for an address on this machine)",
+        )),
         _ => Err(AppError::validation(
             "base_url",
-            "must be an http(s) URL with a host",
+            "must be an https URL with a host",
         )),
     }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
+}
+
+/// The host a base URL names, for telling whether a change moves the connection.
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_ascii_lowercase))
 }
 
 /// Checks a new connection's fields as creating it does.
@@ -309,10 +329,22 @@ pub(crate) fn connection_change(
         Some(url) => Some(base_url_of(kind, Some(url))?),
         None => None,
     };
+    let credentials = credentials_of(kind, request)?;
+    // Stored secrets never follow the connection to another host unasked: whoever
+    // moves it types them again.
+    if let Some(url) = &base_url
+        && host_of(url) != host_of(&record.base_url)
+        && credentials.is_none()
+    {
+        return Err(AppError::validation(
+            "base_url",
+            "moves the connection to another host: enter its credentials again to send them there",
+        ));
+    }
     Ok(PsaConnectionChange {
         name,
         base_url,
-        credentials: credentials_of(kind, request)?.map(|credentials| credentials.to_json()),
+        credentials: credentials.map(|credentials| credentials.to_json()),
         settings: Some(settings_of(request, record.settings.clone())?),
         enabled: request.enabled,
     })

@@ -155,6 +155,23 @@ async fn psa_connections_are_checked_stored_without_secrets_tested_and_import_co
         assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
         assert_eq!(patched.json["settings"]["close_policy"], "note");
         assert_eq!(patched.json["settings"]["board"], "3", "kept");
+        // The stored secrets never follow the connection to another host unasked, and
+        // never go out over plain http except to this machine.
+        for (url, problem) in [
+            ("https://elsewhere.example", "credentials again"),
+            ("http://halo.example", "must be https"),
+        ] {
+            let moved = app
+                .call(
+                    Method::PATCH,
+                    &format!("{base}/{id}"),
+                    Some(&app.admin),
+                    Some(json!({"base_url": url})),
+                )
+                .await;
+            assert_eq!(moved.status, StatusCode::UNPROCESSABLE_ENTITY, "{moved:?}");
+            assert!(moved.message().contains(problem), "{moved:?}");
+        }
         let kind = app
             .call(
                 Method::PATCH,

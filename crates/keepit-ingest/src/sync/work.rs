@@ -1,8 +1,6 @@
 //! Claiming and syncing the accounts of a pass, for the worker that leads it and for
 //! any other worker on the same database that helps (see `keepit_store`'s work list).
 
-use std::time::Duration;
-
 use chrono::Utc;
 use keepit_alerts::ChangeEvent;
 use keepit_store::{ClaimedAccount, PassAccountResult, SyncRunId};
@@ -175,12 +173,7 @@ impl Pass<'_> {
     /// Renews this worker's claims on `run` every third of their lifetime, forever. A
     /// renewal that fails is retried at the next tick: a claim outlives two missed ones.
     async fn renew_claims(&self, run: SyncRunId, holder: &str) -> std::convert::Infallible {
-        let period = (self.config.lease_ttl / 3)
-            .to_std()
-            .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_millis(100));
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = super::renewals(self.config.lease_ttl);
         loop {
             ticks.tick().await;
             if let Err(error) = self
