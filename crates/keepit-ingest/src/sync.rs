@@ -252,48 +252,49 @@ async fn run_pass<H: PassHook>(
                 config,
                 now,
             };
-            match lead(&pass, run, &accounts, hook, shutdown).await {
-                Ok(led) => {
-                    interrupted = led.interrupted;
-                    all_changes = led.changes;
-                    for row in led.rows {
-                        changes_found += row.result.changes;
-                        match row.state {
-                            PassAccountState::Done => {
-                                summary.connectors += row.result.connectors;
-                                summary.jobs_new += row.result.jobs_new;
-                                summary.audit_events_new += row.result.audit_events_new;
-                                rows_written += row.result.rows_written;
-                            }
-                            PassAccountState::Failed => {
-                                summary.accounts_failed += 1;
-                                summary.errors.push(SyncAccountError {
-                                    account: Some(row.account),
-                                    error: row.result.error.unwrap_or_default(),
-                                });
-                            }
-                            // Left when the pass stopped early.
-                            PassAccountState::Pending | PassAccountState::Claimed => {
-                                interrupted = true;
-                            }
-                        }
+            let led = lead(&pass, run, &accounts, hook, shutdown).await;
+            let mut done = 0u64;
+            interrupted = led.interrupted;
+            all_changes = led.changes;
+            for row in led.rows {
+                changes_found += row.result.changes;
+                match row.state {
+                    PassAccountState::Done => {
+                        done += 1;
+                        summary.connectors += row.result.connectors;
+                        summary.jobs_new += row.result.jobs_new;
+                        summary.audit_events_new += row.result.audit_events_new;
+                        rows_written += row.result.rows_written;
                     }
-                    if summary.accounts_failed > 0 || interrupted {
-                        summary.outcome = if summary.accounts_failed == summary.accounts {
-                            SyncOutcome::Failed
-                        } else {
-                            SyncOutcome::Partial
-                        };
+                    PassAccountState::Failed => {
+                        summary.accounts_failed += 1;
+                        summary.errors.push(SyncAccountError {
+                            account: Some(row.account),
+                            error: row.result.error.unwrap_or_default(),
+                        });
+                    }
+                    // Left when the pass stopped early.
+                    PassAccountState::Pending | PassAccountState::Claimed => {
+                        interrupted = true;
                     }
                 }
-                Err(error) => {
-                    tracing::error!(error = %chain(&error), "the pass's accounts could not be shared out");
-                    summary.outcome = SyncOutcome::Failed;
-                    summary.errors.push(SyncAccountError {
-                        account: None,
-                        error: chain(&error),
-                    });
-                }
+            }
+            let shared_out = led.error.is_none();
+            if let Some(error) = led.error {
+                tracing::error!(error = %chain(&error), "the pass's accounts could not all be shared out");
+                summary.errors.push(SyncAccountError {
+                    account: None,
+                    error: chain(&error),
+                });
+                interrupted = true;
+            }
+            if summary.accounts_failed > 0 || interrupted {
+                summary.outcome =
+                    if summary.accounts_failed == summary.accounts || (!shared_out && done == 0) {
+                        SyncOutcome::Failed
+                    } else {
+                        SyncOutcome::Partial
+                    };
             }
         }
     }
@@ -388,6 +389,8 @@ struct Led {
     rows: Vec<PassAccountRecord>,
     changes: Vec<ChangeEvent>,
     interrupted: bool,
+    /// Why sharing the accounts out stopped early, if it did.
+    error: Option<Error>,
 }
 
 /// Publishes the pass's accounts, syncs them with whatever other workers join, and
@@ -399,36 +402,52 @@ async fn lead<H: PassHook>(
     accounts: &[PassAccount],
     hook: &H,
     shutdown: &Shutdown,
-) -> Result<Led> {
+) -> Led {
     let store = pass.store;
-    store
-        .publish_pass_accounts(run, pass.integration.id, accounts)
-        .await?;
     let mut changes = Vec::new();
     let mut interrupted = false;
-    loop {
-        let worked = pass.work(run, hook, Role::Lead, shutdown).await?;
-        changes.extend(worked.changes);
-        if shutdown.is_requested() {
-            // Nobody starts another account of this pass; those in hand finish.
-            store.withdraw_pass_accounts(run).await?;
-            interrupted = true;
-            break;
+    // The changes found are kept whatever fails later: their data is committed, and
+    // the next pass would not find them again.
+    let shared = async {
+        store
+            .publish_pass_accounts(run, pass.integration.id, accounts)
+            .await?;
+        loop {
+            let (worked, failure) = pass.work(run, hook, Role::Lead, shutdown).await;
+            changes.extend(worked.changes);
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            if shutdown.is_requested() {
+                // Nobody starts another account of this pass; those in hand finish.
+                store.withdraw_pass_accounts(run).await?;
+                interrupted = true;
+                return Ok(());
+            }
+            if store.unfinished_pass_accounts(run).await? == 0 {
+                return Ok(());
+            }
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                () = tokio::time::sleep(WAIT_FOR_HELPERS) => {}
+                () = stop.requested() => {}
+            }
         }
-        if store.unfinished_pass_accounts(run).await? == 0 {
-            break;
+    };
+    let mut error: Option<Error> = shared.await.err();
+    let rows = match store.pass_accounts(run).await {
+        Ok(rows) => rows,
+        Err(failure) => {
+            error.get_or_insert(failure.into());
+            Vec::new()
         }
-        let mut stop = shutdown.clone();
-        tokio::select! {
-            () = tokio::time::sleep(WAIT_FOR_HELPERS) => {}
-            () = stop.requested() => {}
-        }
-    }
-    Ok(Led {
-        rows: store.pass_accounts(run).await?,
+    };
+    Led {
+        rows,
         changes,
         interrupted,
-    })
+        error,
+    }
 }
 
 /// What a worker did in a pass another worker leads.
@@ -479,7 +498,10 @@ pub async fn help_pass<H: PassHook>(
         config,
         now,
     };
-    let worked = pass.work(run, hook, Role::Help, shutdown).await?;
+    let (worked, failure) = pass.work(run, hook, Role::Help, shutdown).await;
+    if let Some(error) = failure {
+        return Err(error);
+    }
     Ok(Some(HelpReport {
         run,
         accounts: worked.accounts,

@@ -5,7 +5,7 @@ use chrono::Utc;
 use keepit_alerts::ChangeEvent;
 use keepit_store::{ClaimedAccount, PassAccountResult, SyncRunId};
 
-use crate::error::{Error, Result, chain};
+use crate::error::{Error, chain};
 use crate::hook::PassHook;
 use crate::schedule::Shutdown;
 
@@ -34,15 +34,16 @@ pub(super) struct Worked {
 
 impl Pass<'_> {
     /// Claims and syncs accounts of `run` until none is left to claim or shutdown is
-    /// requested; claims are renewed all the while. Fails only when the database cannot
-    /// be asked for work; a failed account is recorded in the work list instead.
+    /// requested; claims are renewed all the while. What was done comes back even when
+    /// the database could not be asked for more work (the error beside it); a failed
+    /// account is recorded in the work list instead.
     pub(super) async fn work<H: PassHook>(
         &self,
         run: SyncRunId,
         hook: &H,
         role: Role,
         shutdown: &Shutdown,
-    ) -> Result<Worked> {
+    ) -> (Worked, Option<Error>) {
         let holder = self.config.holder.stored();
         let holder = holder.as_str();
         // Each slot claims an account, syncs it, and claims the next, so a slow worker
@@ -67,10 +68,7 @@ impl Pass<'_> {
             done = work => done,
             never = self.renew_claims(run, holder) => match never {},
         };
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(worked),
-        }
+        (worked, failure)
     }
 
     /// One slot of [`Pass::work`]: claim, sync, repeat, until nothing is left to claim.
