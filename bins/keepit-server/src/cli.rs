@@ -14,6 +14,12 @@ pub(crate) struct Cli {
     /// How logs are written on stderr (filter them with RUST_LOG, for example RUST_LOG=keepit_http=debug).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+
+    /// The directory that holds the master key file and the default SQLite database
+    /// (default: the working directory). The systemd units and the container use
+    /// /var/lib/keepit-watch.
+    #[arg(long, global = true, env = "KEEPIT_STATE_DIR")]
+    pub(crate) state_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,13 +254,20 @@ pub(crate) enum TokenCommand {
 #[derive(Debug, Args)]
 pub(crate) struct DatabaseArgs {
     /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db. Migrations run first.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://keepit-watch.db?mode=rwc",
-        hide_env_values = true
-    )]
-    pub(crate) database_url: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database to use: the flag or `DATABASE_URL`, else `keepit-watch.db` in the
+    /// state directory (the working directory when none is set).
+    pub(crate) fn url(&self) -> String {
+        match (&self.database_url, crate::config::state_dir()) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => keepit_store::StoreConfig::default_url_in(dir),
+            (None, None) => keepit_store::StoreConfig::DEFAULT_URL.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -43,13 +43,19 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
 
 pub(crate) async fn open(url: &str) -> anyhow::Result<Store> {
     check_database_url(url)?;
+    // The default database of a state directory: the directory is made on first use.
+    if let Some(dir) = crate::config::state_dir()
+        && url == StoreConfig::default_url_in(dir)
+    {
+        crate::config::create_private_dir(dir)?;
+    }
     Store::connect_and_migrate(&StoreConfig::new(url))
         .await
         .context("opening the database")
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let master_key = match master_key() {
         Ok(key) => Some(Arc::new(key)),
         // A key that is given but unreadable is a mistake to fix, not a reason to run
@@ -124,7 +130,7 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::config::password_from_file)
         .transpose()?;
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let user = store
         .create_user(
             &NewUser {
@@ -165,7 +171,7 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
 }
 
 async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let user = store
         .user_by_email(&args.user)
         .await
@@ -214,7 +220,7 @@ async fn user_by_email(store: &Store, email: &str) -> anyhow::Result<UserRecord>
 }
 
 async fn user_list(args: DatabaseArgs) -> anyhow::Result<()> {
-    let store = open(&args.database_url).await?;
+    let store = open(&args.url()).await?;
     println!(
         "{:<6} {:<32} {:<7} {:<9} NAME",
         "ID", "EMAIL", "ROLE", "MESSAGES"
@@ -253,7 +259,7 @@ async fn user_set(args: UserSetArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::config::password_from_file)
         .transpose()?;
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let user = user_by_email(&store, &args.email).await?;
     if let Some(password) = &password {
         store
@@ -299,7 +305,7 @@ async fn user_set(args: UserSetArgs) -> anyhow::Result<()> {
 }
 
 async fn token_list(args: TokenListArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let users = store.users().await.context("listing users")?;
     let tokens = match &args.user {
         Some(email) => {
@@ -339,7 +345,7 @@ async fn token_list(args: TokenListArgs) -> anyhow::Result<()> {
 }
 
 async fn token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     if !store
         .revoke_api_token(ApiTokenId(args.id), Utc::now())
         .await
@@ -378,7 +384,7 @@ async fn alert(command: AlertCommand) -> anyhow::Result<()> {
         AlertCommand::Silence(silence) => (&silence.alert, Some(silence.until), "silenced"),
         AlertCommand::Unsilence(args) => (args, None, "unsilenced"),
     };
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let user = acting_user(&store, args).await?;
     let id = keepit_domain::AlertId(args.id);
     let now = Utc::now();

@@ -26,10 +26,61 @@ pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
 ///
 /// The rules live in `MasterKey::from_env`, shared with keepit-sync.
 pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
-    MasterKey::from_env(|name| std::env::var(name).ok()).map_err(|error| match error {
+    // In a state directory the key file defaults to it (created owner-only on first use).
+    let in_state_dir = state_dir().map(|dir| dir.join(MasterKey::DEFAULT_FILE));
+    if let Some(file) = &in_state_dir
+        && std::env::var_os("KEEPIT_MASTER_KEY").is_none()
+        && std::env::var_os("KEEPIT_MASTER_KEY_FILE").is_none()
+        && !file.exists()
+        && let Some(dir) = file.parent()
+    {
+        create_private_dir(dir)?;
+    }
+    MasterKey::from_env(|name| {
+        std::env::var(name).ok().or_else(|| {
+            (name == "KEEPIT_MASTER_KEY_FILE")
+                .then(|| in_state_dir.as_ref().map(|file| file.display().to_string()))
+                .flatten()
+        })
+    })
+    .map_err(|error| match error {
         SecretError::InvalidKey => usage(format!("KEEPIT_MASTER_KEY: {error}")),
         other => anyhow::Error::new(other),
     })
+}
+
+/// The state directory, once `main` has set it from `--state-dir` / `KEEPIT_STATE_DIR`.
+static STATE_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Remembers the state directory for the rest of the process.
+pub(crate) fn set_state_dir(dir: Option<std::path::PathBuf>) {
+    if let Some(dir) = dir {
+        let _ = STATE_DIR.set(dir);
+    }
+}
+
+/// The state directory, if one was given.
+pub(crate) fn state_dir() -> Option<&'static std::path::Path> {
+    STATE_DIR.get().map(std::path::PathBuf::as_path)
+}
+
+/// Creates the state directory, readable by its owner only, for a command that writes.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|error| {
+        usage(format!(
+            "cannot create the state directory {}: {error}",
+            dir.display()
+        ))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
 }
 
 /// Rejects a database URL that is neither SQLite nor PostgreSQL.

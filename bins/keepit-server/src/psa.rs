@@ -142,7 +142,7 @@ async fn add(args: PsaAddArgs) -> anyhow::Result<()> {
         )
     })?;
     let key = master_key()?;
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let record = store
         .create_psa_connection(
             &NewPsaConnection {
@@ -172,7 +172,7 @@ async fn add(args: PsaAddArgs) -> anyhow::Result<()> {
 }
 
 async fn list(args: DatabaseArgs) -> anyhow::Result<()> {
-    let store = open(&args.database_url).await?;
+    let store = open(&args.url()).await?;
     let connections = store
         .psa_connections()
         .await
@@ -212,7 +212,7 @@ async fn connection(store: &Store, id: i64) -> anyhow::Result<keepit_store::PsaC
 }
 
 async fn test(args: PsaIdArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let record = connection(&store, args.id).await?;
     let key = master_key()?;
     let psa = keepit_alerts::tickets::connect(&store, &key, &record)
@@ -234,7 +234,7 @@ async fn test(args: PsaIdArgs) -> anyhow::Result<()> {
 }
 
 async fn remove(args: PsaIdArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let record = connection(&store, args.id).await?;
     store
         .delete_psa_connection(record.id)
@@ -249,7 +249,7 @@ async fn remove(args: PsaIdArgs) -> anyhow::Result<()> {
 }
 
 async fn import(args: PsaIdArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.url()).await?;
     let record = connection(&store, args.id).await?;
     let key = master_key()?;
     let done = keepit_alerts::tickets::import_companies(&store, &key, &record, Utc::now())

@@ -54,6 +54,12 @@ async fn alert_pass(store: &Store) -> anyhow::Result<AlertPass> {
 
 pub(crate) async fn open_store(url: &str) -> anyhow::Result<Store> {
     check_database_url(url)?;
+    // The default database of a state directory: the directory is made on first use.
+    if let Some(dir) = crate::config::state_dir()
+        && url == StoreConfig::default_url_in(dir)
+    {
+        crate::config::create_private_dir(dir)?;
+    }
     Store::connect_and_migrate(&StoreConfig::new(url))
         .await
         .context("could not open the database")
@@ -378,7 +384,7 @@ fn shutdown_on_signal() -> Shutdown {
 }
 
 async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.database.database_url).await?;
+    let store = open_store(&args.database.url()).await?;
     let integrations = integrations(&store, &args.keepit, &args.limits).await?;
     let hook = alert_pass(&store).await?;
     let started = std::time::Instant::now();
@@ -401,7 +407,7 @@ async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCod
 const SYNC_REQUEST_POLL: Duration = Duration::from_secs(2);
 
 async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.database.database_url).await?;
+    let store = open_store(&args.database.url()).await?;
     // Integrations given by flags are fixed; stored ones are read again at every pass,
     // so one created, changed or disabled through the API counts from the next pass.
     let fixed = if args.keepit.any_given() {
@@ -569,7 +575,7 @@ async fn test_connection(args: KeepitArgs, output: OutputFormat) -> anyhow::Resu
 }
 
 async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.database.database_url).await?;
+    let store = open_store(&args.database.url()).await?;
     let file = std::fs::File::open(&args.csv)
         .map_err(|error| usage(format!("cannot read {}: {error}", args.csv.display())))?;
     let report = store
@@ -618,14 +624,14 @@ async fn import(args: ImportArgs, output: OutputFormat) -> anyhow::Result<ExitCo
 
 async fn status(args: &StatusArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     // Reading never creates: a mistyped path is an error, not a new empty database.
-    if let Some(path) = sqlite_file(&args.database.database_url)
+    if let Some(path) = sqlite_file(&args.database.url())
         && !std::path::Path::new(&path).exists()
     {
         return Err(usage(format!(
             "there is no database at {path}; point --database-url (or DATABASE_URL) at the one keepit-sync writes"
         )));
     }
-    let store = open_store(&args.database.database_url).await?;
+    let store = open_store(&args.database.url()).await?;
     let now = Utc::now();
     let last_success = store
         .integrations()
@@ -648,7 +654,7 @@ async fn status(args: &StatusArgs, output: OutputFormat) -> anyhow::Result<ExitC
         Some(_) => "fresh",
     };
     let freshness = report::Freshness {
-        database: StoreConfig::new(&args.database.database_url).redacted_url(),
+        database: StoreConfig::new(args.database.url()).redacted_url(),
         last_success,
         state,
     };

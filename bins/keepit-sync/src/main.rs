@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.log_format);
+    config::set_state_dir(cli.state_dir.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -365,3 +365,87 @@ async fn demo_then_status_and_customers_import() {
     .await;
     assert_eq!(output.status.code(), Some(64));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_dir_holds_the_master_key_and_the_database() {
+    let dir = temp_dir("cli-state");
+    let state = dir.join("state");
+    let fleet = Fleet::generate(&FleetSpec {
+        accounts: 2,
+        connectors_per_account: (1, 2),
+        ..FleetSpec::default()
+    })
+    .unwrap();
+    let (mock, served) = MockKeepit::start_with_fleet(fleet).await;
+    let parent = served.parent().to_string();
+    let password = mock.credentials().password().expose_secret().to_owned();
+    let state_arg = state.display().to_string();
+    let run = [
+        "--state-dir",
+        state_arg.as_str(),
+        "run",
+        "--save",
+        "--base-url",
+        &mock.uri(),
+        "--account-guid",
+        parent.as_str(),
+        "--username",
+        mock.credentials().username(),
+        "--password",
+        password.as_str(),
+    ]
+    .map(str::to_owned);
+    // No DATABASE_URL and no key settings: both land in the state directory.
+    let output = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
+                .args(&run)
+                .current_dir(&dir)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(state.join("keepit-watch.db").exists());
+    assert!(state.join("keepit-master.key").exists());
+    assert!(
+        !dir.join("keepit-watch.db").exists(),
+        "nothing in the working directory"
+    );
+    assert!(!dir.join("keepit-master.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the state directory is its owner's only");
+    }
+    // KEEPIT_STATE_DIR works like the flag; status reads the same database.
+    let status = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        let state = state.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
+                .arg("status")
+                .current_dir(&dir)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("KEEPIT_STATE_DIR", &state)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert!(
+        text(&status).contains(&format!("{}", state.join("keepit-watch.db").display())),
+        "{}",
+        text(&status)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

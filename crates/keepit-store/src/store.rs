@@ -45,6 +45,14 @@ impl StoreConfig {
     /// The default database: a SQLite file in the working directory, created on first use.
     pub const DEFAULT_URL: &'static str = "sqlite://keepit-watch.db?mode=rwc";
 
+    /// The default database inside a state directory: `keepit-watch.db` there.
+    pub fn default_url_in(state_dir: &std::path::Path) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            state_dir.join("keepit-watch.db").display()
+        )
+    }
+
     /// A configuration for `database_url` with default settings.
     pub fn new(database_url: impl Into<String>) -> StoreConfig {
         StoreConfig {
