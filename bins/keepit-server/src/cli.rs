@@ -104,8 +104,8 @@ pub(crate) struct PsaAddArgs {
     pub(crate) kind: PsaKindArg,
 
     /// The API's base URL: ConnectWise with its codebase
-    /// (https://api-eu.myconnectwise.net/v4_6_release/apis/3.0/), Halo the instance
-    /// (https://acme.halopsa.com); leave out for Autotask to find the zone.
+    /// (`https://api-eu.myconnectwise.net/v4_6_release/apis/3.0/`), Halo the instance
+    /// (`https://acme.halopsa.com`); leave out for Autotask to find the zone.
     #[arg(long, default_value = "")]
     pub(crate) base_url: String,
 
