@@ -33,6 +33,17 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 /// Renders every metric.
 pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
     let mut out = String::new();
+    header(
+        &mut out,
+        "keepit_watch_build_info",
+        "gauge",
+        "Always 1; the version of keepit-watch serving these metrics is its label.",
+    );
+    let _ = writeln!(
+        out,
+        "keepit_watch_build_info{{version=\"{}\"}} 1",
+        label(env!("CARGO_PKG_VERSION"))
+    );
 
     let bounds: Vec<Duration> = SYNC_DURATION_BOUNDS_SECONDS
         .iter()
@@ -94,21 +105,25 @@ pub(crate) async fn render(state: &AppState) -> Result<String, AppError> {
     let last_finished = latest
         .iter()
         .find_map(|run| Some((run.started_at, run.finished_at?)));
+    // Each family's HELP and TYPE come right before its own samples: parsers read a
+    // TYPE line as the start of that family.
     header(
         &mut out,
         "keepit_watch_last_sync_duration_seconds",
         "gauge",
         "Duration of the latest finished sync run.",
     );
+    if let Some((started, finished)) = last_finished {
+        let seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
+        let _ = writeln!(out, "keepit_watch_last_sync_duration_seconds {seconds}");
+    }
     header(
         &mut out,
         "keepit_watch_last_sync_finished_timestamp_seconds",
         "gauge",
         "Unix time the latest sync run finished.",
     );
-    if let Some((started, finished)) = last_finished {
-        let seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
-        let _ = writeln!(out, "keepit_watch_last_sync_duration_seconds {seconds}");
+    if let Some((_, finished)) = last_finished {
         let _ = writeln!(
             out,
             "keepit_watch_last_sync_finished_timestamp_seconds {}",

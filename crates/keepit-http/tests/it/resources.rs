@@ -287,6 +287,28 @@ async fn sync_runs_metrics_and_readiness() {
                 metrics.text
             );
         }
+        assert!(metrics.text.contains(&format!(
+            "keepit_watch_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+        // The text format's grammar: every sample belongs to the family whose TYPE line
+        // came last, and a family's samples are not interrupted by another TYPE.
+        let mut family = String::new();
+        let mut seen = std::collections::HashSet::new();
+        for line in metrics.text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap().to_owned();
+                assert!(seen.insert(family.clone()), "{family} declared twice");
+            } else if !line.starts_with('#') && !line.is_empty() {
+                let name = line.split(['{', ' ']).next().unwrap();
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .filter(|base| *base == family)
+                    .unwrap_or(name);
+                assert_eq!(base, family, "sample {line:?} outside its family");
+            }
+        }
     })
     .await;
 }
