@@ -135,25 +135,28 @@ impl Pass<'_> {
             }
             None => self.now - self.config.audit_window,
         };
-        let connector_reads = stream::iter(connectors.iter())
-            .map(|connector| {
-                let previous = previous.get(&connector.id);
-                let summary = summary.get(&connector.id);
-                let unfinished = unfinished
-                    .get(&connector.id)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                self.connector(
-                    account,
-                    connector,
-                    previous,
-                    summary,
-                    summary_supported,
-                    unfinished,
-                    &known_jobs,
-                    cursors,
-                )
-            })
+        // The connectors' futures are made first and then run at most
+        // `connector_concurrency` at a time. (Making them inside a `map` closure over the
+        // list would tie the pass's future to a higher-ranked closure type the compiler
+        // cannot prove `Send`, so the pass could not be spawned.)
+        let mut reads = Vec::with_capacity(connectors.len());
+        for connector in &connectors {
+            let unfinished = unfinished
+                .get(&connector.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            reads.push(self.connector(
+                account,
+                connector,
+                previous.get(&connector.id),
+                summary.get(&connector.id),
+                summary_supported,
+                unfinished,
+                &known_jobs,
+                cursors,
+            ));
+        }
+        let connector_reads = stream::iter(reads)
             .buffered(self.config.connector_concurrency.max(1))
             .try_collect::<Vec<ConnectorDone>>();
         let audit_read = async {

@@ -217,3 +217,34 @@ async fn the_accounts_of_a_worker_killed_mid_pass_are_finished_by_another() {
         finish(store).await;
     }
 }
+
+/// An embedder runs passes on its own tasks: `sync_once` and `help_pass` must be
+/// spawnable (their futures `Send` for any lifetime the compiler picks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_can_run_on_spawned_tasks() {
+    let store = sqlite().await;
+    let harness = Harness::start(&spec(43), &store).await;
+    let (integration, config) = (harness.integration.clone(), harness.config.clone());
+    let spawned_store = store.clone();
+    let pass = tokio::spawn(async move {
+        sync_once(
+            &spawned_store,
+            &integration,
+            &config,
+            &NoopHook,
+            &Shutdown::never(),
+        )
+        .await
+    });
+    let report = pass.await.unwrap().expect("pass");
+    assert_eq!(report.outcome, SyncOutcome::Ok);
+    let (integration, config) = (harness.integration.clone(), harness.config.clone());
+    let helper = tokio::spawn(async move {
+        help_pass(&store, &integration, &config, &NoopHook, &Shutdown::never()).await
+    });
+    assert_eq!(
+        helper.await.unwrap().expect("help"),
+        None,
+        "nothing left to help with"
+    );
+}
