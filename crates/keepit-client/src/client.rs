@@ -83,6 +83,7 @@ pub struct KeepitClientBuilder {
     retry: Option<RetryPolicy>,
     deadline: Option<Duration>,
     max_response_bytes: Option<usize>,
+    http: Option<reqwest::Client>,
 }
 
 /// The key of [`KeepitClient::requests_by_status`] for requests that got no HTTP answer.
@@ -178,6 +179,15 @@ impl KeepitClientBuilder {
         self
     }
 
+    /// Sends through the embedder's own HTTP client (proxies, CA roots, middleware of
+    /// its choosing) instead of one the builder makes. Its own timeouts then apply:
+    /// [`KeepitClientBuilder::timeout`] and [`KeepitClientBuilder::connect_timeout`] are
+    /// not used; [`KeepitClientBuilder::deadline`] still bounds each call.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<KeepitClient> {
         let base_url = resolve_base_url(self.region.as_deref(), self.base_url.as_deref())?;
@@ -219,11 +229,14 @@ impl KeepitClientBuilder {
                 "the response size limit must be at least one byte".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
-            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-            .build()
-            .map_err(|err| Error::Config(format!("could not build the HTTP client: {err}")))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
+                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .build()
+                .map_err(|err| Error::Config(format!("could not build the HTTP client: {err}")))?,
+        };
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("keepit-watch/{}", env!("CARGO_PKG_VERSION")));
@@ -674,7 +687,10 @@ impl KeepitClient {
         let error = if source.is_timeout() {
             Error::Timeout { endpoint }
         } else {
-            Error::Transport { endpoint, source }
+            Error::Transport {
+                endpoint,
+                source: Box::new(source.without_url()),
+            }
         };
         if call.retry_safe {
             Attempt::Retry { error, wait: None }

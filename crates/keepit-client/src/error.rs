@@ -77,9 +77,9 @@ pub enum Error {
     Transport {
         /// The endpoint template.
         endpoint: &'static str,
-        /// The underlying error.
+        /// The underlying error (the HTTP stack's; its type is not part of this API).
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The client was configured wrongly (bad region, base URL, missing credentials).
     #[error("invalid keepit client configuration: {0}")]

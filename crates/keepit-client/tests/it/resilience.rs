@@ -471,3 +471,40 @@ async fn html_and_empty_answers_are_decode_errors() {
         other => panic!("expected a decode error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_embedder_s_own_http_client_carries_the_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    // The embedder's client adds a header of its own (a proxy token, say).
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-embedder",
+        reqwest::header::HeaderValue::from_static("yes"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let client = KeepitClient::builder()
+        .base_url(server.uri())
+        .credentials(user_credentials())
+        .retry(fast_retries())
+        .http_client(http)
+        .build()
+        .unwrap();
+    let error = client.whoami().await.unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|request| request
+            .headers
+            .get("x-embedder")
+            .is_some_and(|v| v == "yes")),
+        "every request went through the embedder's client"
+    );
+}
