@@ -10,6 +10,23 @@
 //! the alert vocabulary: rules, scopes, thresholds, states and severities ([`AlertRule`], [`Thresholds`], [`Alert`]),
 //! and company-name normalisation for matching Keepit accounts to customers ([`normalize_company_name`]).
 //!
+//! # Example
+//!
+//! ```
+//! use keepit_domain::{AccountId, normalize_company_name};
+//!
+//! // Keepit's GUIDs are checked once, at the edge, and typed from then on.
+//! let account = AccountId::new("acct01-aaaaaa-bbbbbb").expect("a Keepit account GUID");
+//! assert_eq!(account.to_string(), "acct01-aaaaaa-bbbbbb");
+//! assert!(AccountId::new("").is_err());
+//!
+//! // Company names match across case, accents, punctuation and legal suffixes.
+//! assert_eq!(
+//!     normalize_company_name("Contoso, Ltd."),
+//!     normalize_company_name("CONTOSO")
+//! );
+//! ```
+//!
 //! This crate must not know about I/O, serialisation formats, XML, SQL or HTTP.
 //! It depends on no async runtime and derives no `Serialize`/`Deserialize`;
 //! the wire and storage layers convert to and from these types explicitly.
