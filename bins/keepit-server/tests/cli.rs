@@ -598,3 +598,54 @@ async fn alerts_are_acknowledged_and_silenced_from_the_command_line() {
     assert_eq!(unknown.status.code(), Some(64));
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_access_log_has_one_info_line_per_request_without_the_query() {
+    let dir = temp_dir();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("watch.db").display());
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = dir.join("server.log");
+    let child = command(
+        &dir,
+        &["serve", "--database-url", &database, "--listen", &listen],
+    )
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .unwrap();
+    let server = Server(child);
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    wait_until_up(&http, &base).await;
+    let answer = http
+        .get(format!("{base}/api/v1/jobs/abc-123?q=typed-by-a-person"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    drop(server);
+    // The default filter (no RUST_LOG) logs each answered request at INFO.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("route=\"/api/v1/jobs/{job_guid}\""))
+        .unwrap_or_else(|| panic!("no access-log line for the job route in:\n{text}"));
+    assert!(
+        line.contains("INFO") && line.contains("method=GET"),
+        "{line}"
+    );
+    assert!(
+        line.contains("status=401") && line.contains("latency="),
+        "{line}"
+    );
+    assert!(
+        !text.contains("typed-by-a-person"),
+        "the query string is never logged"
+    );
+    assert!(
+        !text.contains("abc-123"),
+        "the route template, not the path"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

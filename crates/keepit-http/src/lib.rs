@@ -233,6 +233,17 @@ fn api_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (routes, document)
 }
 
+/// The span of one request in the access log: method and route template
+/// (`/api/v1/jobs/{guid}`, not the concrete path, and never the query string, which may
+/// carry what people typed into filters).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", axum::extract::MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), route)
+}
+
 /// The whole HTTP application.
 ///
 /// Requests are traced (method, path, status, latency) with tower-http; the bearer
@@ -252,6 +263,17 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(error::log_server_errors))
-        .layer(TraceLayer::new_for_http())
+        // The access log: one INFO line per answered request (status and latency) in
+        // the request's span.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .with_state(state)
 }
