@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use chrono::Utc;
-use keepit_psa::{AnyPsa, Psa as _, PsaConfig, PsaCredentials, PsaKind};
+use keepit_psa::{Psa as _, PsaCredentials, PsaKind};
 use keepit_store::{NewPsaConnection, PsaConnectionId, PsaSettings, Store};
 use secrecy::SecretString;
 
@@ -130,11 +130,14 @@ async fn add(args: PsaAddArgs) -> anyhow::Result<()> {
         return Err(usage("--name cannot be empty"));
     }
     // Test before anything is stored: a connection that cannot sign in is refused.
-    let mut config = PsaConfig::new(base_url.clone(), credentials.clone());
-    if let Some(budget) = settings.hourly_budget {
-        config.hourly_budget = budget;
-    }
-    let psa = AnyPsa::connect(config).map_err(|error| usage(error.to_string()))?;
+    let credentials = credentials.to_json();
+    let psa = keepit_alerts::tickets::client_for(
+        kind.as_str(),
+        &base_url,
+        &credentials,
+        settings.hourly_budget,
+    )
+    .map_err(usage)?;
     let reached = psa.test().await.with_context(|| {
         format!(
             "the {} connection test failed; nothing was stored",
@@ -149,7 +152,7 @@ async fn add(args: PsaAddArgs) -> anyhow::Result<()> {
                 name,
                 kind: kind.as_str().to_owned(),
                 base_url,
-                credentials: credentials.to_json(),
+                credentials,
                 settings,
                 enabled: !args.disabled,
             },

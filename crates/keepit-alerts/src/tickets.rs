@@ -56,16 +56,32 @@ pub async fn connect(
     key: &MasterKey,
     record: &PsaConnectionRecord,
 ) -> Result<AnyPsa, String> {
-    let kind = PsaKind::parse(&record.kind)
-        .ok_or_else(|| format!("unknown PSA kind `{}`", record.kind))?;
     let sealed = store
         .psa_credentials(record.id, key)
         .await
         .map_err(|error| format!("the credentials cannot be read: {error}"))?;
-    let credentials = PsaCredentials::from_json(kind, sealed.expose_secret())
+    client_for(
+        &record.kind,
+        &record.base_url,
+        &sealed,
+        record.settings.hourly_budget,
+    )
+}
+
+/// A client for a connection's parts: its kind, base URL, credentials (in the JSON
+/// form they are sealed in) and budget. Stored or not yet stored alike, so a
+/// connection is tested the way it will then be used.
+pub fn client_for(
+    kind: &str,
+    base_url: &str,
+    credentials: &secrecy::SecretString,
+    hourly_budget: Option<u32>,
+) -> Result<AnyPsa, String> {
+    let kind = PsaKind::parse(kind).ok_or_else(|| format!("unknown PSA kind `{kind}`"))?;
+    let credentials = PsaCredentials::from_json(kind, credentials.expose_secret())
         .map_err(|error| error.to_string())?;
-    let mut config = PsaConfig::new(record.base_url.clone(), credentials);
-    if let Some(budget) = record.settings.hourly_budget {
+    let mut config = PsaConfig::new(base_url.to_owned(), credentials);
+    if let Some(budget) = hourly_budget {
         config.hourly_budget = budget;
     }
     AnyPsa::connect(config).map_err(|error| error.to_string())

@@ -38,7 +38,8 @@ pub(crate) async fn list_integrations(
     ))
 }
 
-fn nonblank(value: Option<&String>) -> Option<String> {
+/// A text field, trimmed; `None` when absent or blank.
+pub(crate) fn nonblank(value: Option<&String>) -> Option<String> {
     value
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty())

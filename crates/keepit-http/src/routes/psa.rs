@@ -17,6 +17,7 @@ use crate::dto::{
     PsaConnectionRequest, PsaTestDto, PsaTicketDto,
 };
 use crate::error::{AppError, ErrorCode};
+use crate::routes::integrations::nonblank;
 use crate::routes::{Body, row_id};
 
 fn master_key(state: &AppState) -> Result<&MasterKey, AppError> {
@@ -26,12 +27,6 @@ fn master_key(state: &AppState) -> Result<&MasterKey, AppError> {
             "the server has no master key configured, so it cannot use or store PSA credentials; set KEEPIT_MASTER_KEY or KEEPIT_MASTER_KEY_FILE",
         )
     })
-}
-
-fn nonblank(value: Option<&String>) -> Option<String> {
-    value
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// The credentials a request gives for `kind`; `None` when it gives none of their

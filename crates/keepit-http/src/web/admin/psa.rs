@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, RawQuery, State};
-use keepit_psa::{AnyPsa, PicklistField, Psa as _, PsaConfig, PsaCredentials, PsaKind};
+use keepit_psa::{PicklistField, Psa as _, PsaKind};
 use keepit_store::{NewPsaConnection, PsaConnectionChange, PsaConnectionId, PsaConnectionRecord};
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::{Problems, done, notice, number, path_id, render_form, text};
@@ -373,14 +372,12 @@ pub(crate) async fn create(
 
 /// Signs in with credentials that are not stored yet.
 async fn test_unsaved(new: &NewPsaConnection) -> Result<String, String> {
-    let kind = PsaKind::parse(&new.kind).ok_or("unknown PSA")?;
-    let credentials = PsaCredentials::from_json(kind, new.credentials.expose_secret())
-        .map_err(|error| error.to_string())?;
-    let mut config = PsaConfig::new(new.base_url.clone(), credentials);
-    if let Some(budget) = new.settings.hourly_budget {
-        config.hourly_budget = budget;
-    }
-    let psa = AnyPsa::connect(config).map_err(|error| error.to_string())?;
+    let psa = keepit_alerts::tickets::client_for(
+        &new.kind,
+        &new.base_url,
+        &new.credentials,
+        new.settings.hourly_budget,
+    )?;
     psa.test().await.map_err(|error| error.to_string())
 }
 
