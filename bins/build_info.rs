@@ -1,5 +1,6 @@
 // Shared by both binaries' build scripts (`include!`d): what `--version` prints, the
-// version with the git commit and the build date, as `KEEPIT_VERSION`. Written by hand: two values need no build-info crate.
+// version with the git commit and the build date, as `KEEPIT_VERSION`, and the commit
+// alone as `KEEPIT_COMMIT` (for `/metrics`). Written by hand: two values need no build-info crate.
 // The date honours SOURCE_DATE_EPOCH for reproducible builds; without git (a source
 // tarball, a container build without .git) the commit is "unknown".
 
@@ -27,6 +28,7 @@ fn main() {
         "cargo:rustc-env=KEEPIT_VERSION={version} (commit {commit}, built {})",
         civil_date(seconds / 86_400)
     );
+    println!("cargo:rustc-env=KEEPIT_COMMIT={commit}");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
         if std::path::Path::new(path).exists() {

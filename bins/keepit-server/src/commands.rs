@@ -69,6 +69,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut state = AppState::new(store.clone(), master_key);
     state.metrics_public = args.metrics_public;
+    state.build = keepit_http::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        commit: env!("KEEPIT_COMMIT").to_owned(),
+    };
     state.web = keepit_http::WebConfig::new(args.cookie_secure, args.session_idle);
     if state.metrics_public {
         tracing::info!("/metrics answers without a token (--metrics-public)");

@@ -365,6 +365,7 @@ fn run_backend(name: &str, config: StoreConfig, settings: &Settings) {
         clock: Clock::fixed(now()),
         metrics_public: false,
         web: keepit_http::WebConfig::default(),
+        build: keepit_http::BuildInfo::default(),
     };
     let listener = server_runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -93,6 +93,27 @@ pub struct AppState {
     pub metrics_public: bool,
     /// Browser sessions of the dashboard.
     pub web: WebConfig,
+    /// What `/metrics` reports as `keepit_watch_build_info`.
+    pub build: BuildInfo,
+}
+
+/// The version and commit of the program serving the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The release version.
+    pub version: String,
+    /// The git commit it was built from (`unknown` without git).
+    pub commit: String,
+}
+
+impl Default for BuildInfo {
+    /// This crate's version, commit unknown (a binary sets its own).
+    fn default() -> Self {
+        BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            commit: "unknown".to_owned(),
+        }
+    }
 }
 
 impl AppState {
@@ -104,6 +125,7 @@ impl AppState {
             clock: Clock::system(),
             metrics_public: false,
             web: WebConfig::default(),
+            build: BuildInfo::default(),
         }
     }
 }

@@ -194,7 +194,9 @@ async fn run_pass<H: PassHook>(
 ) -> Result<SyncReport> {
     let requests_before = integration.client.requests_sent();
     let answers_before = integration.client.requests_by_status();
-    let run = store.start_sync_run(Some(integration.id), now).await?;
+    let run = store
+        .start_sync_run(Some(integration.id), config.clock.exact())
+        .await?;
     let mut summary = SyncRunSummary::new(SyncOutcome::Ok);
     let mut rows_written = 0;
     let mut all_changes = Vec::new();
@@ -358,7 +360,7 @@ async fn run_pass<H: PassHook>(
         .filter(|(_, count)| *count > 0)
         .collect();
     store
-        .finish_sync_run(run, &summary, config.clock.now())
+        .finish_sync_run(run, &summary, config.clock.exact())
         .await?;
     if let Err(error) = store.clear_pass_accounts(run).await {
         tracing::warn!(error = %chain(&error), "could not clear the pass's work list; the next pass's leader does");

@@ -402,27 +402,33 @@ impl Store {
         self.delete_in_batches::<audit_event::Entity>(
             audit_event::Column::Id,
             Condition::all().add(audit_event::Column::OccurredAt.lt(micros(older_than))),
+            async |_, _| Ok(()),
         )
         .await
     }
 
-    /// Deletes finished sync runs that started before `older_than`, in batches.
+    /// Deletes finished sync runs that started before `older_than`, in batches. Their
+    /// figures are added to the totals [`Store::sync_run_totals`] reports first, in the
+    /// same transaction, so monitoring counters never go down.
     pub async fn purge_sync_runs(&self, older_than: DateTime<Utc>) -> Result<u64> {
         self.delete_in_batches::<sync_run::Entity>(
             sync_run::Column::Id,
             Condition::all()
                 .add(sync_run::Column::StartedAt.lt(micros(older_than)))
                 .add(sync_run::Column::FinishedAt.is_not_null()),
+            crate::sync::fold_into_totals,
         )
         .await
     }
 
     /// Deletes the rows `which` selects, [`PURGE_BATCH`] per short write transaction,
-    /// so a sync or the API waiting for the write lock never waits long.
+    /// so a sync or the API waiting for the write lock never waits long. `before` sees
+    /// each batch's ids in its transaction before they are deleted.
     async fn delete_in_batches<E: EntityTrait>(
         &self,
         id: E::Column,
         which: Condition,
+        before: impl AsyncFn(&sea_orm::DatabaseTransaction, &[i64]) -> Result<()>,
     ) -> Result<u64> {
         let mut deleted = 0;
         loop {
@@ -437,6 +443,7 @@ impl Store {
                 .await?;
             let batch = ids.len() as u64;
             if batch > 0 {
+                before(&txn, &ids).await?;
                 E::delete_many().filter(id.is_in(ids)).exec(&txn).await?;
             }
             txn.commit().await?;

@@ -79,7 +79,8 @@ pub use sessions::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, WebSession, check_pas
 pub use store::{Backend, Store, StoreConfig};
 pub use sync::{
     AccountSyncBatch, AccountSyncReport, CursorKey, CursorMove, DurationHistogram, LeaseGrant,
-    SyncAccountError, SyncOutcome, SyncRunRecord, SyncRunSummary, SyncRunTotals,
+    SYNC_DURATION_BOUNDS, SyncAccountError, SyncOutcome, SyncRunRecord, SyncRunSummary,
+    SyncRunTotals,
 };
 pub use upsert::UpsertCounts;
 pub use users::{ApiTokenRecord, NewUser, Role, UserChange, UserRecord};

@@ -14,6 +14,7 @@ mod m20261129_000002_day_two;
 mod m20261129_000003_web_sign_in;
 mod m20261130_000001_pass_work;
 mod m20261130_000002_psa;
+mod m20261130_000003_sync_run_totals;
 mod schema;
 
 /// The migrator: every migration of the crate, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_web_sign_in::Migration),
             Box::new(m20261130_000001_pass_work::Migration),
             Box::new(m20261130_000002_psa::Migration),
+            Box::new(m20261130_000003_sync_run_totals::Migration),
         ]
     }
 }

@@ -132,15 +132,87 @@ impl SyncRunSummary {
     }
 }
 
-/// Totals over all recorded sync runs; see [`Store::sync_run_totals`].
+/// The bounds of the sync duration histogram: a pass takes seconds for a small MSP and
+/// may take most of an hour for thousands of connectors. Totals of purged runs are kept
+/// per bound, so changing them needs a migration that recounts `sync_run_totals`.
+pub const SYNC_DURATION_BOUNDS: [std::time::Duration; 10] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(15),
+    std::time::Duration::from_secs(30),
+    std::time::Duration::from_secs(60),
+    std::time::Duration::from_secs(120),
+    std::time::Duration::from_secs(300),
+    std::time::Duration::from_secs(600),
+    std::time::Duration::from_secs(1_800),
+    std::time::Duration::from_secs(3_600),
+];
+
+/// Totals over every sync run ever recorded, purged ones included; see
+/// [`Store::sync_run_totals`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncRunTotals {
-    /// Runs by stored outcome (`running`, `ok`, `partial`, `failed`).
+    /// Finished runs by outcome (`ok`, `partial`, `failed`, `abandoned`). Only grows.
     pub runs_by_outcome: BTreeMap<String, u64>,
-    /// How long the finished runs took.
+    /// Runs started and not finished (a gauge: it goes down when they finish).
+    pub running: u64,
+    /// How long the finished runs took, against [`SYNC_DURATION_BOUNDS`]. Only grows.
     pub durations: DurationHistogram,
-    /// Keepit requests by answer, as in [`SyncRunSummary::requests_by_status`].
+    /// Keepit requests by answer, as in [`SyncRunSummary::requests_by_status`]. Only
+    /// grows.
     pub requests_by_status: BTreeMap<String, u64>,
+}
+
+impl SyncRunTotals {
+    /// The totals as named figures, the form `sync_run_totals` keeps them in.
+    fn named(&self) -> Vec<(String, u64)> {
+        let mut named: Vec<(String, u64)> = self
+            .runs_by_outcome
+            .iter()
+            .map(|(outcome, n)| (format!("runs:{outcome}"), *n))
+            .chain(
+                self.requests_by_status
+                    .iter()
+                    .map(|(status, n)| (format!("requests:{status}"), *n)),
+            )
+            .collect();
+        named.push(("duration:count".to_owned(), self.durations.count));
+        named.push((
+            "duration:sum_ms".to_owned(),
+            u64::try_from(self.durations.sum.as_millis()).unwrap_or(u64::MAX),
+        ));
+        for (bound, n) in &self.durations.buckets {
+            named.push((format!("duration:le_ms:{}", bound.as_millis()), *n));
+        }
+        named
+    }
+
+    /// Adds named figures (as [`SyncRunTotals::named`] writes them) to these totals.
+    /// Names this version does not know are skipped.
+    fn add_named(&mut self, name: &str, value: u64) {
+        if let Some(outcome) = name.strip_prefix("runs:") {
+            *self.runs_by_outcome.entry(outcome.to_owned()).or_default() += value;
+        } else if let Some(status) = name.strip_prefix("requests:") {
+            *self
+                .requests_by_status
+                .entry(status.to_owned())
+                .or_default() += value;
+        } else if name == "duration:count" {
+            self.durations.count += value;
+        } else if name == "duration:sum_ms" {
+            self.durations.sum += std::time::Duration::from_millis(value);
+        } else if let Some(bound) = name
+            .strip_prefix("duration:le_ms:")
+            .and_then(|ms| ms.parse::<u64>().ok())
+            && let Some((_, n)) = self
+                .durations
+                .buckets
+                .iter_mut()
+                .find(|(b, _)| b.as_millis() == u128::from(bound))
+        {
+            *n += value;
+        }
+    }
 }
 
 /// A cumulative histogram of durations.
@@ -609,65 +681,24 @@ impl Store {
         Ok(())
     }
 
-    /// Totals over every sync run ever recorded, for monitoring: runs by outcome, the
-    /// durations of finished runs against `bounds`, and Keepit requests by answer.
-    /// Every figure only grows while runs are kept, so they can be exported as counters.
-    pub async fn sync_run_totals(&self, bounds: &[std::time::Duration]) -> Result<SyncRunTotals> {
+    /// Totals over every sync run ever recorded, for monitoring: finished runs by
+    /// outcome, their durations against [`SYNC_DURATION_BOUNDS`], and Keepit requests by
+    /// answer, with runs retention purged included (see [`Store::purge_sync_runs`]), so
+    /// every figure but `running` only grows and can be exported as a counter.
+    pub async fn sync_run_totals(&self) -> Result<SyncRunTotals> {
+        let mut totals = run_figures(self.reader(), None).await?;
         let backend = self.reader().get_database_backend();
-        let number = |row: &sea_orm::QueryResult, column: &str| -> Result<u64> {
-            Ok(crate::convert::to_u64(row.try_get::<i64>("", column)?))
-        };
-        let mut totals = SyncRunTotals::default();
         for row in self
-            .db()
+            .reader()
             .query_all_raw(sea_orm::Statement::from_string(
                 backend,
-                "SELECT outcome, COUNT(*) AS n FROM sync_runs GROUP BY outcome",
+                "SELECT name, value FROM sync_run_totals",
             ))
             .await?
         {
-            let outcome: String = row.try_get("", "outcome")?;
-            totals.runs_by_outcome.insert(outcome, number(&row, "n")?);
-        }
-        // The bounds are ours, not caller text, so they are written into the SQL.
-        let buckets: String = bounds
-            .iter()
-            .enumerate()
-            .map(|(n, bound)| {
-                format!(
-                    ", CAST(COALESCE(SUM(CASE WHEN duration_ms <= {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS b{n}",
-                    bound.as_millis()
-                )
-            })
-            .collect();
-        let sql = format!(
-            "SELECT COUNT(duration_ms) AS n, CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) AS total{buckets} \
-             FROM sync_runs WHERE duration_ms IS NOT NULL"
-        );
-        if let Some(row) = self
-            .db()
-            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
-            .await?
-        {
-            totals.durations.count = number(&row, "n")?;
-            totals.durations.sum = std::time::Duration::from_millis(number(&row, "total")?);
-            for (n, bound) in bounds.iter().enumerate() {
-                totals
-                    .durations
-                    .buckets
-                    .push((*bound, number(&row, &format!("b{n}"))?));
-            }
-        }
-        for row in self
-            .db()
-            .query_all_raw(sea_orm::Statement::from_string(
-                backend,
-                "SELECT status, CAST(SUM(requests) AS BIGINT) AS n FROM sync_run_requests GROUP BY status",
-            ))
-            .await?
-        {
-            let status: String = row.try_get("", "status")?;
-            totals.requests_by_status.insert(status, number(&row, "n")?);
+            let name: String = row.try_get("", "name")?;
+            let value = crate::convert::to_u64(row.try_get::<i64>("", "value")?);
+            totals.add_named(&name, value);
         }
         Ok(totals)
     }
@@ -816,4 +847,113 @@ impl Store {
             .await?;
         Ok(result.rows_affected == 1)
     }
+}
+
+/// The figures of [`SyncRunTotals`] over the stored runs, or over the runs `ids` only.
+async fn run_figures(db: &impl ConnectionTrait, ids: Option<&[i64]>) -> Result<SyncRunTotals> {
+    let backend = db.get_database_backend();
+    let number = |row: &sea_orm::QueryResult, column: &str| -> Result<u64> {
+        Ok(crate::convert::to_u64(row.try_get::<i64>("", column)?))
+    };
+    // Ids and bounds are numbers of ours, not caller text, so they are written into
+    // the SQL.
+    let (runs, requests) = match ids {
+        None => (String::new(), String::new()),
+        Some(ids) => {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            (
+                format!(" AND id IN ({list})"),
+                format!(" WHERE sync_run_id IN ({list})"),
+            )
+        }
+    };
+    let mut totals = SyncRunTotals::default();
+    for row in db
+        .query_all_raw(sea_orm::Statement::from_string(
+            backend,
+            format!(
+                "SELECT outcome, COUNT(*) AS n FROM sync_runs WHERE 1 = 1{runs} GROUP BY outcome"
+            ),
+        ))
+        .await?
+    {
+        let outcome: String = row.try_get("", "outcome")?;
+        let n = number(&row, "n")?;
+        if outcome == SyncOutcome::Running.as_str() {
+            totals.running += n;
+        } else {
+            totals.runs_by_outcome.insert(outcome, n);
+        }
+    }
+    let buckets: String = SYNC_DURATION_BOUNDS
+        .iter()
+        .enumerate()
+        .map(|(n, bound)| {
+            format!(
+                ", CAST(COALESCE(SUM(CASE WHEN duration_ms <= {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS b{n}",
+                bound.as_millis()
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT COUNT(duration_ms) AS n, CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) AS total{buckets} \
+         FROM sync_runs WHERE duration_ms IS NOT NULL{runs}"
+    );
+    if let Some(row) = db
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?
+    {
+        totals.durations.count = number(&row, "n")?;
+        totals.durations.sum = std::time::Duration::from_millis(number(&row, "total")?);
+        for (n, bound) in SYNC_DURATION_BOUNDS.iter().enumerate() {
+            totals
+                .durations
+                .buckets
+                .push((*bound, number(&row, &format!("b{n}"))?));
+        }
+    }
+    for row in db
+        .query_all_raw(sea_orm::Statement::from_string(
+            backend,
+            format!(
+                "SELECT status, CAST(SUM(requests) AS BIGINT) AS n FROM sync_run_requests{requests} GROUP BY status"
+            ),
+        ))
+        .await?
+    {
+        let status: String = row.try_get("", "status")?;
+        totals.requests_by_status.insert(status, number(&row, "n")?);
+    }
+    Ok(totals)
+}
+
+/// Adds the figures of the finished runs `ids` to `sync_run_totals`, in the
+/// transaction that deletes them.
+pub(crate) async fn fold_into_totals(
+    txn: &sea_orm::DatabaseTransaction,
+    ids: &[i64],
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let figures = run_figures(txn, Some(ids)).await?;
+    let backend = txn.get_database_backend();
+    for (name, value) in figures.named().into_iter().filter(|(_, value)| *value > 0) {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DatabaseBackend::Postgres => {
+                    "INSERT INTO sync_run_totals (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = sync_run_totals.value + excluded.value"
+                }
+                _ => {
+                    "INSERT INTO sync_run_totals (name, value) VALUES (?, ?) \
+                     ON CONFLICT (name) DO UPDATE SET value = sync_run_totals.value + excluded.value"
+                }
+            },
+            [name.into(), to_i64(value).into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }

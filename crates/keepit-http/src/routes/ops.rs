@@ -53,19 +53,35 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: OpenMetrics when the `Accept` header asks for it, else the
+/// Prometheus text format.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String))
+    responses((status = 200, description = "Metrics: OpenMetrics 1.0 when Accept asks for application/openmetrics-text, else the Prometheus text format 0.0.4", content(
+        (String = "text/plain"),
+        (String = "application/openmetrics-text"),
+    )))
 )]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
-    let text = crate::metrics::render(&state).await?;
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let openmetrics = crate::metrics::wants_openmetrics(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let text = crate::metrics::render(&state, openmetrics).await?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(if openmetrics {
+            crate::metrics::OPENMETRICS
+        } else {
+            crate::metrics::PROMETHEUS_TEXT
+        }),
     );
     Ok(response)
 }

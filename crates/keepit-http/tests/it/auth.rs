@@ -52,7 +52,22 @@ async fn metrics_can_be_served_without_a_token_when_the_operator_says_so() {
         let open = keepit_http::router(state);
         let answer = crate::support::send(&open, Method::GET, "/metrics", None, None).await;
         assert_eq!(answer.status, StatusCode::OK);
-        assert!(answer.text.contains("keepit_watch_"), "{}", answer.text);
+        assert!(
+            answer
+                .text
+                .contains("keepit_watch_customer_connectors_stale{customer_id=\""),
+            "{}",
+            answer.text
+        );
+        // A page anyone can read names no customer: the ids tell series apart.
+        for customer in app.store.customers().await.unwrap() {
+            assert!(
+                !answer.text.contains(&customer.name),
+                "{} on a public page",
+                customer.name
+            );
+        }
+        assert!(!answer.text.contains("customer=\""));
         // Only the metrics: the API still needs a token.
         let api = crate::support::send(&open, Method::GET, "/api/v1/jobs", None, None).await;
         assert_eq!(api.status, StatusCode::UNAUTHORIZED);

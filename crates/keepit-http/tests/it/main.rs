@@ -6,6 +6,7 @@ mod alerts;
 mod auth;
 mod browser;
 mod jobs;
+mod metrics;
 mod openapi;
 mod psa;
 mod resources;

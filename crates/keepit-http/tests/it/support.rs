@@ -222,6 +222,7 @@ impl App {
             clock: Clock::fixed(now),
             metrics_public: false,
             web: keepit_http::WebConfig::default(),
+            build: keepit_http::BuildInfo::default(),
         };
         App {
             store_config,
@@ -324,6 +325,11 @@ pub(crate) async fn send(
         None => request.body(Body::empty()),
     }
     .unwrap();
+    answer(router, request).await
+}
+
+/// Sends a request built by the caller (for headers `send` does not set).
+pub(crate) async fn answer(router: &Router, request: Request<Body>) -> Answer {
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response

@@ -642,21 +642,12 @@ async fn sync_runs_record_outcome_counts_and_errors() {
         };
         store.finish_sync_run(third, &ok, at(400)).await.unwrap();
         assert_eq!(store.sync_run(third).await.unwrap().summary, ok);
-        let bounds = [
-            std::time::Duration::from_secs(10),
-            std::time::Duration::from_secs(60),
-            std::time::Duration::from_secs(600),
-        ];
-        let totals = store.sync_run_totals(&bounds).await.unwrap();
+        let totals = store.sync_run_totals().await.unwrap();
         assert_eq!(
             totals.runs_by_outcome,
-            [
-                ("ok".to_owned(), 1),
-                ("partial".to_owned(), 1),
-                ("running".to_owned(), 1)
-            ]
-            .into()
+            [("ok".to_owned(), 1), ("partial".to_owned(), 1)].into()
         );
+        assert_eq!(totals.running, 1, "the second run never finished");
         assert_eq!(
             totals.requests_by_status,
             [
@@ -668,10 +659,48 @@ async fn sync_runs_record_outcome_counts_and_errors() {
         );
         assert_eq!(totals.durations.count, 2, "the running one has no duration");
         assert_eq!(totals.durations.sum, std::time::Duration::from_secs(330));
+        let bucket = |seconds: u64| {
+            totals
+                .durations
+                .buckets
+                .iter()
+                .find(|(bound, _)| *bound == std::time::Duration::from_secs(seconds))
+                .unwrap()
+                .1
+        };
         assert_eq!(
-            totals.durations.buckets,
-            vec![(bounds[0], 0), (bounds[1], 1), (bounds[2], 2)]
+            (bucket(15), bucket(30), bucket(120), bucket(300)),
+            (0, 1, 1, 2)
         );
+        assert_eq!(
+            totals.durations.buckets.len(),
+            crate::SYNC_DURATION_BOUNDS.len()
+        );
+
+        // Retention deletes the finished runs, and the totals stay: counters made
+        // from them never go down. A later run adds to what was folded.
+        let purged = store.purge_sync_runs(at(1_000)).await.unwrap();
+        assert_eq!(purged, 2, "both finished runs; the running one stays");
+        assert_eq!(store.sync_run_totals().await.unwrap(), totals);
+        let fourth = store.start_sync_run(None, at(2_000)).await.unwrap();
+        let failed = SyncRunSummary {
+            requests: 1,
+            requests_by_status: [("200".to_owned(), 1)].into(),
+            ..SyncRunSummary::new(SyncOutcome::Failed)
+        };
+        store
+            .finish_sync_run(fourth, &failed, at(2_002))
+            .await
+            .unwrap();
+        store.purge_sync_runs(at(3_000)).await.unwrap();
+        let after = store.sync_run_totals().await.unwrap();
+        assert_eq!(after.runs_by_outcome["ok"], 1);
+        assert_eq!(after.runs_by_outcome["failed"], 1);
+        assert_eq!(after.requests_by_status["200"], 55);
+        assert_eq!(after.durations.count, 3);
+        assert_eq!(after.durations.sum, std::time::Duration::from_secs(332));
+        assert_eq!(after.running, 1);
+        assert_eq!(store.sync_runs(10).await.unwrap().len(), 1);
     })
     .await;
 }
