@@ -1,6 +1,5 @@
 //! One function per subcommand.
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -259,22 +258,22 @@ async fn pass(
     hook: &AlertPass,
     config: &SyncConfig,
     shutdown: &Shutdown,
-    output: OutputFormat,
     when_held: WhenHeld,
 ) -> anyhow::Result<Vec<SyncReport>> {
     let mut reports = Vec::new();
     for (name, integration) in integrations {
-        let spinner =
-            (output == OutputFormat::Table && std::io::stdout().is_terminal()).then(|| {
-                let spinner =
-                    indicatif::ProgressBar::new_spinner().with_message(format!("syncing {name}"));
-                spinner.enable_steady_tick(Duration::from_millis(120));
-                spinner
-            });
-        let result = sync_once(store, integration, config, hook, shutdown).await;
-        if let Some(spinner) = spinner {
-            spinner.finish_and_clear();
-        }
+        // A fresh count per integration, for the bar.
+        let config = &SyncConfig {
+            progress: keepit_ingest::Progress::default(),
+            ..config.clone()
+        };
+        let result = crate::progress::with_bar(
+            name,
+            &config.progress,
+            &integration.client,
+            sync_once(store, integration, config, hook, shutdown),
+        )
+        .await;
         match result {
             Ok(report) => {
                 tracing::info!(integration = %name, outcome = report.outcome.as_str(), accounts = report.accounts, requests = report.requests, "sync pass finished");
@@ -395,7 +394,6 @@ async fn run_once(args: RunArgs, output: OutputFormat) -> anyhow::Result<ExitCod
         &hook,
         &sync_config(&args.limits),
         &shutdown,
-        output,
         WhenHeld::Fail,
     )
     .await?;
@@ -493,7 +491,6 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
                     &hook,
                     &config,
                     &shutdown,
-                    output,
                     WhenHeld::HelpOrSkip,
                 )
                 .await

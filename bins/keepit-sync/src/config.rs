@@ -221,3 +221,9 @@ pub(crate) fn check_database_url(url: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Whether `NO_COLOR` asks for output without colour (set and not empty, as
+/// no-color.org defines it).
+pub(crate) fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+}

@@ -79,9 +79,14 @@ pub(crate) async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<
     };
     let hook = AlertPass::new(Notifiers::default());
     let started = std::time::Instant::now();
-    let report = sync_once(&store, &integration, &config, &hook, &Shutdown::never())
-        .await
-        .context("the demo sync failed")?;
+    let report = crate::progress::with_bar(
+        "demo",
+        &config.progress,
+        &integration.client,
+        sync_once(&store, &integration, &config, &hook, &Shutdown::never()),
+    )
+    .await
+    .context("the demo sync failed")?;
     report::print_demo(
         &store,
         &report,

@@ -14,6 +14,7 @@ mod commands;
 mod config;
 #[cfg(feature = "demo")]
 mod demo;
+mod progress;
 mod report;
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::Cli;
 use crate::config::UsageError;
 
 /// Exit code for command-line usage errors (BSD's EX_USAGE).
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.log_format);
+    progress::init_logging(cli.log_format, config::no_color());
     config::set_state_dir(cli.state_dir.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,20 +62,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "warn,keepit_ingest=info,keepit_alerts=info,keepit_sync=info",
-        )
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }

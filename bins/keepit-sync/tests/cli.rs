@@ -449,3 +449,101 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs the binary on a pseudo-terminal (util-linux `script`, part of every Debian),
+/// returning everything the terminal received.
+async fn on_a_terminal(dir: &std::path::Path, args: &[&str], no_color: bool) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_keepit-sync"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{word}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let dir = dir.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut script = Command::new("script");
+        script
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TERM", "xterm-256color")
+            .env("KEEPIT_MASTER_KEY_FILE", dir.join("master.key"));
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        script.output().expect("run script (util-linux)")
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_terminal_shows_accounts_done_of_total_and_the_bar_leaves_no_frame() {
+    let dir = temp_dir("cli-progress");
+    let db = sqlite_url(&dir);
+    let args = [
+        "demo",
+        "--database-url",
+        &db,
+        "--accounts",
+        "30",
+        "--seed",
+        "5",
+    ];
+    let screen = on_a_terminal(&dir, &args, false).await;
+    // The bar counts accounts against the total once the tree is walked, and the
+    // requests made.
+    let frames: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|line| line.contains(" accounts, demo: "))
+        .collect();
+    let last = frames
+        .last()
+        .unwrap_or_else(|| panic!("no bar in {screen:?}"));
+    let counts = last
+        .split(']')
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    let (done, total) = counts.split_once('/').unwrap();
+    assert_eq!(
+        done, total,
+        "the last frame shows every account done: {last}"
+    );
+    assert!(total.parse::<u64>().unwrap() >= 30, "{last}");
+    assert!(last.contains(" requests"), "{last}");
+    // Before the report, the bar's line is erased: the report starts on a clean line.
+    let report = screen.find("keepit-watch demo:").expect("the report");
+    let before = &screen[..report];
+    assert!(
+        before.ends_with("\u{1b}[2K"),
+        "the bar's last frame is cleared before the report: {:?}",
+        &before[before.len().saturating_sub(120)..]
+    );
+    // Log lines are coloured on a terminal...
+    assert!(screen.contains("\u{1b}[3m"), "{screen:?}");
+
+    // ...and not with NO_COLOR, which leaves the bar in place.
+    let plain = on_a_terminal(&dir, &args, true).await;
+    assert!(plain.contains(" accounts, demo: "), "{plain:?}");
+    let without_bar: String = plain
+        .replace("\u{1b}[2K", "")
+        .chars()
+        .filter(|c| *c != '\u{1b}')
+        .collect();
+    assert_eq!(
+        plain.matches('\u{1b}').count(),
+        plain.matches("\u{1b}[2K").count(),
+        "only the bar's line erasures, no colour: {without_bar:?}"
+    );
+
+    // Not a terminal: plain log lines, no bar.
+    let piped = keepit_sync(&dir, &args).await;
+    assert!(
+        !text(&piped).contains(" accounts, demo: "),
+        "{}",
+        text(&piped)
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -87,6 +88,55 @@ pub struct SyncConfig {
     pub retention: keepit_store::RetentionConfig,
     /// The clock.
     pub clock: Clock,
+    /// Where the pass reports how far it has come (shared by clones of the config).
+    pub progress: Progress,
+}
+
+/// How far a pass has come, for a progress display: how many accounts the pass covers
+/// (once the tree has been walked) and how many are synced. Clones share the counts;
+/// the pass writes them and a display reads them whenever it likes.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<ProgressCounts>);
+
+#[derive(Debug, Default)]
+struct ProgressCounts {
+    /// Accounts in the pass, plus one; zero while the tree is being walked.
+    total_plus_one: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Progress {
+    /// How many accounts the pass covers, once its leader has walked the tree.
+    pub fn accounts_total(&self) -> Option<u64> {
+        self.0.total_plus_one.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    /// How many of them are synced (by any worker, as far as this one knows).
+    pub fn accounts_done(&self) -> u64 {
+        self.0.done.load(Ordering::Relaxed)
+    }
+
+    /// A new pass: nothing known yet.
+    pub(crate) fn start(&self) {
+        self.0.total_plus_one.store(0, Ordering::Relaxed);
+        self.0.done.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_total(&self, accounts: u64) {
+        self.0
+            .total_plus_one
+            .store(accounts.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// One more account synced by this worker.
+    pub(crate) fn account_done(&self) {
+        self.0.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// At least `accounts` are synced (the work list counts other workers' too).
+    pub(crate) fn done_at_least(&self, accounts: u64) {
+        self.0.done.fetch_max(accounts, Ordering::Relaxed);
+    }
 }
 
 impl Default for SyncConfig {
@@ -110,6 +160,7 @@ impl Default for SyncConfig {
             account_deadline: Duration::from_secs(600),
             retention: keepit_store::RetentionConfig::default(),
             clock: Clock::system(),
+            progress: Progress::default(),
         }
     }
 }

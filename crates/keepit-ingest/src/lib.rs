@@ -21,7 +21,7 @@ mod lease;
 mod schedule;
 mod sync;
 
-pub use config::{Clock, SyncConfig};
+pub use config::{Clock, Progress, SyncConfig};
 pub use connect::{
     ClientLimits, ConnectError, client_for_integration, client_with_credentials,
     credentials_from_stored,

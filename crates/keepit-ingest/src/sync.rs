@@ -192,6 +192,7 @@ async fn run_pass<H: PassHook>(
     now: DateTime<Utc>,
     started: Instant,
 ) -> Result<SyncReport> {
+    config.progress.start();
     let requests_before = integration.client.requests_sent();
     let answers_before = integration.client.requests_by_status();
     let run = store
@@ -414,6 +415,7 @@ async fn lead<H: PassHook>(
         store
             .publish_pass_accounts(run, pass.integration.id, accounts)
             .await?;
+        pass.config.progress.set_total(accounts.len() as u64);
         loop {
             let (worked, failure) = pass.work(run, hook, Role::Lead, shutdown).await;
             changes.extend(worked.changes);
@@ -426,7 +428,11 @@ async fn lead<H: PassHook>(
                 interrupted = true;
                 return Ok(());
             }
-            if store.unfinished_pass_accounts(run).await? == 0 {
+            let unfinished = store.unfinished_pass_accounts(run).await?;
+            pass.config
+                .progress
+                .done_at_least((accounts.len() as u64).saturating_sub(unfinished));
+            if unfinished == 0 {
                 return Ok(());
             }
             let mut stop = shutdown.clone();

@@ -137,6 +137,7 @@ impl Pass<'_> {
             }
         };
         let failed = result.error.is_some();
+        self.config.progress.account_done();
         let changes = match role {
             Role::Lead => changes,
             Role::Help => {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use keepit_ingest::{
-    Integration, LeaseHolder, NoopHook, Shutdown, SyncConfig, help_pass, sync_once,
+    Integration, LeaseHolder, NoopHook, Progress, Shutdown, SyncConfig, help_pass, sync_once,
 };
 use keepit_mock::{Faults, FleetSpec};
 use keepit_store::{PassAccountState, Store, SyncOutcome};
@@ -79,11 +79,13 @@ async fn two_workers_share_one_pass_and_never_sync_an_account_twice() {
             .set_faults(Faults::none().with_latency(Duration::from_millis(15)));
         let lead = SyncConfig {
             account_concurrency: 2,
+            progress: Progress::default(),
             ..harness.config.clone()
         };
         let second = worker(&harness.config, 2);
         let stop = AtomicBool::new(false);
         let helped = AtomicU64::new(0);
+        assert_eq!(lead.progress.accounts_total(), None);
         let leader = async {
             let report = sync_once(
                 &store,
@@ -111,6 +113,9 @@ async fn two_workers_share_one_pass_and_never_sync_an_account_twice() {
         // Every account below the parent, sub-partners included.
         let accounts = harness.fleet.ground_truth().accounts.len() - 1;
         assert_eq!(report.accounts, accounts as u64, "{backend}");
+        // The leader's progress counts the helper's accounts too (from the work list).
+        assert_eq!(lead.progress.accounts_total(), Some(accounts as u64));
+        assert_eq!(lead.progress.accounts_done(), accounts as u64, "{backend}");
         let helped = helped.load(Ordering::SeqCst);
         assert!(
             helped > 0 && helped < accounts as u64,
