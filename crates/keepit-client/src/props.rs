@@ -20,11 +20,11 @@ use crate::wire::{self, escape};
 
 const E: &str = "property test";
 
-/// Every captured Keepit answer in the repository's fixtures.
+/// Every captured Keepit answer in the repository's fixtures (kept in keepit-mock).
 fn fixtures() -> &'static [String] {
     static FIXTURES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     FIXTURES.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keepit");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keepit-mock/fixtures/keepit");
         let mut bodies = Vec::new();
         for dir in std::fs::read_dir(&root).expect("fixtures directory") {
             let dir = dir.expect("fixture entry").path();

@@ -1,4 +1,5 @@
-//! Loading the hand-written Keepit responses in the workspace's `fixtures/keepit/` folder.
+//! Loading the hand-written Keepit responses in this crate's `fixtures/keepit/` folder
+//! (shipped inside the crate, so it works from a registry as well as from the workspace).
 
 use std::path::{Path, PathBuf};
 
@@ -7,9 +8,9 @@ use crate::error::{Error, Result};
 /// The extensions a fixture case may have, tried in this order when the case has none.
 const EXTENSIONS: [&str; 4] = ["xml", "txt", "csv", "html"];
 
-/// The workspace's `fixtures/` directory (found from this crate's manifest directory).
+/// This crate's `fixtures/` directory (found from its manifest directory).
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// The path of a fixture: `fixtures/keepit/<endpoint>/<case>` with the case's own

@@ -6,8 +6,8 @@
 //!   [`MockKeepit::request_stats`]), injects [`Faults`], and answers from intent-named
 //!   fixture mounts ([`MockKeepit::whoami`], [`MockKeepit::devices`], ...) or from a
 //!   served [`Fleet`]. A catch-all answers 404 naming any request nobody expected.
-//! - [`fixture`] loads a hand-written Keepit response from the workspace's
-//!   `fixtures/keepit/<endpoint>/<case>` files.
+//! - [`fixture`] loads a hand-written Keepit response from the
+//!   `fixtures/keepit/<endpoint>/<case>` files shipped inside this crate.
 //! - [`Fleet::generate`] builds a seeded fleet from a [`FleetSpec`]: an account tree
 //!   (MSP, resellers, customers), connectors of every kind, backup and restore jobs
 //!   with every status and failure reason, audit events in every category, and
@@ -37,7 +37,8 @@
 //! ```
 //!
 //! This crate is test support: no library of the workspace may depend on it except as
-//! a dev-dependency (binaries may, for the demo). It knows nothing of the Keepit
+//! a dev-dependency (binaries may, for the demo). Embedders can take it from a registry
+//! to test their own Keepit code. It knows nothing of the Keepit
 //! client's wire types; it writes Keepit's XML by hand from the domain vocabulary.
 
 mod auth;

@@ -11,12 +11,13 @@ pub(crate) const PASSWORD: &str = "s3cret-Pa55word!";
 pub(crate) const TOKEN_LOGIN: &str = "Zq4L+dyQsns1k6gB5Ia,aX%";
 pub(crate) const TOKEN_PASSWORD: &str = "t0ken-pa55-(#@!$=)";
 
-/// The text of `fixtures/keepit/<endpoint>/<case>`.
+/// The text of `fixtures/keepit/<endpoint>/<case>` (the fixtures live in keepit-mock,
+/// which is not a dependency of this crate).
 pub(crate) fn fixture(endpoint: &str, case: &str) -> String {
     let path: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
         "..",
-        "..",
+        "keepit-mock",
         "fixtures",
         "keepit",
         endpoint,
