@@ -1,5 +1,9 @@
 //! Typed results of the client's calls, built from the wire types and expressed in
 //! `keepit-domain` vocabulary.
+//!
+//! The structs that carry Keepit's answers are `#[non_exhaustive]`: Keepit's API is
+//! documented only in part, and fields are added as more of it is understood, in minor
+//! releases. Read them; build them only through the client (or the constructors given).
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{
@@ -15,6 +19,7 @@ use crate::xml::XmlCursor;
 
 /// Settings of one account (`GET /users/{a}`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AccountInfo {
     /// The account.
     pub id: AccountId,
@@ -36,6 +41,7 @@ pub struct AccountInfo {
 
 /// A direct child account (`GET /users/{a}/users`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ChildAccount {
     /// The account.
     pub id: AccountId,
@@ -74,6 +80,7 @@ pub struct AccountNode {
 
 /// Result of [`crate::KeepitClient::test_connection`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionReport {
     /// The parent account the credentials reach.
     pub account: AccountId,
@@ -83,6 +90,7 @@ pub struct ConnectionReport {
 
 /// A connector (`GET /users/{a}/devices`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Connector {
     /// The connector.
     pub id: ConnectorId,
@@ -114,6 +122,7 @@ impl Connector {
 
 /// A connector's health (`GET .../health?reason=true`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectorHealth {
     /// The health.
     pub health: Health,
@@ -122,6 +131,11 @@ pub struct ConnectorHealth {
 }
 
 impl ConnectorHealth {
+    /// A health as a caller already knows it (a stored one, say).
+    pub fn new(health: Health, reason: Option<HealthReason>) -> ConnectorHealth {
+        ConnectorHealth { health, reason }
+    }
+
     /// The health reason mapped onto the failure catalogue.
     pub fn failure_reason(&self) -> Option<FailureReason> {
         self.reason
@@ -132,6 +146,7 @@ impl ConnectorHealth {
 
 /// One entry of a connector's status list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatusEntry {
     /// Keepit's numeric status (0-7, largely undocumented).
     pub status: Option<u32>,
@@ -145,6 +160,7 @@ pub struct StatusEntry {
 
 /// A connector's status (`GET .../status`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct DeviceStatus {
     /// The entries in Keepit's order.
     pub entries: Vec<StatusEntry>,
@@ -172,6 +188,7 @@ impl DeviceStatus {
 
 /// A snapshot (`<backup>` in `<history>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// When it was taken.
     pub taken_at: DateTime<Utc>,
@@ -189,6 +206,7 @@ pub struct Snapshot {
 
 /// The last backup of one connector, from the account-level backup summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackupSummaryEntry {
     /// The connector.
     pub connector: ConnectorId,
@@ -204,6 +222,7 @@ pub struct BackupSummaryEntry {
 
 /// A job (`<job>`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Job {
     /// The job.
     pub id: JobId,
@@ -276,6 +295,7 @@ impl Job {
 
 /// One audit-log record.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AuditRecord {
     /// When it happened.
     pub time: DateTime<Utc>,
@@ -336,6 +356,7 @@ impl AuditRecord {
 
 /// A page of the audit log.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AuditPage {
     /// The records of this page.
     pub records: Vec<AuditRecord>,
@@ -345,6 +366,7 @@ pub struct AuditPage {
 
 /// One line of a job's skipped-items report.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedItem {
     /// When the item was skipped.
     pub time: Option<DateTime<Utc>>,

@@ -2,8 +2,7 @@
 //! needs no files at run time.
 
 /// 401 for a wrong login or password.
-pub(crate) const UNAUTHORIZED: &str =
-    include_str!("../fixtures/keepit/errors/unauthorized.txt");
+pub(crate) const UNAUTHORIZED: &str = include_str!("../fixtures/keepit/errors/unauthorized.txt");
 /// 401 when no `Authorization` header was sent.
 pub(crate) const ANONYMOUS: &str = include_str!("../fixtures/keepit/errors/anonymous.txt");
 /// 404 for an account the caller cannot see.
@@ -12,8 +11,7 @@ pub(crate) const ACCOUNT_NOT_FOUND: &str =
 /// 404 for an unknown path or resource.
 pub(crate) const NOT_FOUND: &str = include_str!("../fixtures/keepit/errors/not-found.txt");
 /// 5xx with an `<error>` body.
-pub(crate) const SERVER_ERROR: &str =
-    include_str!("../fixtures/keepit/errors/server-error.xml");
+pub(crate) const SERVER_ERROR: &str = include_str!("../fixtures/keepit/errors/server-error.xml");
 
 /// A 400 answer's `<error>` body for a request body or parameter the mock cannot use.
 pub(crate) fn bad_request(description: &str) -> String {

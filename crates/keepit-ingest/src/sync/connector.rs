@@ -81,10 +81,7 @@ impl Pass<'_> {
             || !unfinished.is_empty();
         let (health, error_code) = match previous_status {
             Some(status) if !refresh => (
-                keepit_client::ConnectorHealth {
-                    health: status.health,
-                    reason: status.health_reason.clone(),
-                },
+                keepit_client::ConnectorHealth::new(status.health, status.health_reason.clone()),
                 status.error_code.clone(),
             ),
             _ => {
