@@ -220,15 +220,23 @@ pub(crate) struct AlertSilenceArgs {
     #[command(flatten)]
     pub(crate) alert: AlertArgs,
 
-    /// Until when: an RFC 3339 time (2026-12-01T08:00:00Z).
+    /// Until when: an RFC 3339 time (2026-12-01T08:00:00Z) or a duration from now (4h,
+    /// 2d).
     #[arg(long, value_parser = parse_until)]
     pub(crate) until: chrono::DateTime<chrono::Utc>,
 }
 
 fn parse_until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .map(|at| at.with_timezone(&chrono::Utc))
-        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T08:00:00Z"))
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let span = keepit_domain::parse_duration(text).map_err(|error| {
+        format!("{error}; or give an RFC 3339 time such as 2026-12-01T08:00:00Z")
+    })?;
+    chrono::TimeDelta::from_std(span)
+        .ok()
+        .and_then(|span| chrono::Utc::now().checked_add_signed(span))
+        .ok_or_else(|| format!("{text:?} reaches too far into the future"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,8 +304,7 @@ pub(crate) struct ServeArgs {
 }
 
 fn parse_session_idle(text: &str) -> Result<std::time::Duration, String> {
-    let idle = humantime::parse_duration(text.trim())
-        .map_err(|error| format!("{text:?} is not a duration such as 8h or 30m: {error}"))?;
+    let idle = keepit_domain::parse_duration(text).map_err(|error| error.to_string())?;
     if idle < std::time::Duration::from_secs(5 * 60)
         || idle > std::time::Duration::from_secs(30 * 86_400)
     {

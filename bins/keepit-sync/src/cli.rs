@@ -304,23 +304,12 @@ fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
     Ok(ttl)
 }
 
-/// Parses a duration such as `15m`, `1h`, `90s`, `2h30m` or `7d`: humantime's grammar,
-/// the one keepit-server's flags use too. A bare number is refused, since `15` could
-/// mean seconds as well as minutes.
+/// Parses a duration such as `15m`, `1h`, `90s`, `2h30m` or `7d`: keepit-watch's one
+/// grammar (`keepit_domain::parse_duration`), shared with keepit-server's flags and the
+/// API's `span`. A bare number is refused, since `15` could mean seconds as well as
+/// minutes.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(
-            "an empty value is not a duration; write a number with a unit, such as 15m".into(),
-        );
-    }
-    if text.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "{text:?} has no unit; write it with s, m, h or d, such as {text}s or {text}m"
-        ));
-    }
-    humantime::parse_duration(text)
-        .map_err(|error| format!("{text:?} is not a duration such as 15m, 1h or 2h30m: {error}"))
+    keepit_domain::parse_duration(text).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]

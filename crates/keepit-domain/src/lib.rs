@@ -35,6 +35,7 @@ mod alert;
 mod audit;
 mod company;
 mod connector;
+mod duration;
 mod failure;
 mod id;
 mod job;
@@ -52,6 +53,7 @@ pub use connector::{
     ConnectorErrorCode, ConnectorKind, ConnectorState, DslAgent, Health, HealthReason,
     ParseHealthError, SnapshotKind,
 };
+pub use duration::{DurationError, parse_duration};
 pub use failure::{
     ConditionClass, FailureReason, ReasonCode, ReasonEntry, ReasonScope, Remedy, SupportDetail,
     catalogue,

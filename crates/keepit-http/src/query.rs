@@ -73,36 +73,20 @@ pub(crate) fn parse_time(name: &str, text: &str) -> Result<DateTime<Utc>, AppErr
 /// The longest span accepted: ten years, far more than any Keepit history.
 const MAX_SPAN_DAYS: i64 = 3_660;
 
-/// Parses a span such as `24h`, `7d`, `30d` or `90m`.
+/// Parses a span such as `24h`, `7d`, `30d`, `90m` or `1h30m`: keepit-watch's one
+/// duration grammar (`keepit_domain::parse_duration`, as the command-line flags).
 fn parse_span(text: &str) -> Result<TimeDelta, AppError> {
-    let bad = || {
-        AppError::invalid(
-            "span",
-            format!(
-                "{text:?} is not a span such as 24h, 7d or 30d, of at most {MAX_SPAN_DAYS} days"
-            ),
-        )
-    };
-    let unit_at = text
-        .char_indices()
-        .last()
-        .map(|(at, _)| at)
-        .ok_or_else(bad)?;
-    let (number, unit) = text.split_at(unit_at);
-    let number: i64 = number.parse().map_err(|_| bad())?;
-    if number <= 0 {
-        return Err(bad());
-    }
-    let delta = match unit {
-        "m" => TimeDelta::try_minutes(number),
-        "h" => TimeDelta::try_hours(number),
-        "d" => TimeDelta::try_days(number),
-        "w" => TimeDelta::try_weeks(number),
-        _ => None,
-    };
-    delta
-        .filter(|delta| *delta <= TimeDelta::days(MAX_SPAN_DAYS))
-        .ok_or_else(bad)
+    let span =
+        keepit_domain::parse_duration(text).map_err(|error| AppError::invalid("span", error))?;
+    TimeDelta::from_std(span)
+        .ok()
+        .filter(|delta| *delta > TimeDelta::zero() && *delta <= TimeDelta::days(MAX_SPAN_DAYS))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "span",
+                format!("{text:?} must be longer than zero and at most {MAX_SPAN_DAYS} days"),
+            )
+        })
 }
 
 /// Parses a page size between 1 and `max`.
@@ -256,6 +240,15 @@ mod tests {
             query("span=3660d").unwrap().from,
             Some(now() - TimeDelta::days(3_660))
         );
+        // The command line's grammar: units combine, fractions are allowed.
+        assert_eq!(
+            query("span=1h30m").unwrap().from,
+            Some(now() - TimeDelta::minutes(90))
+        );
+        assert_eq!(
+            query("span=1.5d").unwrap().from,
+            Some(now() - TimeDelta::hours(36))
+        );
     }
 
     #[test]
@@ -268,12 +261,13 @@ mod tests {
             "é1d",
             "0d",
             "-1d",
-            "1y",
+            "0s",
+            "24",
+            "11y",
             "3661d",
             "100000000d",
             "9223372036854775807w",
-            "1.5d",
-            "1 d",
+            "1h-",
         ] {
             let raw = format!(
                 "span={}",
