@@ -93,7 +93,7 @@ pub(crate) async fn with_bar<T>(
     span.pb_set_style(&walking());
     span.pb_set_message(&format!("{name}: 0 requests"));
     span.pb_start();
-    let redraw = {
+    let redraw = AbortOnDrop({
         let (span, progress, client) = (span.clone(), progress.clone(), client.clone());
         let name = name.to_owned();
         let before = client.requests_sent();
@@ -114,11 +114,20 @@ pub(crate) async fn with_bar<T>(
                 span.pb_set_message(&format!("{name}: {requests} requests"));
             }
         })
-    };
+    });
     let result = pass.await;
-    redraw.abort();
-    // The last clone of the span goes with the aborted task; closing it clears the bar.
+    // Aborting the redraw drops its clone of the span; closing the span clears the bar.
+    // (Were this future dropped mid-pass, the guard would do the same.)
+    drop(redraw);
     drop(span);
-    let _ = redraw.await;
     result
+}
+
+/// Aborts the redraw task when the pass ends, or when its future is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -499,21 +499,36 @@ async fn a_terminal_shows_accounts_done_of_total_and_the_bar_leaves_no_frame() {
         .split(['\r', '\n'])
         .filter(|line| line.contains(" accounts, demo: "))
         .collect();
-    let last = frames
-        .last()
-        .unwrap_or_else(|| panic!("no bar in {screen:?}"));
-    let counts = last
-        .split(']')
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap();
-    let (done, total) = counts.split_once('/').unwrap();
-    assert_eq!(
-        done, total,
-        "the last frame shows every account done: {last}"
+    assert!(!frames.is_empty(), "no bar in {screen:?}");
+    // Each frame reads `[====>   ] DONE/TOTAL accounts, demo: N requests`; the count
+    // only grows, never past the total, and the bar moves while the pass runs.
+    let counts: Vec<(u64, u64)> = frames
+        .iter()
+        .map(|frame| {
+            let counts = frame
+                .split(']')
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("{frame}"));
+            let (done, total) = counts.split_once('/').unwrap();
+            (done.parse().unwrap(), total.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        counts
+            .iter()
+            .all(|(done, total)| done <= total && *total >= 30),
+        "{counts:?}"
     );
-    assert!(total.parse::<u64>().unwrap() >= 30, "{last}");
-    assert!(last.contains(" requests"), "{last}");
+    assert!(
+        counts.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+        "{counts:?}"
+    );
+    assert!(counts.iter().any(|(done, _)| *done > 0), "{counts:?}");
+    assert!(
+        frames.iter().all(|frame| frame.contains(" requests")),
+        "{frames:?}"
+    );
     // Before the report, the bar's line is erased: the report starts on a clean line.
     let report = screen.find("keepit-watch demo:").expect("the report");
     let before = &screen[..report];

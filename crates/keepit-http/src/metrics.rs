@@ -435,7 +435,12 @@ pub(crate) fn wants_openmetrics(accept: Option<&str>) -> bool {
             parts
                 .next()
                 .is_some_and(|media| media.eq_ignore_ascii_case("application/openmetrics-text"))
-                && !parts.any(|param| param.replace(' ', "") == "q=0")
+                && !parts.any(|param| {
+                    param
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                })
         })
     })
 }
@@ -453,6 +458,9 @@ mod tests {
         assert!(!wants_openmetrics(Some("text/plain")));
         assert!(!wants_openmetrics(Some("*/*")));
         assert!(!wants_openmetrics(Some("application/openmetrics-text;q=0")));
+        assert!(!wants_openmetrics(Some(
+            "application/openmetrics-text; q=0.0"
+        )));
         assert!(!wants_openmetrics(None));
     }
 }

@@ -433,11 +433,17 @@ impl Store {
         let mut deleted = 0;
         loop {
             let txn = self.begin_write().await?;
+            // Locked, so two processes purging at once never take (and fold) the same
+            // rows; ignored on SQLite, whose write transaction is exclusive.
             let ids: Vec<i64> = E::find()
                 .select_only()
                 .column(id)
                 .filter(which.clone())
                 .limit(PURGE_BATCH)
+                .lock_with_behavior(
+                    sea_orm::sea_query::LockType::Update,
+                    sea_orm::sea_query::LockBehavior::SkipLocked,
+                )
                 .into_tuple()
                 .all(&txn)
                 .await?;

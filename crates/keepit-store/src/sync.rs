@@ -8,7 +8,7 @@ use keepit_domain::{AccountId, ConnectorId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
 };
 
 use crate::audit::{AuditEventRecord, upsert_audit_events};
@@ -535,16 +535,27 @@ impl Store {
             .map(|e| serde_json::json!({"account": e.account.as_ref().map(AccountId::as_str), "error": e.error}))
             .collect();
         let txn = self.begin_write().await?;
-        let Some((started_at, integration_id)) = sync_run::Entity::find_by_id(id.0)
+        let Some((started_at, integration_id, outcome)) = sync_run::Entity::find_by_id(id.0)
             .select_only()
             .column(sync_run::Column::StartedAt)
             .column(sync_run::Column::IntegrationId)
-            .into_tuple::<(DateTime<Utc>, Option<i64>)>()
+            .column(sync_run::Column::Outcome)
+            .into_tuple::<(DateTime<Utc>, Option<i64>, String)>()
             .one(&txn)
             .await?
         else {
             return Err(Error::not_found("sync run", id));
         };
+        // A run another worker closed as abandoned (its lease had expired) stays so:
+        // rewriting its outcome would take one from the `abandoned` counter.
+        if outcome != SyncOutcome::Running.as_str() {
+            tracing::warn!(
+                run = id.0,
+                outcome = %outcome,
+                "this sync run was closed by another worker while it ran; its result is not recorded"
+            );
+            return Ok(());
+        }
         // The integration shows how its latest run ended.
         if let Some(integration_id) = integration_id {
             integration::Entity::update_many()
@@ -594,6 +605,7 @@ impl Store {
                 Expr::value(serde_json::Value::Array(errors).to_string()),
             )
             .filter(sync_run::Column::Id.eq(id.0))
+            .filter(sync_run::Column::Outcome.eq(SyncOutcome::Running.as_str()))
             .exec(&txn)
             .await?;
         sync_run_request::Entity::delete_many()
@@ -686,10 +698,22 @@ impl Store {
     /// answer, with runs retention purged included (see [`Store::purge_sync_runs`]), so
     /// every figure but `running` only grows and can be exported as a counter.
     pub async fn sync_run_totals(&self) -> Result<SyncRunTotals> {
-        let mut totals = run_figures(self.reader(), None).await?;
-        let backend = self.reader().get_database_backend();
-        for row in self
+        // One snapshot for every read: a purge committing between them would count its
+        // runs twice (kept and folded), and the next scrape would see counters drop.
+        // SQLite's deferred transaction reads one snapshot from its first read on.
+        let txn = self
             .reader()
+            .begin_with_options(TransactionOptions {
+                isolation_level: (self.backend() == crate::Backend::Postgres)
+                    .then_some(sea_orm::IsolationLevel::RepeatableRead),
+                access_mode: (self.backend() == crate::Backend::Postgres)
+                    .then_some(sea_orm::AccessMode::ReadOnly),
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Deferred),
+            })
+            .await?;
+        let mut totals = run_figures(&txn, None).await?;
+        let backend = txn.get_database_backend();
+        for row in txn
             .query_all_raw(sea_orm::Statement::from_string(
                 backend,
                 "SELECT name, value FROM sync_run_totals",
@@ -700,6 +724,7 @@ impl Store {
             let value = crate::convert::to_u64(row.try_get::<i64>("", "value")?);
             totals.add_named(&name, value);
         }
+        txn.commit().await?;
         Ok(totals)
     }
 

@@ -75,6 +75,10 @@ pub(crate) async fn metrics(
     );
     let text = crate::metrics::render(&state, openmetrics).await?;
     let mut response = text.into_response();
+    // Caches must keep the two formats apart.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(if openmetrics {

@@ -572,6 +572,15 @@ async fn a_dead_holders_lease_is_taken_over_and_its_runs_closed() {
         let run = store.sync_run(left_running).await.unwrap();
         assert_eq!(run.summary.outcome, SyncOutcome::Abandoned);
         assert_eq!(run.finished_at, Some(at(10)));
+        // The worker that ran it finishing late changes nothing: the abandoned count
+        // behind /metrics never goes down.
+        store
+            .finish_sync_run(left_running, &SyncRunSummary::new(SyncOutcome::Ok), at(11))
+            .await
+            .unwrap();
+        let run = store.sync_run(left_running).await.unwrap();
+        assert_eq!(run.summary.outcome, SyncOutcome::Abandoned);
+        assert_eq!(run.finished_at, Some(at(10)));
         // Closing again finds nothing left.
         assert_eq!(
             store
@@ -701,6 +710,36 @@ async fn sync_runs_record_outcome_counts_and_errors() {
         assert_eq!(after.durations.sum, std::time::Duration::from_secs(332));
         assert_eq!(after.running, 1);
         assert_eq!(store.sync_runs(10).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn purges_racing_each_other_fold_every_run_once() {
+    each_backend(|store| async move {
+        let ok = SyncRunSummary {
+            requests: 2,
+            requests_by_status: [("200".to_owned(), 2)].into(),
+            ..SyncRunSummary::new(SyncOutcome::Ok)
+        };
+        for n in 0..40 {
+            let run = store.start_sync_run(None, at(n * 10)).await.unwrap();
+            store
+                .finish_sync_run(run, &ok, at(n * 10 + 5))
+                .await
+                .unwrap();
+        }
+        let before = store.sync_run_totals().await.unwrap();
+        assert_eq!(before.runs_by_outcome["ok"], 40);
+        // Two processes purging at the same moment: each run is deleted, and folded
+        // into the totals, by exactly one of them.
+        let (first, second) = tokio::join!(
+            store.purge_sync_runs(at(10_000)),
+            store.purge_sync_runs(at(10_000))
+        );
+        assert_eq!(first.unwrap() + second.unwrap(), 40);
+        assert_eq!(store.sync_runs(100).await.unwrap().len(), 0);
+        assert_eq!(store.sync_run_totals().await.unwrap(), before);
     })
     .await;
 }
