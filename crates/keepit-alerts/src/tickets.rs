@@ -215,7 +215,7 @@ impl<'a> Clients<'a> {
     }
 
     /// The connection and its client; `None` when it was deleted or switched off.
-    async fn get(
+    pub(crate) async fn get(
         &mut self,
         store: &Store,
         id: PsaConnectionId,
@@ -231,9 +231,26 @@ impl<'a> Clients<'a> {
             }
             Err(error) => return Err(error.into()),
         };
-        let client = connect(store, &self.support.key, &record)
+        // A database that does not answer is worth waiting for; credentials that do not
+        // unseal (another master key, altered bytes) are not.
+        let sealed = store
+            .psa_credentials(record.id, &self.support.key)
             .await
-            .map_err(TicketFailure::permanent)?;
+            .map_err(|error| match error {
+                keepit_store::Error::Secret(_)
+                | keepit_store::Error::Corrupt { .. }
+                | keepit_store::Error::NotFound { .. } => {
+                    TicketFailure::permanent(format!("the credentials cannot be read: {error}"))
+                }
+                other => TicketFailure::from(other),
+            })?;
+        let client = client_for(
+            &record.kind,
+            &record.base_url,
+            &sealed,
+            record.settings.hourly_budget,
+        )
+        .map_err(TicketFailure::permanent)?;
         let built = Some((record, Arc::new(client)));
         self.built.insert(id, built.clone());
         Ok(built)

@@ -16,7 +16,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::tests::{commit, now, store_with_connector};
 use super::*;
-use crate::tickets::PsaSupport;
+use crate::tickets::{Clients, PsaSupport};
 
 const BASE: &str = "/v4_6_release/apis/3.0";
 
@@ -665,4 +665,32 @@ async fn a_ticket_closes_when_its_alert_resolves_during_a_silence() {
         store.psa_tickets(None, 10).await.unwrap()[0].state,
         PsaTicketState::Closed
     );
+}
+
+#[tokio::test]
+async fn credentials_that_do_not_unseal_are_a_refusal_and_a_lost_database_is_waited_for() {
+    let server = MockServer::start().await;
+    let (store, _) = setup(Fake::ConnectWise, &server, settings()).await;
+    let connection = store.psa_connections().await.unwrap()[0].id;
+
+    // Another master key: trying again would not help.
+    let other = PsaSupport::new(Arc::new(MasterKey::generate()), None);
+    let failure = Clients::new(&other)
+        .get(&store, connection)
+        .await
+        .expect_err("the credentials do not unseal");
+    assert!(!failure.transient, "{}", failure.message);
+    assert!(
+        failure.message.contains("credentials"),
+        "{}",
+        failure.message
+    );
+
+    // A database that does not answer: the delivery is tried again later.
+    store.clone().close().await.unwrap();
+    let failure = Clients::new(&other)
+        .get(&store, connection)
+        .await
+        .expect_err("the database is gone");
+    assert!(failure.transient, "{}", failure.message);
 }
