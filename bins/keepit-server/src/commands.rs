@@ -57,7 +57,15 @@ pub(crate) async fn open(url: &str) -> anyhow::Result<Store> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.url()).await?;
     let master_key = match master_key() {
-        Ok(key) => Some(Arc::new(key)),
+        Ok(key) => {
+            // A key that does not open what is stored would fail every integration
+            // and PSA call later; say so now.
+            store
+                .check_master_key(&key)
+                .await
+                .context(crate::config::KEY_ADVICE)?;
+            Some(Arc::new(key))
+        }
         // A key that is given but unreadable is a mistake to fix, not a reason to run
         // without one.
         Err(error) if error.is::<UsageError>() => return Err(error),

@@ -113,3 +113,6 @@ pub(crate) fn password_from_file(path: &std::path::Path) -> anyhow::Result<secre
         .map_err(|error| usage(format!("--password-file {}: {error}", path.display())))?;
     Ok(password)
 }
+
+/// What to do when this process's master key does not open the stored credentials.
+pub(crate) const KEY_ADVICE: &str = "the master key this process uses does not open the credentials stored in the database: give every keepit-watch process the same KEEPIT_STATE_DIR (or the same KEEPIT_MASTER_KEY_FILE or KEEPIT_MASTER_KEY)";

@@ -154,6 +154,10 @@ async fn integrations(
         )]);
     }
     let key = master_key()?;
+    store
+        .check_master_key(&key)
+        .await
+        .context(crate::config::KEY_ADVICE)?;
     let (found, left_out) = enabled_integrations(store, &key, limits).await?;
     if found.is_empty() && left_out > 0 {
         return Err(anyhow::anyhow!(
@@ -415,7 +419,14 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
     };
     let key = match fixed {
         Some(_) => None,
-        None => Some(std::sync::Arc::new(master_key()?)),
+        None => {
+            let key = master_key()?;
+            store
+                .check_master_key(&key)
+                .await
+                .context(crate::config::KEY_ADVICE)?;
+            Some(std::sync::Arc::new(key))
+        }
     };
     // With the key at hand, PSA connections added later through the API or the pages
     // count from the next pass, without a restart.

@@ -227,3 +227,6 @@ pub(crate) fn check_database_url(url: &str) -> anyhow::Result<()> {
 pub(crate) fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
+
+/// What to do when this process's master key does not open the stored credentials.
+pub(crate) const KEY_ADVICE: &str = "the master key this process uses does not open the credentials stored in the database: give every keepit-watch process the same KEEPIT_STATE_DIR (or the same KEEPIT_MASTER_KEY_FILE or KEEPIT_MASTER_KEY)";

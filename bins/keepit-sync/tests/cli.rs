@@ -447,7 +447,52 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
         "{}",
         text(&status)
     );
+
+    // The same database from a process that was not given the state directory: it
+    // would make (and use) a key of its own, which opens none of the stored
+    // credentials. It stops at once, naming the fix, and the credentials are intact.
+    let database = format!("sqlite://{}", state.join("keepit-watch.db").display());
+    let stray = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
+                .args(["run", "--database-url", &database])
+                .current_dir(&dir)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(stray.status.code(), Some(1), "{}", text(&stray));
+    let said = text(&stray);
+    assert!(
+        said.contains("KEEPIT_STATE_DIR") && said.contains("encrypted with master key"),
+        "{said}"
+    );
+    let again = keepit_sync_in(&dir, &state, &["run"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the binary with only a state directory set.
+async fn keepit_sync_in(dir: &std::path::Path, state: &std::path::Path, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let (dir, state) = (dir.to_owned(), state.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
+            .args(&args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("KEEPIT_STATE_DIR", &state)
+            .output()
+            .expect("run keepit-sync")
+    })
+    .await
+    .unwrap()
 }
 
 /// Runs the binary on a pseudo-terminal (util-linux `script`, part of every Debian),

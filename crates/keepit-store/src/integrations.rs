@@ -349,6 +349,44 @@ impl Store {
             .transpose()
     }
 
+    /// Checks that `key` opens the credentials stored in the database (integrations'
+    /// and PSA connections'), by the key fingerprint each sealed value carries, before
+    /// any is needed. A process pointed at another state directory, or at a key file
+    /// it created itself, fails here with [`SecretError::WrongKey`] naming both keys,
+    /// instead of failing integration by integration later. Nothing stored, or one
+    /// value sealed with `key`, passes.
+    pub async fn check_master_key(&self, key: &MasterKey) -> Result<()> {
+        let mut sealed: Vec<String> = integration::Entity::find()
+            .select_only()
+            .column(integration::Column::Credentials)
+            .into_tuple()
+            .all(self.reader())
+            .await?;
+        sealed.extend(
+            crate::entity::psa_connection::Entity::find()
+                .select_only()
+                .column(crate::entity::psa_connection::Column::Credentials)
+                .into_tuple::<String>()
+                .all(self.reader())
+                .await?,
+        );
+        let mut other = None;
+        for value in &sealed {
+            match value.trim().split(':').nth(1) {
+                Some(id) if id == key.key_id() => return Ok(()),
+                Some(id) if !id.is_empty() => other = other.or(Some(id)),
+                _ => {}
+            }
+        }
+        match other {
+            Some(id) => Err(Error::Secret(SecretError::WrongKey {
+                sealed_with: id.to_owned(),
+                configured: key.key_id().to_owned(),
+            })),
+            None => Ok(()),
+        }
+    }
+
     /// All integrations, oldest first.
     pub async fn integrations(&self) -> Result<Vec<IntegrationRecord>> {
         integration::Entity::find()

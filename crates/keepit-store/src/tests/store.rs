@@ -103,7 +103,23 @@ async fn passwords_never_appear_in_config_debug_or_errors() {
 async fn credentials_round_trip_and_fail_clearly_with_a_wrong_key_or_tampering() {
     each_backend(|store| async move {
         let key = MasterKey::from_bytes([1; 32]);
+        let other = MasterKey::from_bytes([2; 32]);
+        // Nothing sealed yet: any key will do.
+        store.check_master_key(&other).await.unwrap();
         let id = integration_with_key(&store, &key).await;
+        // A process with another key is told before it needs the credentials.
+        store.check_master_key(&key).await.unwrap();
+        let refused = store.check_master_key(&other).await.unwrap_err();
+        match &refused {
+            Error::Secret(SecretError::WrongKey {
+                sealed_with,
+                configured,
+            }) => {
+                assert_eq!(sealed_with, key.key_id());
+                assert_eq!(configured, other.key_id());
+            }
+            wrong => panic!("{wrong:?}"),
+        }
         let credentials = store.integration_credentials(id, &key).await.unwrap();
         assert_eq!(credentials.username.as_deref(), Some("msp@example.com"));
         assert_eq!(
