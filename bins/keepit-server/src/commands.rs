@@ -60,10 +60,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Ok(key) => {
             // A key that does not open what is stored would fail every integration
             // and PSA call later; say so now.
-            store
-                .check_master_key(&key)
-                .await
-                .context(crate::config::KEY_ADVICE)?;
+            crate::config::check_master_key(&store, &key).await?;
             Some(Arc::new(key))
         }
         // A key that is given but unreadable is a mistake to fix, not a reason to run

@@ -13,6 +13,8 @@ mod cli;
 mod commands;
 mod config;
 mod psa;
+#[path = "../../state.rs"]
+mod state;
 
 use std::process::ExitCode;
 

@@ -154,10 +154,7 @@ async fn integrations(
         )]);
     }
     let key = master_key()?;
-    store
-        .check_master_key(&key)
-        .await
-        .context(crate::config::KEY_ADVICE)?;
+    crate::config::check_master_key(store, &key).await?;
     let (found, left_out) = enabled_integrations(store, &key, limits).await?;
     if found.is_empty() && left_out > 0 {
         return Err(anyhow::anyhow!(
@@ -421,10 +418,7 @@ async fn daemon(args: DaemonArgs, output: OutputFormat) -> anyhow::Result<ExitCo
         Some(_) => None,
         None => {
             let key = master_key()?;
-            store
-                .check_master_key(&key)
-                .await
-                .context(crate::config::KEY_ADVICE)?;
+            crate::config::check_master_key(&store, &key).await?;
             Some(std::sync::Arc::new(key))
         }
     };

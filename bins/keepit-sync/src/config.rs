@@ -4,30 +4,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
 use keepit_alerts::Notifiers;
 use keepit_alerts::notify::{EmailChannel, WebhookChannel, WebhookFormat};
 use keepit_client::Credentials;
-use keepit_store::secrets::{MasterKey, SecretError};
 use secrecy::SecretString;
 
 use crate::cli::KeepitArgs;
-
-/// A usage problem: exits with 64, like a bad flag.
-#[derive(Debug)]
-pub(crate) struct UsageError(pub(crate) String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(message.into()))
-}
+pub(crate) use crate::state::{
+    UsageError, check_database_url, check_master_key, create_private_dir, master_key,
+    set_state_dir, state_dir, usage,
+};
 
 /// A Keepit connection given on the command line or in the environment.
 pub(crate) struct AdHocKeepit {
@@ -110,67 +96,6 @@ pub(crate) fn read_secret_file(path: &PathBuf) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(first))
 }
 
-/// The key that seals stored Keepit credentials: `KEEPIT_MASTER_KEY` (base64 or hex of
-/// 32 bytes), else the key file at `KEEPIT_MASTER_KEY_FILE` (default
-/// `keepit-master.key`), created with owner-only permissions on first use.
-pub(crate) fn master_key() -> anyhow::Result<MasterKey> {
-    // In a state directory the key file defaults to it (created owner-only on first use).
-    let in_state_dir = state_dir().map(|dir| dir.join(MasterKey::DEFAULT_FILE));
-    if let Some(file) = &in_state_dir
-        && std::env::var_os("KEEPIT_MASTER_KEY").is_none()
-        && std::env::var_os("KEEPIT_MASTER_KEY_FILE").is_none()
-        && !file.exists()
-        && let Some(dir) = file.parent()
-    {
-        create_private_dir(dir)?;
-    }
-    MasterKey::from_env(|name| {
-        std::env::var(name).ok().or_else(|| {
-            (name == "KEEPIT_MASTER_KEY_FILE")
-                .then(|| in_state_dir.as_ref().map(|file| file.display().to_string()))
-                .flatten()
-        })
-    })
-    .map_err(|error| match error {
-        SecretError::InvalidKey => usage(format!("KEEPIT_MASTER_KEY: {error}")),
-        other => anyhow::Error::new(other),
-    })
-}
-
-/// The state directory, once `main` has set it from `--state-dir` / `KEEPIT_STATE_DIR`.
-static STATE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-/// Remembers the state directory for the rest of the process.
-pub(crate) fn set_state_dir(dir: Option<PathBuf>) {
-    if let Some(dir) = dir {
-        let _ = STATE_DIR.set(dir);
-    }
-}
-
-/// The state directory, if one was given.
-pub(crate) fn state_dir() -> Option<&'static std::path::Path> {
-    STATE_DIR.get().map(PathBuf::as_path)
-}
-
-/// Creates the state directory, readable by its owner only, for a command that writes.
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|error| {
-        usage(format!(
-            "cannot create the state directory {}: {error}",
-            dir.display()
-        ))
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
-    Ok(())
-}
-
 /// The dashboard's public address (`KEEPIT_PUBLIC_URL`), for links in PSA tickets.
 pub(crate) fn public_url() -> Option<String> {
     std::env::var("KEEPIT_PUBLIC_URL")
@@ -208,25 +133,8 @@ pub(crate) fn notifiers() -> anyhow::Result<Notifiers> {
     Ok(notifiers)
 }
 
-/// Rejects a value that was given but makes no sense.
-pub(crate) fn check_database_url(url: &str) -> anyhow::Result<()> {
-    let url = url.trim();
-    if !(url.starts_with("sqlite:")
-        || url.starts_with("postgres://")
-        || url.starts_with("postgresql://"))
-    {
-        bail!(UsageError(
-            "--database-url must start with sqlite: or postgres://".into()
-        ));
-    }
-    Ok(())
-}
-
 /// Whether `NO_COLOR` asks for output without colour (set and not empty, as
 /// no-color.org defines it).
 pub(crate) fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
-
-/// What to do when this process's master key does not open the stored credentials.
-pub(crate) const KEY_ADVICE: &str = "the master key this process uses does not open the credentials stored in the database: give every keepit-watch process the same KEEPIT_STATE_DIR (or the same KEEPIT_MASTER_KEY_FILE or KEEPIT_MASTER_KEY)";

@@ -16,6 +16,8 @@ mod config;
 mod demo;
 mod progress;
 mod report;
+#[path = "../../state.rs"]
+mod state;
 
 use std::process::ExitCode;
 

@@ -472,6 +472,9 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
         said.contains("KEEPIT_STATE_DIR") && said.contains("encrypted with master key"),
         "{said}"
     );
+    // The key file it made in its working directory is gone again.
+    assert!(said.contains("had just created was removed"), "{said}");
+    assert!(!dir.join("keepit-master.key").exists());
     let again = keepit_sync_in(&dir, &state, &["run"]).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let _ = std::fs::remove_dir_all(&dir);
