@@ -57,6 +57,16 @@ pub(crate) fn state_dir() -> Option<&'static Path> {
     STATE_DIR.get().map(PathBuf::as_path)
 }
 
+/// The database to use: the one given (flag or `DATABASE_URL`), else `keepit-watch.db`
+/// in the state directory (the working directory when none is set).
+pub(crate) fn database_url(given: Option<&str>) -> String {
+    match (given, state_dir()) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(dir)) => keepit_store::StoreConfig::default_url_in(dir),
+        (None, None) => keepit_store::StoreConfig::DEFAULT_URL.to_owned(),
+    }
+}
+
 /// Creates the state directory, readable by its owner only, for a command that writes.
 pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {

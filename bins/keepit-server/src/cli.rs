@@ -270,11 +270,7 @@ impl DatabaseArgs {
     /// The database to use: the flag or `DATABASE_URL`, else `keepit-watch.db` in the
     /// state directory (the working directory when none is set).
     pub(crate) fn url(&self) -> String {
-        match (&self.database_url, crate::config::state_dir()) {
-            (Some(url), _) => url.clone(),
-            (None, Some(dir)) => keepit_store::StoreConfig::default_url_in(dir),
-            (None, None) => keepit_store::StoreConfig::DEFAULT_URL.to_owned(),
-        }
+        crate::state::database_url(self.database_url.as_deref())
     }
 }
 

@@ -10,22 +10,11 @@ use crate::common::{sqlite_url, temp_dir, text};
 
 mod common;
 
-/// Runs the binary with a clean environment (no inherited DATABASE_URL or KEEPIT_*).
+/// Runs the binary with a clean environment (no inherited DATABASE_URL or KEEPIT_*),
+/// its key file in `dir`.
 async fn keepit_sync(dir: &std::path::Path, args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-    let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
-            .args(&args)
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("KEEPIT_MASTER_KEY_FILE", dir.join("master.key"))
-            .output()
-            .expect("run keepit-sync")
-    })
-    .await
-    .unwrap()
+    let key = dir.join("master.key");
+    keepit_sync_with(dir, args, &[("KEEPIT_MASTER_KEY_FILE", &key)]).await
 }
 
 #[tokio::test]
@@ -396,20 +385,8 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
     ]
     .map(str::to_owned);
     // No DATABASE_URL and no key settings: both land in the state directory.
-    let output = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
-                .args(&run)
-                .current_dir(&dir)
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    let output = keepit_sync_with(&dir, &run, &[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(state.join("keepit-watch.db").exists());
     assert!(state.join("keepit-master.key").exists());
@@ -425,22 +402,7 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
         assert_eq!(mode, 0o700, "the state directory is its owner's only");
     }
     // KEEPIT_STATE_DIR works like the flag; status reads the same database.
-    let status = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        let state = state.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
-                .arg("status")
-                .current_dir(&dir)
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .env("KEEPIT_STATE_DIR", &state)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let status = keepit_sync_with(&dir, &["status"], &[("KEEPIT_STATE_DIR", &state)]).await;
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     assert!(
         text(&status).contains(&format!("{}", state.join("keepit-watch.db").display())),
@@ -452,20 +414,7 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
     // would make (and use) a key of its own, which opens none of the stored
     // credentials. It stops at once, naming the fix, and the credentials are intact.
     let database = format!("sqlite://{}", state.join("keepit-watch.db").display());
-    let stray = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
-                .args(["run", "--database-url", &database])
-                .current_dir(&dir)
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let stray = keepit_sync_with(&dir, &["run", "--database-url", &database], &[]).await;
     assert_eq!(stray.status.code(), Some(1), "{}", text(&stray));
     let said = text(&stray);
     assert!(
@@ -475,22 +424,31 @@ async fn a_state_dir_holds_the_master_key_and_the_database() {
     // The key file it made in its working directory is gone again.
     assert!(said.contains("had just created was removed"), "{said}");
     assert!(!dir.join("keepit-master.key").exists());
-    let again = keepit_sync_in(&dir, &state, &["run"]).await;
+    let again = keepit_sync_with(&dir, &["run"], &[("KEEPIT_STATE_DIR", &state)]).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs the binary with only a state directory set.
-async fn keepit_sync_in(dir: &std::path::Path, state: &std::path::Path, args: &[&str]) -> Output {
+/// Runs the binary with a clean environment holding only `PATH` and `env` (without
+/// key settings, where the key and the database land is the binary's own choice).
+async fn keepit_sync_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> Output {
     let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-    let (dir, state) = (dir.to_owned(), state.to_owned());
+    let env: Vec<(String, std::path::PathBuf)> = env
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.to_path_buf()))
+        .collect();
+    let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_keepit-sync"))
             .args(&args)
             .current_dir(&dir)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
-            .env("KEEPIT_STATE_DIR", &state)
+            .envs(env)
             .output()
             .expect("run keepit-sync")
     })
