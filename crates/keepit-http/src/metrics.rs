@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use keepit_domain::{AlertState, RuleKind, Severity};
-use keepit_store::{AlertFilter, ConnectorFilter, SyncOutcome, SyncRunTotals};
+use keepit_store::{SyncOutcome, SyncRunTotals};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -103,12 +103,19 @@ impl Figures {
                 )
             });
 
-        let connectors = store
-            .connectors_with_status(&ConnectorFilter {
-                watched_only: true,
-                ..ConnectorFilter::default()
+        // The fleet as the dashboard reads it: kept between requests and read again
+        // only when a sync or a person changed something, so a scrape of a large fleet
+        // does not read every connector each time.
+        let snapshot = state.web.snapshots.get(store).await?;
+        let connectors: Vec<_> = snapshot
+            .connectors
+            .iter()
+            .filter(|(connector, _)| {
+                snapshot
+                    .watched
+                    .contains(connector.record.connector.as_str())
             })
-            .await?;
+            .collect();
         let mut connectors_by_health: BTreeMap<String, u64> = BTreeMap::new();
         for (_, status) in &connectors {
             let health = status
@@ -117,24 +124,29 @@ impl Figures {
             *connectors_by_health.entry(health.to_owned()).or_default() += 1;
         }
 
-        let rules = store.alert_rules().await?;
-        let alerts = store.alerts(&AlertFilter::default()).await?;
-        let open: Vec<&keepit_domain::Alert> = alerts
+        let mut rules: Vec<(i64, &(String, RuleKind))> = snapshot
+            .rules
+            .iter()
+            .map(|(id, rule)| (*id, rule))
+            .collect();
+        rules.sort_by_key(|(id, _)| *id);
+        let open: Vec<&keepit_domain::Alert> = snapshot
+            .open_alerts
             .iter()
             .filter(|alert| alert.state.is_open())
             .collect();
         let mut alerts_open = Vec::new();
-        for rule in &rules {
+        for (id, (name, kind)) in &rules {
             for alert_state in [AlertState::Pending, AlertState::Firing] {
                 let count = open
                     .iter()
-                    .filter(|alert| alert.rule == rule.rule.id && alert.state == alert_state)
+                    .filter(|alert| alert.rule.0 == *id && alert.state == alert_state)
                     .count();
                 alerts_open.push((
                     vec![
-                        ("rule_id", rule.rule.id.0.to_string()),
-                        ("rule", rule.rule.spec.name.clone()),
-                        ("kind", rule.rule.spec.kind.as_str().to_owned()),
+                        ("rule_id", id.to_string()),
+                        ("rule", name.clone()),
+                        ("kind", kind.as_str().to_owned()),
                         ("state", alert_state.as_str().to_owned()),
                     ],
                     count as u64,
@@ -144,17 +156,12 @@ impl Figures {
 
         // Per customer: every customer with a watched connector, plus "unlinked" when
         // some watched connector has no customer.
-        let stale_rules: Vec<_> = rules
+        let stale_rules: Vec<i64> = rules
             .iter()
-            .filter(|rule| rule.rule.spec.kind == RuleKind::BackupStale)
-            .map(|rule| rule.rule.id)
+            .filter(|(_, (_, kind))| *kind == RuleKind::BackupStale)
+            .map(|(id, _)| *id)
             .collect();
-        let names: BTreeMap<i64, String> = store
-            .customers()
-            .await?
-            .into_iter()
-            .map(|customer| (customer.id.0, customer.name))
-            .collect();
+        let names = &snapshot.customers;
         let mut by_customer: BTreeMap<Option<i64>, CustomerFigures> = BTreeMap::new();
         let figures_of = |customer: Option<i64>| CustomerFigures {
             id: customer.map(|id| id.to_string()).unwrap_or_default(),
@@ -192,7 +199,7 @@ impl Figures {
                 .entry(customer)
                 .or_insert_with(|| figures_of(customer));
             *figures.open_alerts.entry(alert.severity).or_default() += 1;
-            if stale_rules.contains(&alert.rule) {
+            if stale_rules.contains(&alert.rule.0) {
                 stale
                     .entry(customer)
                     .or_default()

@@ -411,12 +411,12 @@ pub(crate) struct Live {
 ///
 /// [`Store::fleet_version`]: keepit_store::Store::fleet_version
 pub(crate) struct Snapshot {
-    open_alerts: Arc<Vec<keepit_domain::Alert>>,
-    rules: HashMap<i64, (String, RuleKind)>,
+    pub(crate) open_alerts: Arc<Vec<keepit_domain::Alert>>,
+    pub(crate) rules: HashMap<i64, (String, RuleKind)>,
     users: HashMap<i64, String>,
-    customers: BTreeMap<i64, String>,
-    connectors: Vec<(StoredConnector, Option<StoredConnectorStatus>)>,
-    watched: HashSet<String>,
+    pub(crate) customers: BTreeMap<i64, String>,
+    pub(crate) connectors: Vec<(StoredConnector, Option<StoredConnectorStatus>)>,
+    pub(crate) watched: HashSet<String>,
     /// Connector names and kinds by GUID.
     names: HashMap<String, (String, String)>,
 }
@@ -523,7 +523,10 @@ impl SnapshotCache {
     /// Longest a snapshot is used, even when the fingerprint did not change.
     const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
-    async fn get(&self, store: &keepit_store::Store) -> Result<Arc<Snapshot>, keepit_store::Error> {
+    pub(crate) async fn get(
+        &self,
+        store: &keepit_store::Store,
+    ) -> Result<Arc<Snapshot>, keepit_store::Error> {
         // One reader at a time: requests that arrive while it loads wait for it
         // rather than each reading the whole fleet, then find it fresh.
         let mut slot = self.slot.lock().await;
